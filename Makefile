@@ -1,0 +1,30 @@
+# ATA firmware: every target sets up the pinned environment first.
+VENV := .venv
+PY := $(VENV)/bin/python
+ATA := $(VENV)/bin/ata
+
+.PHONY: setup test demo sim bench build check clean
+
+setup:
+	@tools/setup.sh
+
+test: setup
+	@tools/run-tests.sh
+
+demo: setup
+	$(ATA) demo
+
+sim: setup
+	$(ATA) sim --config $(or $(CONFIG),examples/sim.json)
+
+bench: setup
+	$(ATA) bench
+
+build: setup
+	$(ATA) build
+
+check: setup
+	$(ATA) build --check
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,36 @@
+"""Shared pytest fixtures and options: where MicroPython is, how the firmware runs."""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+MICROPYTHON = str(VENV_BIN / "micropython")
+# The device's import path, reproduced on the unix port: firmware modules at the
+# top, the board module, then the reusable packages of lib/.
+MICROPYPATH = ":".join([".frozen", str(ROOT / "firmware"), str(ROOT / "boards" / "sim"),
+                        str(ROOT / "lib"), str(ROOT / "tests" / "mpy")])
+
+
+def pytest_addoption(parser):
+    parser.addoption("--port", default=None,
+                     help="serial port of a real board (e.g. /dev/ttyUSB0); default: the sim")
+
+
+def run_micropython(args, heapsize=None, timeout=120, env_extra=None, cwd=None):
+    """Run MicroPython with the device's import path; return CompletedProcess."""
+    env = dict(os.environ, MICROPYPATH=MICROPYPATH)
+    if env_extra:
+        env.update(env_extra)
+    cmd = [MICROPYTHON]
+    if heapsize:
+        cmd += ["-X", "heapsize=%s" % heapsize]
+    return subprocess.run(cmd + list(args), env=env, cwd=cwd or ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def micropython():
+    return run_micropython

@@ -1,0 +1,3 @@
+"""The `ata` command: one entry point for the host-side tools."""
+def main():
+    pass
