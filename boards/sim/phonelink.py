@@ -1,0 +1,126 @@
+# The sim board's wire to the virtual phone: a TCP socket on loopback carrying pin
+# changes, hook-switch schedules and audio frames (protocol: docs/phone-protocol.md).
+import asyncio
+import struct
+
+from vmachine import clock
+
+MSG_PIN = 0x50        # 'P' sim -> phone: pin letter, level, t_us
+MSG_AUDIO = 0x41      # 'A' both ways: 20 ms of 8 kHz s16le (sim -> phone prefixed by t_us)
+MSG_HOOK = 0x48       # 'H' phone -> sim: hook-switch schedule
+MSG_HOOK_ACK = 0x4B   # 'K' sim -> phone: the sim time the schedule starts at
+FRAME_BYTES = 320     # 160 samples of 16-bit audio
+_MIC_FIFO_FRAMES = 6  # phone audio queued ahead of the codec clock, at most
+_SILENCE = bytes(FRAME_BYTES)
+
+
+class PhoneLink:
+    def __init__(self, host, port, log=print):
+        self.host = host
+        self.port = port
+        self.log = log
+        self.writer = None
+        self._hook_level = 0          # on-hook while no phone is plugged in
+        self._hook_schedule = []      # [(t_us, level)] in time order
+        self._mic = []
+        self.out_pins = []
+        self.frames_in = 0
+        self.frames_out = 0
+
+    async def start(self):
+        await asyncio.start_server(self._serve, self.host, self.port)
+        asyncio.create_task(self._flush())
+
+    # -- wiring used by the board --------------------------------------------
+    def watch(self, pin, letter):
+        """Report an output pin's changes to the phone as `letter`."""
+        pin.letter = letter
+        pin.listener = self._pin_changed
+        self.out_pins.append(pin)
+
+    def hook_level(self, t_us):
+        """Level of the SHK line at sim time t_us (1 = off-hook)."""
+        sched = self._hook_schedule
+        while sched and sched[0][0] <= t_us:
+            self._hook_level = sched.pop(0)[1]
+        return self._hook_level
+
+    def take_mic_frame(self):
+        return self._mic.pop(0) if self._mic else _SILENCE
+
+    def send_audio(self, t_us, frame):
+        self._send(MSG_AUDIO, struct.pack(">Q", t_us) + bytes(frame))
+        self.frames_out += 1
+
+    # -- protocol ----------------------------------------------------------------
+    def _pin_changed(self, pin, level, t_us):
+        self._send(MSG_PIN, struct.pack(">BBQ", ord(pin.letter), level, t_us))
+
+    def _send(self, kind, payload):
+        w = self.writer
+        if w is None:
+            return
+        try:
+            w.write(struct.pack(">BH", kind, len(payload)) + payload)
+        except OSError:
+            self._drop()
+
+    async def _flush(self):
+        while True:
+            await asyncio.sleep_ms(5)
+            w = self.writer
+            if w is not None and w.out_buf:
+                try:
+                    await w.drain()
+                except OSError:
+                    self._drop()
+
+    def _drop(self):
+        if self.writer is not None:
+            self.log("phone: disconnected")
+        self.writer = None
+        # An unplugged phone is an on-hook phone.
+        self._hook_schedule = [(clock.real_us(), 0)]
+        self._mic = []
+
+    async def _serve(self, reader, writer):
+        if self.writer is not None:
+            self.log("phone: second connection refused")
+            writer.close()
+            return
+        self.writer = writer
+        self.log("phone: connected")
+        now = clock.real_us()
+        for pin in self.out_pins:
+            self._pin_changed(pin, pin.value(), now)
+        try:
+            while True:
+                head = await reader.readexactly(3)
+                kind, n = struct.unpack(">BH", head)
+                body = await reader.readexactly(n) if n else b""
+                self._handle(kind, body)
+        except (OSError, EOFError, ValueError) as e:
+            self.log("phone: link closed (%r)" % (e,))
+        if self.writer is writer:
+            self._drop()
+        try:
+            writer.close()
+        except OSError:
+            pass
+
+    def _handle(self, kind, body):
+        if kind == MSG_AUDIO and len(body) == FRAME_BYTES:
+            if len(self._mic) >= _MIC_FIFO_FRAMES:
+                self._mic.pop(0)
+            self._mic.append(body)
+            self.frames_in += 1
+        elif kind == MSG_HOOK and len(body) % 5 == 0:
+            now = clock.real_us()
+            sched = self._hook_schedule
+            base = max(now, sched[-1][0]) if sched else now
+            for i in range(0, len(body), 5):
+                off, level = struct.unpack(">IB", body[i:i + 5])
+                sched.append((base + off, 1 if level else 0))
+            self._send(MSG_HOOK_ACK, struct.pack(">Q", base))
+        else:
+            self.log("phone: bad message kind=%d len=%d" % (kind, len(body)))

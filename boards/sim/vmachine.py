@@ -1,0 +1,222 @@
+# Virtual Pin, Timer and I2S for the sim board, with the interfaces of machine.*.
+# Timers run from the asyncio loop (the unix port's _thread has no GIL), catching
+# up missed periods so that every callback sees the time it was due at: a 25 ms
+# F/R timer therefore makes exactly 20 Hz whatever the host's scheduling jitter.
+import asyncio
+import time
+
+_MAX_CATCH_UP_US = 500_000  # behind by more than this: skip ahead, don't replay
+
+
+class Clock:
+    """Sim time in microseconds since boot; inside a timer callback it is the
+    instant the callback was due, so pin events carry exact timestamps."""
+
+    def __init__(self):
+        self._t0 = time.ticks_us()
+        self.virtual = None
+
+    def real_us(self):
+        return time.ticks_diff(time.ticks_us(), self._t0)
+
+    def now_us(self):
+        v = self.virtual
+        return self.real_us() if v is None else v
+
+
+clock = Clock()
+
+
+class Pin:
+    """A virtual GPIO. Output pins report level changes to a listener (the phone
+    link); input pins read a level function supplied by the wiring."""
+    IN = 1
+    OUT = 3
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_RISING = 1
+    IRQ_FALLING = 2
+
+    def __init__(self, name, mode=IN, pull=None, value=None):
+        self.name = name
+        self.mode = mode
+        self._level = 0 if value is None else int(bool(value))
+        self.listener = None   # fn(pin, level, t_us) for outputs
+        self.source = None     # fn(t_us) -> level for inputs
+
+    def value(self, v=None):
+        if v is None:
+            if self.source is not None:
+                return self.source(clock.now_us())
+            return self._level
+        v = 1 if v else 0
+        if v != self._level:
+            self._level = v
+            if self.listener is not None:
+                self.listener(self, v, clock.now_us())
+        return None
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def init(self, mode=-1, pull=-1, value=None):
+        if mode != -1:
+            self.mode = mode
+        if value is not None:
+            self.value(value)
+
+
+class _Engine:
+    """Runs the virtual timers from one asyncio task."""
+
+    def __init__(self):
+        self.timers = []
+        self.wake = asyncio.Event()
+        self.task = None
+
+    def add(self, t):
+        if t not in self.timers:
+            self.timers.append(t)
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+        self.wake.set()
+
+    def remove(self, t):
+        if t in self.timers:
+            self.timers.remove(t)
+
+    async def _run(self):
+        while True:
+            if not self.timers:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            now = clock.real_us()
+            due = min(t.due_us for t in self.timers)
+            if due > now:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for_ms(self.wake.wait(), max(1, (due - now) // 1000))
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            for t in list(self.timers):
+                t._fire_due(clock.real_us())
+
+
+engine = _Engine()
+
+
+class Timer:
+    """machine.Timer with periodic and one-shot modes (period in ms or freq in Hz)."""
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kw):
+        self.id = id
+        self.callback = None
+        self.period_us = 0
+        self.due_us = 0
+        self.mode = Timer.PERIODIC
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=PERIODIC, period=-1, freq=-1, callback=None, hard=False):
+        if freq > 0:
+            self.period_us = int(1_000_000 / freq)
+        elif period > 0:
+            self.period_us = int(period * 1000)
+        else:
+            raise ValueError("Timer needs period or freq")
+        self.mode = mode
+        self.callback = callback
+        self.due_us = clock.now_us() + self.period_us
+        engine.add(self)
+
+    def deinit(self):
+        engine.remove(self)
+        self.callback = None
+
+    def _fire_due(self, now):
+        if now - self.due_us > _MAX_CATCH_UP_US:
+            self.due_us = now
+        while self.callback is not None and self.due_us <= now:
+            clock.virtual = self.due_us
+            try:
+                self.callback(self)
+            finally:
+                clock.virtual = None
+            if self.mode == Timer.ONE_SHOT:
+                engine.remove(self)
+                self.callback = None
+                return
+            self.due_us += self.period_us
+
+
+class I2S:
+    """machine.I2S in non-blocking mode (irq set): readinto()/write() return at
+    once and the handler runs when the buffer has been filled or played. The
+    sample clock is the board's codec, which moves 160 samples every 20 ms."""
+    RX = 0
+    TX = 1
+    MONO = 0
+    STEREO = 1
+
+    codec = None   # set by the board: the object that clocks frames
+
+    def __init__(self, id, sck=None, ws=None, sd=None, mode=RX, bits=16, format=MONO,
+                 rate=8000, ibuf=2048):
+        if bits != 16 or format != I2S.MONO or rate != 8000:
+            raise ValueError("sim I2S supports 16-bit mono 8 kHz only")
+        self.id = id
+        self.mode = mode
+        self.handler = None
+        self.pending = None
+        self.offset = 0
+        I2S.codec.attach(self)
+
+    def irq(self, handler):
+        self.handler = handler
+
+    def _queue(self, buf):
+        if self.handler is None:
+            raise OSError("sim I2S supports non-blocking mode only (set irq first)")
+        if self.pending is not None:
+            raise OSError("I2S buffer already queued")
+        self.pending = buf
+        self.offset = 0
+        return len(buf)
+
+    def readinto(self, buf):
+        return self._queue(buf)
+
+    def write(self, buf):
+        return self._queue(buf)
+
+    def _move(self, frame_out_or_in):
+        """Exchange one codec frame with the queued buffer; completes it when full."""
+        buf = self.pending
+        if buf is None:
+            return False
+        n = len(frame_out_or_in)
+        mv = memoryview(buf)
+        if self.mode == I2S.RX:
+            mv[self.offset:self.offset + n] = frame_out_or_in
+        else:
+            frame_out_or_in[:] = mv[self.offset:self.offset + n]
+        self.offset += n
+        if self.offset >= len(buf):
+            self.pending = None
+            self.handler(self)
+        return True
+
+    def deinit(self):
+        self.handler = None
+        self.pending = None
+        I2S.codec.detach(self)

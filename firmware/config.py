@@ -1,0 +1,162 @@
+# Configuration: a JSON file checked field by field against SCHEMA. A bad file is
+# refused with the field and the reason; the last good one (if any) stays in use.
+import json
+
+import country
+
+# section -> key -> (type, default, check or None). default None = required.
+_ANY = None
+SCHEMA = {
+    "sip": {
+        "server": (str, None, "host"),
+        "port": (int, 5060, "port"),
+        "user": (str, None, "token"),
+        "auth_id": (str, "", "token_or_empty"),
+        "password": (str, "", _ANY),
+        "domain": (str, "", _ANY),
+        "sip_port": (int, 5060, "port"),
+        "expires": (int, 300, (60, 86400)),
+        "accept_from": (str, "registrar", ("registrar", "any")),
+        "user_agent": (str, "MicroPython-ATA", _ANY),
+    },
+    "rtp": {
+        "port": (int, 16384, "even_port"),
+        "codecs": (str, "PCMU,PCMA", "codecs"),
+        "dtmf_pt": (int, 101, (96, 127)),
+    },
+    "line": {
+        "country": (str, "US", "country"),
+        "flash_min_ms": (int, 100, (40, 400)),
+        "flash_max_ms": (int, 900, (400, 1600)),
+        "hangup_ms": (int, 900, (400, 5000)),
+        "debounce_ms": (int, 10, (2, 30)),
+        "digit_gap_ms": (int, 150, (80, 400)),
+        "interdigit_ms": (int, 4000, (1000, 20000)),
+        "first_digit_ms": (int, 15000, (3000, 60000)),
+        "pulse_map": (str, "normal", ("normal", "nz", "se")),
+    },
+    "network": {
+        "mode": (str, "host", ("host", "wifi", "ethernet")),
+        "ip": (str, "127.0.0.1", "host"),
+        "wifi_ssid": (str, "", _ANY),
+        "wifi_password": (str, "", _ANY),
+    },
+    "sim": {
+        "phone_port": (int, 7001, "port"),
+    },
+}
+
+SECRET_KEYS = ("password", "wifi_password")
+
+
+class ConfigError(ValueError):
+    def __init__(self, field, reason):
+        super().__init__("%s: %s" % (field, reason))
+        self.field = field
+        self.reason = reason
+
+
+def _is_token(v):
+    return bool(v) and all(c.isalpha() or c.isdigit() or c in "-_.!~*'()+%" for c in v)
+
+
+def _check(field, value, check):
+    if check is None:
+        return
+    if isinstance(check, tuple):
+        if isinstance(check[0], int):
+            if not check[0] <= value <= check[1]:
+                raise ConfigError(field, "must be %d..%d, got %d" % (check[0], check[1], value))
+        elif value not in check:
+            raise ConfigError(field, "must be one of %s, got %r" % ("/".join(check), value))
+    elif check in ("port", "even_port"):
+        if not 1 <= value <= 65535:
+            raise ConfigError(field, "must be a port number 1..65535, got %d" % value)
+        if check == "even_port" and value % 2:
+            raise ConfigError(field, "RTP port must be even (RTCP uses the next one), got %d" % value)
+    elif check == "host":
+        if not value or " " in value or len(value) > 253:
+            raise ConfigError(field, "must be a host name or IP address, got %r" % value)
+    elif check == "token":
+        if not _is_token(value):
+            raise ConfigError(field, "must be a non-empty SIP user name, got %r" % value)
+    elif check == "token_or_empty":
+        if value and not _is_token(value):
+            raise ConfigError(field, "must be a SIP user name, got %r" % value)
+    elif check == "country":
+        if value not in country.PLANS:
+            raise ConfigError(field, "unknown country %r (have %s)"
+                              % (value, ", ".join(sorted(country.PLANS))))
+    elif check == "codecs":
+        names = value.split(",")
+        if not names or any(n not in ("PCMU", "PCMA") for n in names):
+            raise ConfigError(field, "must list PCMU and/or PCMA, got %r" % value)
+
+
+def validate(raw):
+    """Return a complete config dict (defaults filled) or raise ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError("(top)", "must be a JSON object")
+    for section in raw:
+        if section not in SCHEMA:
+            raise ConfigError(section, "unknown section (have %s)" % ", ".join(sorted(SCHEMA)))
+    out = {}
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(section, "must be an object")
+        for key in given:
+            if key not in keys:
+                raise ConfigError(section + "." + key, "unknown field")
+        sec = {}
+        for key, (typ, default, check) in keys.items():
+            field = section + "." + key
+            if key in given:
+                value = given[key]
+                if type(value) is not typ:   # bool is not an int here
+                    raise ConfigError(field, "must be %s, got %r" % (
+                        "an integer" if typ is int else "a string", value))
+            elif default is None:
+                raise ConfigError(field, "is required")
+            else:
+                value = default
+            _check(field, value, check)
+            sec[key] = value
+        out[section] = sec
+    line = out["line"]
+    if line["flash_min_ms"] >= line["flash_max_ms"]:
+        raise ConfigError("line.flash_min_ms", "must be below line.flash_max_ms")
+    if line["hangup_ms"] < line["flash_max_ms"]:
+        raise ConfigError("line.hangup_ms", "must be at least line.flash_max_ms")
+    if line["digit_gap_ms"] >= line["interdigit_ms"]:
+        raise ConfigError("line.digit_gap_ms", "must be below line.interdigit_ms")
+    if not out["sip"]["auth_id"]:
+        out["sip"]["auth_id"] = out["sip"]["user"]
+    if not out["sip"]["domain"]:
+        out["sip"]["domain"] = out["sip"]["server"]
+    return out
+
+
+def parse(text):
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        raise ConfigError("(file)", "not valid JSON (%s)" % (e,))
+    return validate(raw)
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError("(file)", "cannot read %s (%s)" % (path, e))
+    return parse(text)
+
+
+def redacted(cfg):
+    """A copy for printing, secrets replaced."""
+    out = {}
+    for section, keys in cfg.items():
+        out[section] = {k: ("***" if k in SECRET_KEYS and v else v) for k, v in keys.items()}
+    return out

@@ -1,0 +1,42 @@
+# Config validation: defaults filled, every bad field named with its reason.
+import config
+from check import eq, raises
+
+GOOD = '{"sip": {"server": "127.0.0.1", "user": "1001", "password": "s"}}'
+
+
+def test_defaults_filled():
+    c = config.parse(GOOD)
+    eq(c["sip"]["port"], 5060, "port default")
+    eq(c["sip"]["auth_id"], "1001", "auth id defaults to user")
+    eq(c["line"]["country"], "US", "country default")
+
+
+def bad(text, field, words):
+    e = raises(config.ConfigError, config.parse, text)
+    eq(e.field, field, "field of " + text)
+    for w in words:
+        if w not in str(e):
+            raise AssertionError("%r not in %r" % (w, str(e)))
+
+
+def test_bad_fields_named():
+    bad('{"sip": {"server": "h", "user": "1001", "port": "x"}}', "sip.port", ["integer"])
+    bad('{"sip": {"server": "h", "user": "1001", "port": 70000}}', "sip.port", ["1..65535"])
+    bad('{"sip": {"server": "h"}}', "sip.user", ["required"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "line": {"country": "XX"}}', "line.country",
+        ["unknown country"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "rtp": {"port": 20001}}', "rtp.port", ["even"])
+    bad('{"sip": {"server": "h", "user": "1001", "colour": 1}}', "sip.colour", ["unknown field"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "line": {"flash_min_ms": 300, '
+        '"flash_max_ms": 800, "hangup_ms": 500}}', "line.hangup_ms", ["at least"])
+    bad('{"sip": ', "(file)", ["JSON"])
+    bad('[1]', "(top)", ["object"])
+
+
+def test_bool_is_not_an_int():
+    bad('{"sip": {"server": "h", "user": "1001", "port": true}}', "sip.port", ["integer"])
+
+
+def test_redacted_hides_password():
+    eq(config.redacted(config.parse(GOOD))["sip"]["password"], "***", "redacted")
