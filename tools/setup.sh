@@ -18,6 +18,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 
+STUBS_VERSION=1.29.0.post1
 stamp=.venv/.requirements
 if [ ! -x .venv/bin/python ] || ! cmp -s requirements.txt "$stamp"; then
     echo "setup: creating .venv with pinned packages"
@@ -27,3 +28,14 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements.txt "$stamp"; then
     cp requirements.txt "$stamp"
 fi
 .venv/bin/pip install -q --no-deps -e .
+
+# The official MicroPython stubs, one folder per port (their machine.pyi differ),
+# for type-checking board code with pyright (`make check`).
+for port in esp32 rp2; do
+    dir=.venv/stubs/$port
+    if [ ! -f "$dir/.installed-$STUBS_VERSION" ]; then
+        rm -rf "$dir"
+        .venv/bin/pip install -q --target "$dir" "micropython-$port-stubs==$STUBS_VERSION"
+        touch "$dir/.installed-$STUBS_VERSION"
+    fi
+done

@@ -1,3 +1,36 @@
 """The `ata` command: one entry point for the host-side tools."""
-def main():
-    pass
+import importlib
+import sys
+
+COMMANDS = {
+    "sim": ("ata.sim", "run the firmware on the sim board with a config"),
+    "phone": ("ata.phone_cli", "the virtual phone, interactive"),
+    "demo": ("ata.demo", "boot the sim against Kamailio and baresip and place a call"),
+    "build": ("ata.build", "compile lib/, firmware/ and boards/ to .mpy; --check also type-checks"),
+    "dtmf": ("ata.dtmf_cmd", "detect DTMF digits in an 8 kHz mono 16-bit WAV"),
+    "bench": ("ata.bench", "instruction counts and heap figures beside spandsp"),
+}
+
+
+def usage():
+    lines = ["usage: ata COMMAND [ARGS]", "", "commands:"]
+    for name, (_, text) in COMMANDS.items():
+        lines.append("  %-7s %s" % (name, text))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    entry = COMMANDS.get(argv[0])
+    if entry is None:
+        print("ata: unknown command %r\n\n%s" % (argv[0], usage()), file=sys.stderr)
+        return 2
+    module = importlib.import_module(entry[0])
+    return module.main(argv[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+# ESP32 + AG1171 board: pins from board.json, F/R toggled by a hardware timer,
+# SHK sampled on another, audio through two I2S peripherals at 8 kHz, network
+# from the config (Wi-Fi station, or Ethernet where board.json names a PHY).
+import json
+
+import network
+from machine import I2S, Pin, Timer
+from slic.ag1171 import AG1171
+
+_I2S_IBUF = 4096         # bytes of DMA buffering per direction (~250 ms)
+_NET_TIMEOUT_MS = 20000  # give up waiting for an address after this
+
+
+class Port:
+    """One FXS port: its SLIC driver, hook-sampling timer and audio streams."""
+
+    def __init__(self, slic, hook_timer, i2s_rx, i2s_tx):
+        self.slic = slic
+        self.hook_timer = hook_timer
+        self.i2s_rx = i2s_rx
+        self.i2s_tx = i2s_tx
+
+
+def _i2s(spec, mode):
+    return I2S(spec["id"], sck=Pin(spec["sck"]), ws=Pin(spec["ws"]), sd=Pin(spec["sd"]),
+               mode=mode, bits=16, format=I2S.MONO, rate=8000, ibuf=_I2S_IBUF)
+
+
+class Board:
+    name = "esp32_ag1171"
+
+    def __init__(self, cfg, log=print):
+        with open("board.json") as f:
+            self.spec = json.load(f)
+        self.cfg = cfg
+        self.log = log
+        self.nic = None
+        self.ports = []
+        for p in self.spec["ports"]:
+            rm = Pin(p["rm"], Pin.OUT, value=0)
+            fr = Pin(p["fr"], Pin.OUT, value=1)
+            shk = Pin(p["shk"], Pin.IN, Pin.PULL_DOWN)
+            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]))
+            rx = _i2s(p["i2s_rx"], I2S.RX)
+            tx = _i2s(p["i2s_tx"], I2S.TX)
+            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx))
+
+    async def network_up(self):
+        """Bring the network up as the config says; returns our IP address."""
+        import asyncio
+        import time
+        net = self.cfg["network"]
+        if net["mode"] == "ethernet":
+            eth = self.spec.get("ethernet")
+            if not eth:
+                raise OSError("network.mode is ethernet but board %s has no PHY" % self.name)
+            # Looked up by name: the published stubs give LAN neither the ESP32
+            # constructor's keywords nor ifconfig(), which the port has.
+            lan = getattr(network, "LAN")
+            nic = lan(mdc=Pin(eth["mdc"]), mdio=Pin(eth["mdio"]),
+                      power=Pin(eth["power"]) if eth.get("power") is not None else None,
+                      phy_type=getattr(network, eth["phy"]), phy_addr=eth["phy_addr"])
+        else:
+            nic = network.WLAN(network.STA_IF)
+        nic.active(True)
+        if net["mode"] != "ethernet":
+            nic.connect(net["wifi_ssid"], net["wifi_password"])
+        self.nic = nic
+        start = time.ticks_ms()
+        while nic.ifconfig()[0] == "0.0.0.0":
+            if time.ticks_diff(time.ticks_ms(), start) > _NET_TIMEOUT_MS:
+                raise OSError("no IP address after %d ms (%s)" % (_NET_TIMEOUT_MS, net["mode"]))
+            await asyncio.sleep_ms(100)
+        ip = nic.ifconfig()[0]
+        self.log("network: %s up, address %s" % (net["mode"], ip))
+        return ip
+
+    def status(self):
+        import gc
+        return {"board": self.name, "ip": self.nic.ifconfig()[0] if self.nic else None,
+                "heap_free": gc.mem_free(), "heap_used": gc.mem_alloc()}

@@ -1,0 +1,174 @@
+# Call control: joins the line controller to the SIP user agent and the media
+# pipeline. Line events (number dialled, answer, hang-up) become SIP actions;
+# SIP call states become tones, ringing and media on the line.
+from rtp import RtpSession
+from rtp.plc import Concealer
+from sip import UserAgent, sdp
+
+_BUSY_CODES = (486, 600)
+
+
+class CallControl:
+    def __init__(self, cfg, local_ip, log=print):
+        self.cfg = cfg
+        self.ip = local_ip
+        self.log = log
+        self.line = None
+        self.media = None
+        self.call = None
+        self.rtp = None
+        self.plc = Concealer(160)
+        self.session_id = 1
+        self.codecs = tuple(cfg["rtp"]["codecs"].split(","))
+        s = cfg["sip"]
+        self.ua = UserAgent({
+            "server": s["server"], "port": s["port"], "user": s["user"],
+            "auth_id": s["auth_id"], "password": s["password"], "domain": s["domain"],
+            "local_ip": local_ip, "sip_port": s["sip_port"], "expires": s["expires"],
+            "accept_from": s["accept_from"], "user_agent": s["user_agent"],
+        }, on_incoming=self._incoming, log=log)
+        self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0}
+
+    def attach(self, line, media):
+        self.line = line
+        self.media = media
+
+    async def start(self):
+        await self.ua.start()
+
+    async def stop(self):
+        self.hangup()
+        await self.ua.stop()
+
+    # -- line events ------------------------------------------------------------
+    def line_event(self, kind, value):
+        if kind == "number":
+            self._place(value)
+        elif kind == "answer":
+            self._answer()
+        elif kind == "hang_up":
+            self.hangup()
+        elif kind == "dtmf" and self.rtp is not None:
+            self.log("call: DTMF %s heard in call" % value)
+
+    def _place(self, number):
+        if self.call is not None:
+            return
+        if not number:
+            self.line.failed("congestion")
+            return
+        self.counts["outgoing"] += 1
+        self._open_rtp()
+        offer = self._sdp()
+        self.log("call: INVITE %s" % number)
+        call = self.ua.invite(number, offer)
+        call.on_state = self._state
+        call.on_offer = self._reoffer
+        self.call = call
+
+    def _incoming(self, call):
+        if self.call is not None or self.line.state != "idle":
+            self.counts["rejected_busy"] += 1
+            call.reject(486)
+            return
+        remote = sdp.parse(call.remote_sdp) if call.remote_sdp else None
+        if remote is None or sdp.answer(remote, self.ip, self.cfg["rtp"]["port"], self.codecs) is None:
+            call.reject(488)
+            return
+        self.counts["incoming"] += 1
+        self.call = call
+        call.on_state = self._state
+        call.on_offer = self._reoffer
+        self.line.ring()
+        call.ringing()
+        self.log("call: incoming, ringing")
+
+    def _answer(self):
+        call = self.call
+        if call is None:
+            return
+        self._open_rtp()
+        text, pt, dtmf_pt = sdp.answer(sdp.parse(call.remote_sdp), self.ip,
+                                       self.cfg["rtp"]["port"], self.codecs)
+        call.answer(text)
+        self._media_to(sdp.parse(call.remote_sdp), pt)
+        self.line.connected()
+
+    def hangup(self):
+        call = self.call
+        self.call = None
+        if call is not None and call.state not in ("ended", "failed"):
+            call.hangup()
+        self._close_rtp()
+
+    # -- SIP call states --------------------------------------------------------------
+    def _state(self, call, state, detail):
+        if call is not self.call:
+            return
+        self.log("call: %s %s" % (state, detail if detail is not None else ""))
+        if state == "ringing":
+            self.line.play("ringback")
+        elif state == "early" and call.remote_sdp:
+            self._media_from_answer(call.remote_sdp)
+            self.line.play(None)
+        elif state == "confirmed":
+            if call.remote_sdp and self.media.rtp is None:
+                self._media_from_answer(call.remote_sdp)
+            self.line.connected()
+        elif state in ("failed", "ended"):
+            self.call = None
+            self._close_rtp()
+            if state == "ended" and self.line.state == "ringing":
+                self.line.stop_ring()     # caller gave up before we answered
+            else:
+                self.line.failed("busy" if detail in _BUSY_CODES or state == "ended"
+                                 else "congestion")
+
+    def _reoffer(self, call, remote_text):
+        remote = sdp.parse(remote_text)
+        got = sdp.answer(remote, self.ip, self.cfg["rtp"]["port"], self.codecs)
+        if got is None:
+            return None
+        self._media_to(remote, got[1])
+        return got[0]
+
+    # -- media ------------------------------------------------------------------------
+    def _sdp(self):
+        self.session_id += 1
+        return sdp.offer(self.ip, self.cfg["rtp"]["port"], self.session_id, self.codecs,
+                         self.cfg["rtp"]["dtmf_pt"])
+
+    def _open_rtp(self):
+        if self.rtp is None:
+            self.rtp = RtpSession(self.ip, self.cfg["rtp"]["port"],
+                                  dtmf_pt=self.cfg["rtp"]["dtmf_pt"])
+            self.rtp.open()
+
+    def _media_from_answer(self, text):
+        remote = sdp.parse(text)
+        pt = remote.payloads[0] if remote.payloads else 0
+        self._media_to(remote, pt)
+
+    def _media_to(self, remote, pt):
+        rtp = self.rtp
+        if rtp is None:
+            return
+        rtp.set_remote(remote.ip, remote.port)
+        rtp.set_payload_type(pt)
+        if remote.dtmf_pt:
+            rtp.set_dtmf_pt(remote.dtmf_pt)
+        self.media.start_call(rtp, pt, self.plc)
+        self.media.sending = remote.direction in ("sendrecv", "recvonly")
+
+    def _close_rtp(self):
+        if self.media is not None:
+            self.media.stop_call()
+        if self.rtp is not None:
+            self.rtp.close()
+            self.rtp = None
+
+    def status(self):
+        c = self.call
+        return {"call": None if c is None else c.state,
+                "rtp": None if self.rtp is None else self.rtp.stats,
+                "counts": self.counts}

@@ -1,0 +1,178 @@
+# Line controller: the state of one FXS line. Turns hook events into off-hook,
+# digits, flash and hang-up for call control; rings the phone; plays the
+# call-progress tones of the country plan. A state machine stepped by poll(now_ms).
+import time
+
+import hook
+
+IDLE = "idle"            # on-hook, quiet
+RINGING = "ringing"      # on-hook, ringing
+DIALTONE = "dialtone"    # off-hook, dial tone, nothing dialled yet
+DIALING = "dialing"      # off-hook, collecting digits
+CALL = "call"            # off-hook, handed to call control (ringback, talking ...)
+REORDER = "reorder"      # off-hook, the attempt failed: reorder/busy tone
+LOCKOUT = "lockout"      # off-hook too long after a tone: silence until hang-up
+
+_REORDER_MS = 30000      # reorder tone this long, then silence (lock-out)
+_POLL_MS = 5             # event-queue poll period: ring trip within debounce + 5 ms
+
+# Pulses -> digit. Most of the world: n pulses = n (10 = 0); New Zealand: 10 - n;
+# Sweden: n - 1.
+_PULSE_MAPS = {
+    "normal": "?1234567890",
+    "nz": "?9876543210",
+    "se": "?0123456789",
+}
+
+
+class Line:
+    def __init__(self, port, plan, lcfg, media, on_event, log=print):
+        self.slic = port.slic
+        self.timer = port.hook_timer
+        self.plan = plan
+        self.media = media
+        self.on_event = on_event
+        self.log = log
+        self.det = hook.HookDetector(
+            debounce_ms=lcfg["debounce_ms"], flash_min_ms=lcfg["flash_min_ms"],
+            flash_max_ms=lcfg["flash_max_ms"], hangup_ms=lcfg["hangup_ms"],
+            digit_gap_ms=lcfg["digit_gap_ms"])
+        self.interdigit_ms = lcfg["interdigit_ms"]
+        self.first_digit_ms = lcfg["first_digit_ms"]
+        self.pulse_map = _PULSE_MAPS[lcfg["pulse_map"]]
+        self.state = IDLE
+        self.digits = ""
+        self.deadline = None
+        self.tone_name = None
+        self.counts = {"off_hook": 0, "digits": 0, "flash": 0, "ring_trips": 0}
+
+    # -- running ------------------------------------------------------------------
+    def start(self):
+        self.det.reset(1 if self.slic.off_hook() else 0)
+        self.timer.init(period=hook.HOOK_SAMPLE_MS, callback=self._sample)
+
+    def _sample(self, _t):
+        self.det.sample(self.slic.shk())
+
+    async def run(self):
+        import asyncio
+        while True:
+            await asyncio.sleep_ms(_POLL_MS)
+            self.poll(time.ticks_ms())
+
+    def poll(self, now):
+        while True:
+            ev = self.det.pop()
+            if ev is None:
+                break
+            self._hook_event(ev[0], ev[1], now)
+        if self.deadline is not None and time.ticks_diff(now, self.deadline) >= 0:
+            self.deadline = None
+            self._timeout(now)
+
+    # -- requests from call control -------------------------------------------------
+    def ring(self):
+        if self.state != IDLE:
+            return False
+        self.slic.ring_start(self.plan["ring_hz"], self.plan["ring_cadence"])
+        self._enter(RINGING)
+        return True
+
+    def stop_ring(self):
+        if self.state == RINGING:
+            self.slic.ring_stop()
+            self._enter(IDLE)
+
+    def play(self, name):
+        """Play a call-progress tone of the country plan (None: silence)."""
+        self.tone_name = name
+        self.media.play_tone(self.plan[name] if name else None)
+
+    def connected(self):
+        self.play(None)
+        self._enter(CALL)
+
+    def failed(self, tone="congestion"):
+        """The attempt or the call ended from the far side: tone, then lock-out."""
+        if self.state in (IDLE, RINGING):
+            self.stop_ring()
+            return
+        self.play(tone)
+        self._enter(REORDER, _REORDER_MS)
+
+    def dtmf_digit(self, ch):
+        """A touch-tone digit heard by the media pipeline."""
+        if self.state in (DIALTONE, DIALING):
+            self._digit(ch, time.ticks_ms())
+        elif self.state == CALL:
+            self.on_event("dtmf", ch)
+
+    # -- internals ------------------------------------------------------------------
+    def _enter(self, state, timeout_ms=None, now=None):
+        if state != self.state:
+            self.log("line: %s -> %s" % (self.state, state))
+        self.state = state
+        if timeout_ms is None:
+            self.deadline = None
+        else:
+            self.deadline = time.ticks_add(time.ticks_ms() if now is None else now, timeout_ms)
+
+    def _hook_event(self, code, value, now):
+        if code == hook.EV_OFF_HOOK:
+            self.counts["off_hook"] += 1
+            if self.state == RINGING:
+                self.slic.ring_stop()       # ring trip: RM released at once
+                self.counts["ring_trips"] += 1
+                self._enter(CALL, now=now)
+                self.on_event("answer", None)
+            else:
+                self.digits = ""
+                self.play("dial")
+                self._enter(DIALTONE, self.first_digit_ms, now)
+                self.on_event("off_hook", None)
+        elif code == hook.EV_HANG_UP:
+            if self.state == RINGING:
+                return
+            self.play(None)
+            self._enter(IDLE, now=now)
+            self.on_event("hang_up", None)
+        elif code == hook.EV_PULSE:
+            if self.state == DIALTONE and self.tone_name:
+                self.play(None)              # first pulse silences dial tone
+        elif code == hook.EV_DIGIT:
+            if self.state in (DIALTONE, DIALING):
+                self._digit(self.pulse_map[value] if value < len(self.pulse_map) else "?", now)
+        elif code == hook.EV_FLASH:
+            self.counts["flash"] += 1
+            self.on_event("flash", None)
+
+    def _digit(self, ch, now):
+        self.counts["digits"] += 1
+        if self.tone_name:
+            self.play(None)
+        if ch == "#" and self.digits:
+            self._complete(now)         # '#' sends at once
+            return
+        self.digits += ch
+        self.on_event("digit", ch)
+        self._enter(DIALING, self.interdigit_ms, now)
+
+    def _complete(self, now):
+        number = self.digits
+        self.digits = ""
+        self._enter(CALL, now=now)
+        self.on_event("number", number)
+
+    def _timeout(self, now):
+        if self.state == DIALING:
+            self._complete(now)
+        elif self.state == DIALTONE:
+            self.failed("congestion")    # nothing dialled: reorder
+        elif self.state == REORDER:
+            self.play(None)
+            self._enter(LOCKOUT, now=now)
+
+    def status(self):
+        return {"state": self.state, "digits": self.digits, "tone": self.tone_name,
+                "hook": "off" if self.det.off_hook else "on", "ringing": self.slic.ringing,
+                "counts": self.counts}

@@ -1,0 +1,137 @@
+# Media pipeline of one line: every 20 ms frame from the I2S codec clock, the
+# phone's audio goes to DTMF detection and (in a call) G.711 -> RTP; the earpiece
+# gets a call-progress tone, or the far end's audio from RTP -> G.711 (with loss
+# concealment), or silence. Buffers are made once; the frame path never allocates.
+from array import array
+
+from dsp import g711
+from dsp.tone import ToneGen
+
+FRAME_SAMPLES = 160      # 20 ms at 8 kHz
+_TX_RING = 3             # earpiece frames prepared ahead of the codec
+
+_ENCODERS = {0: g711.ulaw_encode, 8: g711.alaw_encode}
+_DECODERS = {0: g711.ulaw_decode, 8: g711.alaw_decode}
+
+
+class Media:
+    def __init__(self, port, log=print):
+        import asyncio
+        self.i2s_rx = port.i2s_rx
+        self.i2s_tx = port.i2s_tx
+        self.log = log
+        self.tone = ToneGen()
+        self.rx_bufs = (array("h", bytes(2 * FRAME_SAMPLES)), array("h", bytes(2 * FRAME_SAMPLES)))
+        self.tx_bufs = [array("h", bytes(2 * FRAME_SAMPLES)) for _ in range(_TX_RING)]
+        self.silence = array("h", bytes(2 * FRAME_SAMPLES))
+        self.payload_out = bytearray(FRAME_SAMPLES)
+        self.payload_in = bytearray(FRAME_SAMPLES)
+        self._rx_fill = 0        # rx buffer the codec is filling
+        self._rx_ready = -1      # rx buffer completed and waiting to be processed
+        self._tx_head = 0        # next tx buffer to prepare
+        self._tx_tail = 0        # next tx buffer to hand to the codec
+        self._tx_count = 0
+        self.flag = asyncio.ThreadSafeFlag()
+        self.rtp = None
+        self.plc = None
+        self.encode = None
+        self.decode = None
+        self.sending = False
+        self.dtmf = None         # detector with process(pcm, n), set when available
+        self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
+
+    # -- codec callbacks (interrupt context on a board: no allocation) -------------
+    def _rx_done(self, _i2s):
+        if self._rx_ready >= 0:
+            self.counts["overruns"] += 1
+        self._rx_ready = self._rx_fill
+        self._rx_fill ^= 1
+        self.i2s_rx.readinto(self.rx_bufs[self._rx_fill])
+        self.flag.set()
+
+    def _tx_done(self, _i2s):
+        if self._tx_count:
+            buf = self.tx_bufs[self._tx_tail]
+            self._tx_tail = (self._tx_tail + 1) % _TX_RING
+            self._tx_count -= 1
+        else:
+            buf = self.silence
+            self.counts["underruns"] += 1
+        self.i2s_tx.write(buf)
+
+    def start(self):
+        self.i2s_rx.irq(self._rx_done)
+        self.i2s_tx.irq(self._tx_done)
+        self.i2s_rx.readinto(self.rx_bufs[0])
+        self.i2s_tx.write(self.silence)
+
+    async def run(self):
+        while True:
+            await self.flag.wait()
+            ready = self._rx_ready
+            if ready < 0:
+                continue
+            self._rx_ready = -1
+            self.frame(self.rx_bufs[ready])
+
+    # -- one 20 ms frame ---------------------------------------------------------------
+    def frame(self, mic):
+        self.counts["frames"] += 1
+        n = FRAME_SAMPLES
+        if self.dtmf is not None:
+            self.dtmf.process(mic, n)
+        rtp = self.rtp
+        if rtp is not None:
+            if self.sending:
+                self.encode(mic, self.payload_out, n)
+                rtp.send(self.payload_out)
+            rtp.receive()
+        if self._tx_count >= _TX_RING:
+            return               # the codec is behind: drop this earpiece frame
+        out = self.tx_bufs[self._tx_head]
+        if self.tone.active:
+            self.tone.fill(out, n)
+        elif rtp is not None:
+            self._far_end(rtp, out, n)
+        else:
+            out[:] = self.silence
+        self._tx_head = (self._tx_head + 1) % _TX_RING
+        self._tx_count += 1
+
+    def _far_end(self, rtp, out, n):
+        kind = rtp.pull(self.payload_in)
+        if kind == 1:                    # AUDIO
+            self.decode(self.payload_in, out, n)
+            if self.plc is not None:
+                self.plc.good(out)
+        elif kind == 2 and self.plc is not None:   # LOST
+            self.plc.conceal(out)
+        else:
+            out[:] = self.silence
+
+    # -- control -------------------------------------------------------------------
+    def play_tone(self, spec):
+        if spec is None:
+            self.tone.stop()
+        else:
+            f1, f2, level, cadence = spec
+            self.tone.set(f1, f2, level, cadence)
+
+    def start_call(self, rtp, pt, plc=None):
+        self.encode = _ENCODERS[pt]
+        self.decode = _DECODERS[pt]
+        self.plc = plc
+        self.rtp = rtp
+        self.sending = True
+
+    def stop_call(self):
+        self.sending = False
+        rtp = self.rtp
+        self.rtp = None
+        return rtp
+
+    def status(self):
+        s = dict(self.counts)
+        s["tone"] = self.tone.active
+        s["in_call"] = self.rtp is not None
+        return s

@@ -1,0 +1,106 @@
+"""`ata build`: compile the firmware to .mpy for each chip, and type-check board code.
+
+lib/ and firmware/ are compiled for every architecture in ARCHS (native and viper
+code is compiled ahead of time there); each board gets a deployable tree in
+build/boards/<name>/ for its own architecture. `--check` also runs pyright over
+each real board's code against the official MicroPython stubs of its port.
+"""
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+
+from . import paths
+
+ARCHS = ("xtensawin", "armv6m", "x64")
+PORT_OF_ARCH = {"xtensawin": "esp32", "armv6m": "rp2"}   # stubs used by --check
+BOOT_SOURCES = ("main.py",)   # stay source: the device runs main.py at boot
+
+
+def boards():
+    out = {}
+    for d in sorted((paths.ROOT / "boards").iterdir()):
+        spec = d / "board.json"
+        if spec.exists():
+            out[d.name] = json.loads(spec.read_text())
+    return out
+
+
+def compile_tree(src_root, dst_root, arch, errors):
+    count = 0
+    for src in sorted(src_root.rglob("*.py")):
+        rel = src.relative_to(src_root)
+        dst = dst_root / rel.with_suffix(".mpy")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run([paths.MPY_CROSS, "-march=" + arch, "-s", str(rel), "-o", str(dst),
+                            str(src)], capture_output=True, text=True)
+        if r.returncode:
+            errors.append("%s [%s]: %s" % (src.relative_to(paths.ROOT), arch, r.stderr.strip()))
+        count += 1
+    return count
+
+
+def build(only_board=None):
+    errors = []
+    out = paths.BUILD / "mpy"
+    for arch in ARCHS:
+        n = compile_tree(paths.ROOT / "lib", out / arch / "lib", arch, errors)
+        n += compile_tree(paths.ROOT / "firmware", out / arch / "firmware", arch, errors)
+        print("build: %-9s %3d modules -> %s" % (arch, n, (out / arch).relative_to(paths.ROOT)))
+    for name, spec in boards().items():
+        if only_board and name != only_board:
+            continue
+        arch = spec["mpy_arch"]
+        tree = paths.BUILD / "boards" / name
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(out / arch / "lib", tree / "lib")
+        for mpy in (out / arch / "firmware").glob("*.mpy"):
+            if mpy.stem + ".py" not in BOOT_SOURCES:
+                shutil.copy(mpy, tree / mpy.name)
+        for src in BOOT_SOURCES:
+            shutil.copy(paths.ROOT / "firmware" / src, tree / src)
+        compile_tree(paths.ROOT / "boards" / name, tree, arch, errors)
+        shutil.copy(paths.ROOT / "boards" / name / "board.json", tree / "board.json")
+        print("build: board %-13s (%s) -> %s" % (name, arch, tree.relative_to(paths.ROOT)))
+    return errors
+
+
+def check(only_board=None):
+    """pyright over each real board's code and the drivers it loads, with its port's stubs."""
+    failures = []
+    for name, spec in boards().items():
+        port = PORT_OF_ARCH.get(spec["mpy_arch"])
+        if port is None or (only_board and name != only_board):
+            continue
+        stubs = paths.ROOT / ".venv" / "stubs" / port
+        cfg_dir = paths.BUILD / "check" / name
+        cfg_dir.mkdir(parents=True, exist_ok=True)
+        up = "../../../"
+        (cfg_dir / "pyrightconfig.json").write_text(json.dumps({
+            "include": [up + "boards/" + name, up + "lib/slic"],
+            "extraPaths": [up + "lib", up + "firmware"],
+            "stubPath": str(stubs), "typeshedPath": str(stubs),
+            "typeCheckingMode": "basic", "reportMissingModuleSource": "none",
+        }, indent=1))
+        r = subprocess.run([str(paths.VENV_BIN / "pyright"), "-p", str(cfg_dir / "pyrightconfig.json")],
+                           capture_output=True, text=True)
+        last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr.strip()
+        print("check: board %-13s pyright with %s stubs: %s" % (name, port, last))
+        if r.returncode:
+            failures.append(r.stdout)
+    return failures
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="ata build", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--board", help="only this board")
+    ap.add_argument("--check", action="store_true", help="also type-check board code with pyright")
+    args = ap.parse_args(argv)
+    errors = build(args.board)
+    for e in errors:
+        print("build error: " + e, file=sys.stderr)
+    failures = check(args.board) if args.check else []
+    for f in failures:
+        print(f, file=sys.stderr)
+    return 1 if errors or failures else 0

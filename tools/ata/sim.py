@@ -1,0 +1,183 @@
+"""`ata sim`: run the firmware on the sim board with a config.
+
+The firmware runs on the MicroPython unix port in its own run folder. Its console
+is a pty (a serial port look-alike, path printed and linked as RUN/console) fed
+by a relay that never blocks the firmware: like a UART, output nobody reads is
+lost, not queued. The virtual phone connects to the phone port of the config.
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
+import tty
+
+from . import paths
+
+
+class SimProcess:
+    def __init__(self, config, run_dir=None, heapsize=None, echo=False):
+        """config: a path to a JSON file or a dict."""
+        self.run_dir = pathlib.Path(run_dir or paths.BUILD / "sim" / ("%d-%d" % (os.getpid(), time.time_ns() % 10**6)))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(config, dict):
+            self.config_path = self.run_dir / "config.json"
+            self.config_path.write_text(json.dumps(config, indent=1))
+            raw = config
+        else:
+            self.config_path = pathlib.Path(config).resolve()
+            try:
+                raw = json.loads(self.config_path.read_text())
+            except (OSError, ValueError):
+                raw = {}           # the firmware itself reports what is wrong
+        sim = raw.get("sim", {}) if isinstance(raw, dict) else {}
+        self.phone_port = sim.get("phone_port", 7001) if isinstance(sim, dict) else 7001
+        self.heapsize = heapsize
+        self.echo = echo
+        self.proc = None
+        self.console_path = self.run_dir / "console"
+        self.log_path = self.run_dir / "console.log"
+        self._log = []
+        self._eof = False
+        self._cond = threading.Condition()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, wait_ready=True, timeout=20):
+        cmd = [paths.MICROPYTHON]
+        if self.heapsize:
+            cmd += ["-X", "heapsize=%s" % self.heapsize]
+        cmd += [str(paths.ROOT / "firmware" / "main.py"), "--config", str(self.config_path)]
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        tty.setraw(self.master)
+        os.set_blocking(self.master, False)
+        if self.console_path.is_symlink() or self.console_path.exists():
+            self.console_path.unlink()
+        self.console_path.symlink_to(os.ttyname(self.slave))
+        self.proc = subprocess.Popen(cmd, cwd=self.run_dir, env=paths.micropython_env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, bufsize=0)
+        self._logfile = open(self.log_path, "wb")
+        threading.Thread(target=self._pump_out, daemon=True).start()
+        threading.Thread(target=self._pump_in, daemon=True).start()
+        if wait_ready:
+            self.wait_log(r"ready:|CONFIG ERROR", timeout)
+        return self
+
+    def _pump_out(self):
+        while True:
+            data = os.read(self.proc.stdout.fileno(), 4096)
+            if not data:
+                break
+            self._logfile.write(data)
+            self._logfile.flush()
+            if self.echo:
+                sys.stdout.write(data.decode(errors="replace"))
+                sys.stdout.flush()
+            try:
+                os.write(self.master, data.replace(b"\n", b"\r\n"))
+            except (BlockingIOError, OSError):
+                pass               # nobody reads the console: drop, like a UART
+            with self._cond:
+                self._log.append(data.decode(errors="replace"))
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _pump_in(self):
+        import select
+        while self.proc.poll() is None:
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if not r:
+                continue
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                continue
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            try:
+                self.proc.stdin.write(data)
+            except (BrokenPipeError, OSError):
+                break
+
+    def send(self, line):
+        """Type a console line directly (without the pty)."""
+        self.proc.stdin.write((line + "\n").encode())
+
+    def log_text(self):
+        with self._cond:
+            return "".join(self._log)
+
+    def wait_log(self, pattern, timeout=10, start=0):
+        """Wait for a regex in the console output; returns the match."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                m = rx.search("".join(self._log)[start:])
+                if m:
+                    return m
+                if self._eof:
+                    raise RuntimeError("sim exited (%s) before %r:\n%s"
+                                       % (self.proc.returncode, pattern, "".join(self._log)[-3000:]))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("sim: no %r within %ss:\n%s"
+                                       % (pattern, timeout, "".join(self._log)[-3000:]))
+                self._cond.wait(min(left, 0.2))
+
+    def stop(self, timeout=8):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()     # console EOF: the firmware shuts down cleanly
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(3)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="ata sim", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", required=True, help="firmware config (JSON, see docs/config.md)")
+    ap.add_argument("--run-dir", help="folder for the console link, logs and state")
+    ap.add_argument("--heapsize", help="MicroPython heap, e.g. 96k (the ESP32 budget)")
+    args = ap.parse_args(argv)
+    sim = SimProcess(args.config, run_dir=args.run_dir, heapsize=args.heapsize, echo=True)
+    sim.start(wait_ready=False)
+    print("sim: run folder %s" % sim.run_dir)
+    print("sim: console %s -> %s" % (sim.console_path, os.ttyname(sim.slave)))
+    print("sim: phone port 127.0.0.1:%d  (connect with: ata phone --port %d)" % (sim.phone_port, sim.phone_port))
+    sys.stdout.flush()
+    try:
+        rc = sim.proc.wait()
+    except KeyboardInterrupt:
+        rc = sim.stop()
+    if rc:
+        print("sim: firmware exited with %s" % rc)
+    return rc or 0
