@@ -14,11 +14,6 @@ MICROPYPATH = ":".join([".frozen", str(ROOT / "firmware"), str(ROOT / "boards" /
                         str(ROOT / "lib"), str(ROOT / "tests" / "mpy")])
 
 
-def pytest_addoption(parser):
-    parser.addoption("--port", default=None,
-                     help="serial port of a real board (e.g. /dev/ttyUSB0); default: the sim")
-
-
 def run_micropython(args, heapsize=None, timeout=120, env_extra=None, cwd=None):
     """Run MicroPython with the device's import path; return CompletedProcess."""
     env = dict(os.environ, MICROPYPATH=MICROPYPATH)
