@@ -1,0 +1,560 @@
+# SIP user agent over UDP: socket, receive loop, request filter, dispatch, timers.
+import asyncio
+import binascii
+import os
+import socket
+import time
+
+from micropython import const
+
+from sip import headers as H
+from sip import message as M
+from sip.digest import DigestAuth
+from sip.register import Registration
+from sip.transaction import TxLayer
+
+TICK_MS = const(50)             # ms: transaction timer resolution
+RECV_BYTES = const(8192)        # bytes read per datagram (larger ones are dropped)
+RATE_REQ_PER_S = const(50)      # accepted requests per second (token bucket) ...
+RATE_REQ_BURST = const(100)     # ... with this burst
+RATE_INVITE_PER_S = const(5)    # new INVITEs per second, burst 10: beyond -> 503
+RATE_REPLY_PER_S = const(5)     # 403/400 answers to strangers per second (no amplifier)
+KEEPALIVE_TIMEOUT_MS = const(6000)  # ms: an OPTIONS keep-alive without answer = registrar lost
+MAX_CALLS = const(4)            # calls alive at once (others get 486)
+
+REASONS = {
+    100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK",
+    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    408: "Request Timeout", 420: "Bad Extension", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 483: "Too Many Hops", 486: "Busy Here",
+    487: "Request Terminated", 488: "Not Acceptable Here", 491: "Request Pending",
+    500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
+    603: "Decline",
+}
+_COUNTERS = ("rx", "tx", "keepalive_rx", "malformed", "dropped", "rejected", "rate_limited",
+             "stray", "errors", "retransmits", "calls_in", "calls_out")
+
+
+def _rand_hex(n):
+    return binascii.hexlify(os.urandom(n)).decode()
+
+
+class _Bucket:
+    """Token bucket: allow() spends one token; refills `rate` per second up to `burst`."""
+
+    def __init__(self, rate, burst):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.t = time.ticks_ms()
+
+    def allow(self):
+        now = time.ticks_ms()
+        dt = time.ticks_diff(now, self.t)
+        if dt > 0:
+            self.tokens = min(self.burst, self.tokens + dt * self.rate / 1000)
+            self.t = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def peer_of(addr):
+    """Source address from recvfrom: (ip, port) tuple (ESP32) or raw sockaddr (unix)."""
+    if isinstance(addr, tuple):
+        return addr[0], addr[1]
+    b = bytes(addr)
+    port = (b[2] << 8) | b[3]
+    if b[0] == 2 or (len(b) >= 8 and b[1] == 2):
+        return "%d.%d.%d.%d" % (b[4], b[5], b[6], b[7]), port
+    # AF_INET6: sockaddr_in6 address at offset 8
+    a = b[8:24]
+    return ":".join("%x" % ((a[i] << 8) | a[i + 1]) for i in range(0, 16, 2)), port
+
+
+class UserAgent:
+    """One SIP account on one UDP port. See docs/sip.md for the API."""
+
+    ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY"
+
+    def __init__(self, cfg, on_incoming=None, log=None):
+        self.server = cfg["server"]
+        self.port = int(cfg.get("port", 5060))
+        self.user = cfg["user"]
+        self.auth_id = cfg.get("auth_id") or self.user
+        self.domain = cfg.get("domain") or self.server
+        self.local_ip = cfg.get("local_ip") or "127.0.0.1"
+        self.sip_port = int(cfg.get("sip_port", 5060))
+        self.expires = int(cfg.get("expires", 300))
+        self.keepalive_s = int(cfg.get("keepalive_s", 30))
+        self.keepalive = cfg.get("keepalive", "options")   # "options" | "crlf" | "none"
+        self.user_agent = cfg.get("user_agent", "micropython-ata")
+        self.reject_mode = cfg.get("reject", "drop")         # strangers: "drop" | "403"
+        self.max_calls = int(cfg.get("max_calls", MAX_CALLS))
+        proxy = cfg.get("outbound_proxy")
+        self.proxy = None
+        if proxy:
+            h, p = H.split_hostport(proxy.replace("sip:", ""))
+            self.proxy = (h, p or 5060)
+        self.accept_from = cfg.get("accept_from", "registrar")
+        self.auth = DigestAuth(self.auth_id, cfg.get("password", ""))
+        self.on_incoming = on_incoming
+        self._log = log
+        self.busy = False          # set by the app: new INVITEs get 486 without asking
+        self.counters = {k: 0 for k in _COUNTERS}
+        self.calls = {}            # (call_id, local_tag) -> Call
+        self.sock = None
+        self.tx = TxLayer(self._send)
+        self.reg = Registration(self)
+        self.last_error = None
+        self._tasks = []
+        self._addr_cache = {}
+        self._trusted = set()
+        self._req_bucket = _Bucket(RATE_REQ_PER_S, RATE_REQ_BURST)
+        self._inv_bucket = _Bucket(RATE_INVITE_PER_S, 2 * RATE_INVITE_PER_S)
+        self._reply_bucket = _Bucket(RATE_REPLY_PER_S, RATE_REPLY_PER_S)
+        self.running = False
+
+    # ---- identities and addresses
+    def log(self, text):
+        if self._log:
+            try:
+                self._log(text)
+            except Exception:  # a broken logger must not break SIP
+                pass
+
+    def new_tag(self):
+        return _rand_hex(5)
+
+    def new_call_id(self):
+        return "%s@%s" % (_rand_hex(8), self.local_ip)
+
+    def new_branch(self):
+        return "z9hG4bK" + _rand_hex(8)
+
+    def _domain_host(self):
+        if self.domain == self.server and self.port != 5060:
+            return "%s:%d" % (H.format_host(self.server), self.port)
+        return H.format_host(self.domain)
+
+    def aor(self):
+        return "sip:%s@%s" % (self.user, self._domain_host())
+
+    def registrar_uri(self):
+        return "sip:" + self._domain_host()
+
+    def contact_uri(self):
+        return "sip:%s@%s:%d" % (self.user, H.format_host(self.local_ip), self.sip_port)
+
+    def contact(self):
+        return "<%s>" % self.contact_uri()
+
+    def outbound_addr(self):
+        return self.proxy or (self.server, self.port)
+
+    def _sockaddr(self, addr):
+        sa = self._addr_cache.get(addr)
+        if sa is None:
+            if len(self._addr_cache) > 32:
+                self._addr_cache.clear()
+            sa = socket.getaddrinfo(addr[0], addr[1], 0, socket.SOCK_DGRAM)[0][-1]
+            self._addr_cache[addr] = sa
+        return sa
+
+    def _resolve_ip(self, host):
+        try:
+            return peer_of(self._sockaddr((host, 5060)))[0]
+        except (OSError, IndexError):
+            return host
+
+    # ---- life cycle
+    async def start(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        except (OSError, AttributeError):
+            pass
+        s.bind(socket.getaddrinfo(self.local_ip, self.sip_port)[0][-1])
+        s.setblocking(False)
+        self.sock = s
+        self._trusted = {self._resolve_ip(self.server)}
+        if self.proxy:
+            self._trusted.add(self._resolve_ip(self.proxy[0]))
+        if isinstance(self.accept_from, (list, tuple)):
+            for ip in self.accept_from:
+                self._trusted.add(self._resolve_ip(ip))
+        self.running = True
+        self._tasks = [asyncio.create_task(self._rx_loop()), asyncio.create_task(self._timer_loop()),
+                       asyncio.create_task(self.reg.run()),
+                       asyncio.create_task(self._keepalive_loop())]
+        self.log("sip: listening on %s:%d as %s" % (self.local_ip, self.sip_port, self.aor()))
+
+    async def stop(self):
+        for c in list(self.calls.values()):
+            c.hangup()
+        try:
+            await self.reg.unregister()
+        except Exception as e:  # stopping must always finish
+            self.log("sip: un-register failed: %r" % e)
+        self.running = False
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.sleep_ms(0)
+        self._tasks = []
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+    @property
+    def registered(self):
+        return self.reg.registered
+
+    def status(self):
+        return {"registered": self.reg.registered, "expires_in": self.reg.expires_in(),
+                "last_error": self.reg.last_error or self.last_error,
+                "registrations": self.reg.ok_count, "calls": len(self.calls),
+                "transactions": self.tx.count(), "counters": dict(self.counters)}
+
+    # ---- sending
+    def _send(self, data, addr):
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendto(data, self._sockaddr(addr))
+            self.counters["tx"] += 1
+        except OSError as e:
+            self.counters["errors"] += 1
+            self.last_error = "send %s:%s: %s" % (addr[0], addr[1], e)
+
+    def new_request(self, method, uri, from_, to, call_id, cseq):
+        req = M.Message(method, uri)
+        self.add_via(req)
+        req.add("max-forwards", "70")
+        req.add("from", from_)
+        req.add("to", to)
+        req.add("call-id", call_id)
+        req.add("cseq", "%d %s" % (cseq, method))
+        req.add("user-agent", self.user_agent)
+        req.call_id = call_id
+        req.cseq_num = cseq
+        req.cseq_method = method
+        try:
+            req.from_tag = H.parse_addr(from_)[2].get("tag")
+        except ValueError:
+            pass
+        return req
+
+    def add_via(self, req, branch=None):
+        req.branch = branch or self.new_branch()
+        via = "SIP/2.0/UDP %s:%d;branch=%s;rport" % (H.format_host(self.local_ip), self.sip_port,
+                                                     req.branch)
+        req.headers.insert(0, ["via", via])
+
+    def send_request(self, req, addr, on_response=None, on_timeout=None, timeout_ms=None):
+        return self.tx.request(req, addr, on_response, on_timeout, timeout_ms)
+
+    async def transact(self, req, addr, wait_ms=None, timeout_ms=None):
+        """Send a non-INVITE request; await its final response (None on time-out)."""
+        ev = asyncio.Event()
+        box = [None]
+
+        def done(tx, msg):
+            if msg.status >= 200:
+                box[0] = msg
+                ev.set()
+
+        def timeout(tx):
+            ev.set()
+
+        self.send_request(req, addr, done, timeout, timeout_ms)
+        if wait_ms:
+            try:
+                await asyncio.wait_for_ms(ev.wait(), wait_ms)
+            except asyncio.TimeoutError:
+                return None
+        else:
+            await ev.wait()
+        return box[0]
+
+    def make_response(self, req, addr, status, reason=None, to_tag=None):
+        r = M.Message(status=status, reason=reason or REASONS.get(status, "Unknown"))
+        first = True
+        for v in req.get_all("via"):
+            if first:
+                v = _stamp_via(v, req.via, addr)
+                first = False
+            r.add("via", v)
+        if req.method == "INVITE" and 100 < status < 300:
+            for rr in req.get_all("record-route"):
+                r.add("record-route", rr)
+        r.add("from", req.get("from"))
+        to = req.get("to")
+        if to_tag and req.to_tag is None and status > 100:
+            to = to + ";tag=" + to_tag
+        r.add("to", to)
+        r.add("call-id", req.call_id)
+        r.add("cseq", "%d %s" % (req.cseq_num, req.cseq_method))
+        r.add("server", self.user_agent)
+        return r
+
+    def reply(self, req, addr, status, reason=None, stx=None, to_tag=None, extra=None):
+        """Answer a request (through its server transaction when given)."""
+        r = self.make_response(req, addr, status, reason, to_tag or (self.new_tag() if status > 100
+                                                                      else None))
+        if extra:
+            for k, v in extra:
+                r.add(k, v)
+        if stx is not None:
+            stx.respond(r)
+        else:
+            self._send(r.encode(), addr)
+        return r
+
+    def response_addr(self, req, addr):
+        """Where responses go (RFC 3261 18.2.2 with RFC 3581 rport): the source."""
+        return addr
+
+    # ---- tasks
+    async def _rx_loop(self):
+        from asyncio import core
+        sock = self.sock
+        while self.running:
+            yield core._io_queue.queue_read(sock)
+            for _ in range(32):   # drain what is queued, then let others run
+                try:
+                    data, raw = sock.recvfrom(RECV_BYTES)
+                except OSError:
+                    break
+                try:
+                    self.handle(data, peer_of(raw))
+                except Exception as e:  # never let one datagram stop the loop
+                    self.counters["errors"] += 1
+                    self.log("sip: error handling datagram: %r" % e)
+
+    async def _timer_loop(self):
+        while self.running:
+            await asyncio.sleep_ms(TICK_MS)
+            try:
+                self.tx.tick(time.ticks_ms())
+            except Exception as e:  # keep the timers running whatever a callback did
+                self.counters["errors"] += 1
+                self.log("sip: timer error: %r" % e)
+
+    async def _keepalive_loop(self):
+        while self.running:
+            await asyncio.sleep_ms(self.keepalive_s * 1000)
+            if not self.reg.registered or self.keepalive == "none":
+                continue
+            addr = self.outbound_addr()
+            if self.keepalive == "crlf":
+                self._send(b"\r\n\r\n", addr)
+                continue
+            req = self.new_request("OPTIONS", self.registrar_uri(), "<%s>;tag=%s" % (
+                self.aor(), self.new_tag()), "<%s>" % self.registrar_uri(), self.new_call_id(), 1)
+            try:
+                resp = await self.transact(req, addr, timeout_ms=KEEPALIVE_TIMEOUT_MS)
+            except Exception as e:  # a keep-alive problem must not end the loop
+                self.log("sip: keep-alive error %r" % e)
+                continue
+            if resp is None:
+                self.reg.lost("keep-alive timeout")
+
+    # ---- receiving
+    def handle(self, data, addr):
+        """One datagram from addr=(ip, port). Never raises for bad input."""
+        self.counters["rx"] += 1
+        if M.is_keepalive(data):
+            self.counters["keepalive_rx"] += 1
+            return
+        try:
+            msg = M.parse(data)
+        except M.SipError as e:
+            self.counters["malformed"] += 1
+            self._bad_request(data, addr, e.reason)
+            return
+        if msg.is_request:
+            self._request(msg, addr)
+        else:
+            self._response(msg, addr)
+
+    def _bad_request(self, data, addr, reason):
+        """400 for a broken request from our registrar when its Via etc. survive."""
+        if addr[0] not in self._trusted or data[:4] == b"SIP/" or not self._reply_bucket.allow():
+            return
+        self.log("sip: malformed from %s:%d: %s" % (addr[0], addr[1], reason))
+        if data[:3] == b"ACK":
+            return
+        try:
+            lenient = M.Message()
+            head = data.split(b"\r\n\r\n")[0].decode()
+            for line in head.split("\r\n")[1:]:
+                n, c, v = line.partition(":")
+                if c:
+                    lenient.headers.append([H.full_name(n.strip()), v.strip()])
+            for need in ("via", "from", "to", "call-id", "cseq"):
+                if not lenient.get(need):
+                    return
+            r = "SIP/2.0 400 %s\r\n" % reason.replace("\r", " ").replace("\n", " ")[:60]
+            for k in ("via", "from", "to", "call-id", "cseq"):
+                r += "%s: %s\r\n" % (H.canonical(k), lenient.get(k))
+            self._send((r + "Content-Length: 0\r\n\r\n").encode(), addr)
+        except (ValueError, UnicodeError, IndexError):
+            pass
+
+    def _response(self, msg, addr):
+        if self.tx.response(msg):
+            return
+        if msg.cseq_method == "INVITE" and 200 <= msg.status < 300:
+            # a 2xx retransmission after its transaction ended: the call re-ACKs it
+            for call in self.calls.values():
+                if call.call_id == msg.call_id and call.local_tag == msg.from_tag:
+                    call.stray_2xx(msg)
+                    return
+        self.counters["stray"] += 1
+
+    def _find_call(self, msg):
+        return self.calls.get((msg.call_id, msg.to_tag)) if msg.to_tag else None
+
+    def _request(self, msg, addr):
+        call = self._find_call(msg)
+        trusted = (addr[0] in self._trusted or self.accept_from == "any")
+        if call is None and not trusted:
+            # not our registrar/proxy and not one of our dialogs: scanners end here
+            self.counters["rejected"] += 1
+            if self.reject_mode == "403" and msg.method != "ACK" and self._reply_bucket.allow():
+                self.reply(msg, addr, 403)
+            return
+        if not self._req_bucket.allow():
+            self.counters["rate_limited"] += 1
+            return
+        stx = self.tx.find_server(msg)
+        if stx is not None:
+            if msg.method == "ACK":
+                stx.ack_received(msg)
+            else:
+                self.counters["retransmits"] += 1
+                stx.retransmitted()
+            return
+        method = msg.method
+        if method == "ACK":
+            if call is not None:
+                call.on_ack(msg)
+            else:
+                self.counters["stray"] += 1
+            return
+        mf = msg.get("max-forwards")
+        if mf is not None and int(mf) == 0 and method != "OPTIONS":
+            self.reply(msg, addr, 483)
+            return
+        if method == "CANCEL":
+            self._cancel(msg, addr)
+            return
+        if msg.get("require") and method not in ("CANCEL",):
+            self.reply(msg, addr, 420, extra=[("unsupported", msg.get("require"))])
+            return
+        if call is not None:
+            stx = self.tx.new_server(msg, addr)
+            if stx is None:
+                self.reply(msg, addr, 503)
+                return
+            call.on_request(msg, addr, stx)
+            return
+        if msg.to_tag:
+            if method == "OPTIONS":
+                self._options(msg, addr)
+            else:
+                self.reply(msg, addr, 481)
+            return
+        if method == "OPTIONS":
+            self._options(msg, addr)
+        elif method == "INVITE":
+            self._invite(msg, addr)
+        elif method in ("BYE", "INFO"):
+            self.reply(msg, addr, 481)
+        elif method == "NOTIFY":
+            self.reply(msg, addr, 200)    # unsolicited MWI from a PBX: accept silently
+        else:
+            self.reply(msg, addr, 405, extra=[("allow", self.ALLOW)])
+
+    def _for_us(self, msg):
+        """Out-of-dialog requests must name our user (R-URI, else To)."""
+        try:
+            ru = H.parse_uri(msg.uri).user
+            if ru is not None:
+                return ru == self.user
+            if self.accept_from == "any":
+                return True
+            return H.parse_uri(H.parse_addr(msg.get("to"))[1]).user == self.user
+        except ValueError:
+            return False
+
+    def _options(self, msg, addr):
+        self.reply(msg, addr, 200, extra=[("allow", self.ALLOW), ("accept", "application/sdp"),
+                                          ("contact", self.contact())])
+
+    def _invite(self, msg, addr):
+        from sip.call import Call
+        if not self._for_us(msg):
+            self.counters["rejected"] += 1
+            self.reply(msg, addr, 404)
+            return
+        if not self._inv_bucket.allow():
+            self.counters["rate_limited"] += 1
+            self.reply(msg, addr, 503, extra=[("retry-after", "5")])
+            return
+        stx = self.tx.new_server(msg, addr)
+        if stx is None:
+            self.reply(msg, addr, 503)
+            return
+        Call.incoming(self, msg, addr, stx)
+
+    def _cancel(self, msg, addr):
+        key_msg = msg
+        key_msg.method = "INVITE"
+        inv = self.tx.find_server(key_msg)
+        key_msg.method = "CANCEL"
+        if inv is None:
+            self.reply(msg, addr, 481)
+            return
+        self.reply(msg, addr, 200, to_tag=None)
+        for call in self.calls.values():
+            if call.server_tx is inv:
+                call.cancelled()
+                return
+
+    # ---- calls
+    def invite(self, target, sdp_text):
+        from sip.call import Call
+        return Call.outgoing(self, target, sdp_text)
+
+    def target_uri(self, target):
+        if target.startswith("sip:") or target.startswith("sips:"):
+            return target
+        return "sip:%s@%s" % (target, self._domain_host())
+
+    def add_call(self, call):
+        self.calls[(call.call_id, call.local_tag)] = call
+
+    def remove_call(self, call):
+        self.calls.pop((call.call_id, call.local_tag), None)
+
+
+def _stamp_via(value, via, addr):
+    """Top Via with received= (and rport= when asked, RFC 3581) for the response."""
+    params = via[3]
+    add = ""
+    if via[1] != addr[0]:
+        add += ";received=" + addr[0]
+    if "rport" in params and params["rport"] is None:
+        semi = value.find(";rport")
+        while semi >= 0:
+            after = value[semi + 6:semi + 7]
+            if after in ("", ";", " ", ","):
+                value = value[:semi] + value[semi + 6:]
+                break
+            semi = value.find(";rport", semi + 1)
+        add += ";rport=%d" % addr[1]
+        if ";received=" not in add:
+            add += ";received=" + addr[0]
+    return value + add

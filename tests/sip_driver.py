@@ -1,0 +1,128 @@
+# MicroPython driver for lib/sip interop tests: runs one UserAgent, JSON lines on stdio.
+# argv[1]: JSON config for UserAgent plus driver keys:
+#   "auto": what to do with an incoming call: "answer" (180 then 200), "ring" (180 only),
+#           "none", or a status code to reject with (e.g. 486)
+#   "rtp_port": port put in our SDP (default 40000)
+# stdin commands (one JSON object a line): {"cmd": "status"|"invite"|"answer"|"ringing"|
+#   "reject"|"hangup"|"hold"|"resume"|"busy"|"stop", "call": n, ...}
+# stdout: {"ev": "ready"|"incoming"|"state"|"reply"|"log", ...}
+import asyncio
+import json
+import sys
+
+import sip
+from sip import sdp
+
+CFG = json.loads(sys.argv[1])
+AUTO = CFG.pop("auto", "answer")
+RTP_PORT = CFG.pop("rtp_port", 40000)
+VERBOSE = CFG.pop("verbose", False)
+calls = []
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+
+
+def log(text):
+    if VERBOSE:
+        out({"ev": "log", "text": text})
+
+
+def watch(call):
+    n = len(calls)
+    calls.append(call)
+
+    def on_state(c, state, detail):
+        out({"ev": "state", "call": n, "state": state, "detail": detail,
+             "remote_sdp": c.remote_sdp})
+    call.on_state = on_state
+    return n
+
+
+def my_sdp(direction="sendrecv"):
+    return sdp.offer(CFG.get("local_ip", "127.0.0.1"), RTP_PORT, "4711", direction=direction)
+
+
+def on_incoming(call):
+    n = watch(call)
+    out({"ev": "incoming", "call": n, "from": call.remote_uri, "remote_sdp": call.remote_sdp})
+    if AUTO == "none":
+        return
+    if isinstance(AUTO, int):
+        call.reject(AUTO)
+        return
+    call.ringing()
+    if AUTO == "answer":
+        offer = sdp.parse(call.remote_sdp) if call.remote_sdp else None
+        if offer is None:
+            call.answer(my_sdp())
+            return
+        ans = sdp.answer(offer, CFG.get("local_ip", "127.0.0.1"), RTP_PORT)
+        if ans is None:
+            call.reject(488)
+        else:
+            call.answer(ans[0])
+
+
+def command(ua, cmd):
+    c = cmd.get("cmd")
+    n = cmd.get("call", len(calls) - 1)
+    call = calls[n] if 0 <= n < len(calls) else None
+    if c == "status":
+        return ua.status()
+    if c == "invite":
+        call = ua.invite(cmd["target"], cmd.get("sdp") or my_sdp())
+        return {"call": watch(call)}
+    if c == "busy":
+        ua.busy = bool(cmd.get("value", True))
+        return {"busy": ua.busy}
+    if call is None:
+        return {"error": "no such call"}
+    if c == "answer":
+        return {"ok": call.answer(cmd.get("sdp") or my_sdp())}
+    if c == "ringing":
+        call.ringing()
+    elif c == "reject":
+        call.reject(cmd.get("code", 486))
+    elif c == "hangup":
+        call.hangup()
+    elif c == "hold":
+        return {"ok": call.hold()}
+    elif c == "resume":
+        return {"ok": call.resume()}
+    elif c == "info":
+        return {"state": call.state, "remote_sdp": call.remote_sdp, "held": call.held}
+    else:
+        return {"error": "unknown command"}
+    return {"state": call.state}
+
+
+async def main():
+    ua = sip.UserAgent(CFG, on_incoming=on_incoming, log=log)
+    await ua.start()
+    out({"ev": "ready"})
+    reader = asyncio.StreamReader(sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        try:
+            cmd = json.loads(line)
+        except ValueError:
+            out({"ev": "reply", "error": "bad json"})
+            continue
+        if cmd.get("cmd") == "stop":
+            await ua.stop()
+            out({"ev": "reply", "id": cmd.get("id"), "stopped": True})
+            break
+        try:
+            res = command(ua, cmd)
+        except Exception as e:  # report to the test instead of dying
+            res = {"error": repr(e)}
+        res["ev"] = "reply"
+        res["id"] = cmd.get("id")
+        out(res)
+
+
+asyncio.run(main())
