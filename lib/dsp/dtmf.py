@@ -1,0 +1,415 @@
+# DTMF detector (ITU-T Q.24) in the viper emitter: Goertzel blocks with a phase test.
+# Streaming over 8 kHz 16-bit array('h') frames of any length; no allocation per frame.
+# dsp.dtmf_ref is the same algorithm in plain Python (identical digit lists); the
+# algorithm, its constants and the measured cost are in docs/dtmf.md.
+import micropython
+from micropython import const
+from array import array
+
+DIGITS = "123A456B789C*0#D"   # index = row * 4 + col
+
+_BLOCK = const(102)      # samples per analysis block (12.75 ms)
+_HALF = const(51)
+# Decision constants, identical to dsp.dtmf_ref (see there and docs/dtmf.md for units).
+_GATE4 = const(600)      # energy of every 4th sample, below: no digit (about -43 dBm0/tone)
+_MIN_P = const(480)      # per-tone power, about -40 dBm0
+_TWIST_REV = const(28)   # high group at most 5.5 dB above low
+_TWIST_NORM = const(71)  # low group at most 9.5 dB above high
+_OTHERS = const(50)      # other tones of a group 8 dB below the best
+_FRAC = const(143)       # the two tones hold >= 70 % of the block energy (strict)
+_FRAC_LOOSE = const(102)  # >= 50 % (loose: partly covered blocks, held digits)
+_END_MISSES = const(3)   # blocks without the digit that end it
+
+# State words (array 'i', all values >= 0; digit codes stored as digit + 1, 0 = none).
+_POS = const(0)     # samples in the block buffer
+_BLK = const(1)     # index of the block being filled
+_S1 = const(2)      # strict result of the previous block
+_L1 = const(3)      # loose result of the previous block
+_L2 = const(4)      # loose result of the block before
+_PEND = const(5)    # two strict blocks seen, waiting for a loose one after them
+_CUR = const(6)     # digit being held
+_MISS = const(7)
+_T0 = const(8)      # block index where the held digit started
+_TMISS = const(9)   # block index of its first miss
+_NEV = const(10)    # events queued for Python: 3 words each from _EV
+_EV = const(11)
+_MAXEV = const(8)
+_NSTATE = const(11 + 3 * 8)
+
+# Tone tables in Q12 (see dtmf_ref.FREQS): 2cos(w), sin(w), cos/sin of 51w, cos of the
+# phase-error limit. Stored + 8192 so a ptr16 (unsigned) load reads them.
+_TAB = array('H', [v + 8192 for v in (
+    6995, 6739, 6425, 6055, 4768, 4081, 3271, 2329,
+    2132, 2329, 2541, 2759, 3331, 3552, 3755, 3927,
+    -3839, 3441, -3722, 4096, -1084, -4073, -3537, -3464,
+    1427, -2222, 1709, -29, -3950, -437, 2066, 2187,
+    3030, 2821, 2568, 2274, 1289, 785, 212, -427)])
+
+
+@micropython.viper
+def _phase_ok(gs, k: int) -> int:
+    # Half-block phase test of tone k (see dtmf_ref._phase_ok). gs[2k], gs[2k+1]: its
+    # Goertzel state after the first half, gs[16+2k], gs[17+2k] after the whole block,
+    # each stored + 2^29 (ptr32 loads are unsigned on 64-bit hosts).
+    g = ptr32(gs)
+    tab = ptr16(_TAB)
+    c = int(tab[k]) - 8192
+    sn = int(tab[8 + k]) - 8192
+    h1 = int(g[2 * k]) - 0x20000000
+    h2 = int(g[2 * k + 1]) - 0x20000000
+    f1 = int(g[16 + 2 * k]) - 0x20000000
+    f2 = int(g[17 + 2 * k]) - 0x20000000
+    r1 = (h1 - ((c * h2) >> 13)) >> 4
+    i1 = (sn * h2) >> 16
+    r2 = (f1 - ((c * f2) >> 13)) >> 4
+    i2 = (sn * f2) >> 16
+    a = r2 * r1 + i2 * i1
+    b = i2 * r1 - r2 * i1
+    p1 = r1 * r1 + i1 * i1
+    pf = r2 * r2 + i2 * i2
+    m = pf
+    if p1 > m:
+        m = p1
+    if a > m:
+        m = a
+    if -a > m:
+        m = -a
+    if b > m:
+        m = b
+    if -b > m:
+        m = -b
+    while m >= 32768:
+        m >>= 1
+        a >>= 1
+        b >>= 1
+        p1 >>= 1
+        pf >>= 1
+    w = (a * (int(tab[16 + k]) - 8192) + b * (int(tab[24 + k]) - 8192)) >> 12
+    p2 = pf + p1 - 2 * w
+    if (2 * w - 2 * p1) * 4096 >= (int(tab[32 + k]) - 8192) * (p1 + p2):
+        return 1
+    return 0
+
+
+@micropython.viper
+def _classify(buf, gs, e: int) -> int:
+    # Full analysis of one block (see dtmf_ref.analyse): d, 16 + d or -1. e: block
+    # energy >> 6. All eight Goertzel filters run together, three samples per turn
+    # (51 = 17 * 3) with the states rotating through three variables; the states after
+    # each half go to gs[0..31] (+ 2^29), the powers to gs[32..39].
+    a0 = 0
+    a1 = 0
+    a2 = 0
+    b0 = 0
+    b1 = 0
+    b2 = 0
+    c0 = 0
+    c1 = 0
+    c2 = 0
+    d0 = 0
+    d1 = 0
+    d2 = 0
+    e0 = 0
+    e1 = 0
+    e2 = 0
+    f0 = 0
+    f1 = 0
+    f2 = 0
+    g0 = 0
+    g1 = 0
+    g2 = 0
+    h0 = 0
+    h1 = 0
+    h2 = 0
+    g = ptr32(gs)
+    p = uint(ptr16(buf))
+    o = 0
+    while o < 32:
+        end = p + uint(_HALF * 2)
+        while p < end:
+            x = int(ptr16(p)[0]) - 1024
+            a0 = ((6995 * a1) >> 12) - a2 + x
+            b0 = ((6739 * b1) >> 12) - b2 + x
+            c0 = ((6425 * c1) >> 12) - c2 + x
+            d0 = ((6055 * d1) >> 12) - d2 + x
+            e0 = ((4768 * e1) >> 12) - e2 + x
+            f0 = ((4081 * f1) >> 12) - f2 + x
+            g0 = ((3271 * g1) >> 12) - g2 + x
+            h0 = ((2329 * h1) >> 12) - h2 + x
+            x = int(ptr16(p)[1]) - 1024
+            a2 = ((6995 * a0) >> 12) - a1 + x
+            b2 = ((6739 * b0) >> 12) - b1 + x
+            c2 = ((6425 * c0) >> 12) - c1 + x
+            d2 = ((6055 * d0) >> 12) - d1 + x
+            e2 = ((4768 * e0) >> 12) - e1 + x
+            f2 = ((4081 * f0) >> 12) - f1 + x
+            g2 = ((3271 * g0) >> 12) - g1 + x
+            h2 = ((2329 * h0) >> 12) - h1 + x
+            x = int(ptr16(p)[2]) - 1024
+            a1 = ((6995 * a2) >> 12) - a0 + x
+            b1 = ((6739 * b2) >> 12) - b0 + x
+            c1 = ((6425 * c2) >> 12) - c0 + x
+            d1 = ((6055 * d2) >> 12) - d0 + x
+            e1 = ((4768 * e2) >> 12) - e0 + x
+            f1 = ((4081 * f2) >> 12) - f0 + x
+            g1 = ((3271 * g2) >> 12) - g0 + x
+            h1 = ((2329 * h2) >> 12) - h0 + x
+            p += 6
+        g[o] = a1 + 0x20000000
+        g[o + 1] = a2 + 0x20000000
+        g[o + 2] = b1 + 0x20000000
+        g[o + 3] = b2 + 0x20000000
+        g[o + 4] = c1 + 0x20000000
+        g[o + 5] = c2 + 0x20000000
+        g[o + 6] = d1 + 0x20000000
+        g[o + 7] = d2 + 0x20000000
+        g[o + 8] = e1 + 0x20000000
+        g[o + 9] = e2 + 0x20000000
+        g[o + 10] = f1 + 0x20000000
+        g[o + 11] = f2 + 0x20000000
+        g[o + 12] = g1 + 0x20000000
+        g[o + 13] = g2 + 0x20000000
+        g[o + 14] = h1 + 0x20000000
+        g[o + 15] = h2 + 0x20000000
+        o += 16
+    tab = ptr16(_TAB)
+    k = 0
+    while k < 8:
+        s1 = int(g[16 + 2 * k]) - 0x20000000
+        s2 = int(g[17 + 2 * k]) - 0x20000000
+        r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
+        i = ((int(tab[8 + k]) - 8192) * s2) >> 16
+        g[32 + k] = r * r + i * i
+        k += 1
+    row = 0
+    k = 1
+    while k < 4:
+        if int(g[32 + k]) > int(g[32 + row]):
+            row = k
+        k += 1
+    col = 4
+    k = 5
+    while k < 8:
+        if int(g[32 + k]) > int(g[32 + col]):
+            col = k
+        k += 1
+    pr = int(g[32 + row])
+    pc = int(g[32 + col])
+    d = row * 4 + col - 4
+    if pr < _MIN_P or pc < _MIN_P:
+        return -1
+    if (pc >> 3) * 8 > (pr >> 3) * _TWIST_REV or (pr >> 3) * 8 > (pc >> 3) * _TWIST_NORM:
+        return -1
+    if (pr + pc) * 16 < e * _FRAC_LOOSE:
+        return -1
+    if (pr + pc) * 16 < e * _FRAC:
+        return 16 + d
+    k = 0
+    while k < 8:
+        if k != row and k != col:
+            best = pc
+            if k < 4:
+                best = pr
+            if (int(g[32 + k]) >> 3) * _OTHERS > best:
+                return 16 + d
+        k += 1
+    if not _phase_ok(gs, row) or not _phase_ok(gs, col):
+        return 16 + d
+    return d
+
+
+@micropython.viper
+def _run(sto, bufo, gs, pcmo, i: int, n: int) -> int:
+    # Feeds samples i..n-1 of pcmo into the block buffer and analyses each full block;
+    # stops early when the event queue is full. Returns the next sample's index.
+    # Everything per block is inline: a viper-to-viper call costs ~450 instructions.
+    st = ptr32(sto)
+    buf = ptr16(bufo)
+    pos = int(st[_POS])
+    while i < n:
+        k = n - i
+        if k > _BLOCK - pos:
+            k = _BLOCK - pos
+        q = uint(buf) + uint(pos * 2)
+        p = uint(ptr16(pcmo)) + uint(i * 2)
+        end = p + uint(k * 2)
+        while p < end:
+            ptr16(q)[0] = (int(ptr16(p)[0]) ^ 0x8000) >> 5   # (x >> 5) + 1024
+            p += 2
+            q += 2
+        i += k
+        pos += k
+        if pos < _BLOCK:
+            break
+        pos = 0
+        # -- one full block: gate on the energy of every 4th sample --
+        t = int(st[_CUR]) - 1
+        if t < 0:
+            t = int(st[_PEND]) - 1
+        r = -1
+        e = 0
+        p = uint(buf)
+        end = p + uint(_BLOCK * 2)
+        while p < end:
+            v = int(ptr16(p)[0]) - 1024
+            e += v * v
+            p += 8
+        if e >= _GATE4:
+            if t >= 0:
+                # a digit is held (or pending): the loose test of its two tones only
+                tab = ptr16(_TAB)
+                cr = int(tab[t >> 2]) - 8192
+                cc = int(tab[4 + (t & 3)]) - 8192
+                a1 = 0
+                a2 = 0
+                b1 = 0
+                b2 = 0
+                e = 0
+                p = uint(buf)
+                while p < end:
+                    x = int(ptr16(p)[0]) - 1024
+                    e += x * x
+                    a2 = ((cr * a1) >> 12) - a2 + x
+                    b2 = ((cc * b1) >> 12) - b2 + x
+                    x = int(ptr16(p)[1]) - 1024
+                    e += x * x
+                    a1 = ((cr * a2) >> 12) - a1 + x
+                    b1 = ((cc * b2) >> 12) - b1 + x
+                    p += 4
+                x = (a1 - ((cr * a2) >> 13)) >> 4
+                v = ((int(tab[8 + (t >> 2)]) - 8192) * a2) >> 16
+                pr = x * x + v * v
+                x = (b1 - ((cc * b2) >> 13)) >> 4
+                v = ((int(tab[12 + (t & 3)]) - 8192) * b2) >> 16
+                pc = x * x + v * v
+                if (pr >= _MIN_P and pc >= _MIN_P and (pc >> 3) * 8 <= (pr >> 3) * _TWIST_REV
+                        and (pr >> 3) * 8 <= (pc >> 3) * _TWIST_NORM
+                        and (pr + pc) * 16 >= (e >> 6) * _FRAC_LOOSE):
+                    r = t
+            else:
+                e = 0
+                p = uint(buf)
+                while p < end:
+                    v = int(ptr16(p)[0]) - 1024
+                    e += v * v
+                    p += 2
+                r = int(_classify(bufo, gs, e >> 6))
+        # -- the digit state machine (see dtmf_ref.DtmfDetector._block) --
+        blk = int(st[_BLK])
+        st[_BLK] = blk + 1
+        cur = int(st[_CUR]) - 1
+        ev = -1
+        if cur >= 0:
+            if r == cur:
+                st[_MISS] = 0
+            else:
+                miss = int(st[_MISS])
+                if miss == 0:
+                    st[_TMISS] = blk
+                miss += 1
+                st[_MISS] = miss
+                if miss >= _END_MISSES:
+                    st[_CUR] = 0
+                    ev = 16 + cur
+            continue_sm = 0
+        else:
+            continue_sm = 1
+        if continue_sm:
+            pend = int(st[_PEND]) - 1
+            if pend >= 0:
+                st[_PEND] = 0
+                if r == pend:
+                    ev = pend
+            else:
+                s = -1
+                if r < 16:
+                    s = r
+                l = r
+                if r >= 16:
+                    l = r - 16
+                if s >= 0 and s == int(st[_S1]) - 1:
+                    if int(st[_L2]) - 1 == s:
+                        st[_T0] = blk - 2
+                        ev = s
+                    else:
+                        st[_T0] = blk - 1
+                        st[_PEND] = s + 1
+                        st[_S1] = 0
+                        st[_L1] = 0
+                        st[_L2] = 0
+                else:
+                    st[_L2] = st[_L1]
+                    st[_L1] = l + 1
+                    st[_S1] = s + 1
+        if ev >= 0:
+            if ev < 16:
+                st[_CUR] = ev + 1
+                st[_MISS] = 0
+            st[_S1] = 0
+            st[_L1] = 0
+            st[_L2] = 0
+            k = _EV + 3 * int(st[_NEV])
+            st[k] = ev
+            st[k + 1] = st[_T0]
+            st[k + 2] = st[_TMISS]
+            st[_NEV] = int(st[_NEV]) + 1
+            if int(st[_NEV]) >= _MAXEV:
+                break
+    st[_POS] = pos
+    return i
+
+
+class DtmfDetector:
+    """Streaming DTMF detector.
+    on_start(digit, start_ms): a digit went down (about 25-40 ms after it began).
+    on_digit(digit, start_ms, end_ms): a digit ended. Times are ms since the first
+    sample (block resolution, 12.75 ms). Feed any number of samples with process()."""
+
+    def __init__(self, on_digit=None, on_start=None):
+        self.on_digit = on_digit
+        self.on_start = on_start
+        self._st = array('i', bytes(4 * _NSTATE))
+        self._buf = array('H', bytes(2 * _BLOCK))
+        self._gs = array('i', bytes(4 * 40))   # Goertzel states and powers, see _classify
+
+    def reset(self):
+        st = self._st
+        for k in range(_NSTATE):
+            st[k] = 0
+
+    def process(self, pcm, n):
+        """Feed n samples of pcm (array('h'))."""
+        i = 0
+        st = self._st
+        while i < n:
+            i = _run(st, self._buf, self._gs, pcm, i, n)
+            if st[_NEV]:
+                self._dispatch()
+
+    def _dispatch(self):
+        st = self._st
+        for e in range(st[_NEV]):
+            q = _EV + 3 * e
+            kind = st[q] >> 4          # 0: digit down, 1: digit ended
+            d = DIGITS[st[q] & 15]
+            t0 = st[q + 1] * _BLOCK // 8
+            if kind == 0:
+                if self.on_start:
+                    self.on_start(d, t0)
+            elif self.on_digit:
+                self.on_digit(d, t0, st[q + 2] * _BLOCK // 8)
+        st[_NEV] = 0
+
+    def flush(self):
+        """End a digit still held (end of input): reported as ending now."""
+        st = self._st
+        if st[_CUR]:
+            end = st[_TMISS] if st[_MISS] else st[_BLK]
+            q = _EV + 3 * st[_NEV]
+            st[q] = 16 + st[_CUR] - 1
+            st[q + 1] = st[_T0]
+            st[q + 2] = end
+            st[_NEV] += 1
+            st[_CUR] = 0
+            st[_S1] = st[_L1] = st[_L2] = 0
+            self._dispatch()

@@ -1,0 +1,255 @@
+# DTMF detector, plain-Python reference: the same integer algorithm as dsp.dtmf (viper).
+# Runs on CPython and MicroPython. Every intermediate value is bounded to fit a signed
+# 32-bit int (viper ints on the ESP32 are 32-bit), so both give identical digit lists.
+# The algorithm and its constants are described in docs/dtmf.md.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+DIGITS = "123A456B789C*0#D"   # index = row * 4 + col
+
+BLOCK = const(102)     # samples per analysis block (12.75 ms)
+HALF = const(51)       # the phase test compares the two halves of a block
+# Tone tables (Q12): c = 2cos(w), s = sin(w), then cos/sin of the phase advance of the
+# nominal tone over one half block (51 w), then cos of the largest phase error accepted
+# over a half block: a deviation of 2.5 % + 1 Hz, halfway between the 1.5 % (+2 Hz)
+# that must operate and the 3.5 % that must not (Q.24).
+FREQS = (697, 770, 852, 941, 1209, 1336, 1477, 1633)
+
+
+def _tables():
+    import math
+    c, s, ca, sa, ct = [], [], [], [], []
+    for f in FREQS:
+        w = 2 * math.pi * f / 8000
+        c.append(int(round(8192 * math.cos(w))))
+        s.append(int(round(4096 * math.sin(w))))
+        ca.append(int(round(4096 * math.cos(HALF * w))))
+        sa.append(int(round(4096 * math.sin(HALF * w))))
+        dev = 2 * math.pi * (0.025 * f + 1.0) * HALF / 8000
+        ct.append(int(round(4096 * math.cos(dev))))
+    return c, s, ca, sa, ct
+
+
+# Precomputed by _tables() (kept literal so the viper module needs no math at import).
+COEF = (6995, 6739, 6425, 6055, 4768, 4081, 3271, 2329)
+SINQ = (2132, 2329, 2541, 2759, 3331, 3552, 3755, 3927)
+COSA = (-3839, 3441, -3722, 4096, -1084, -4073, -3537, -3464)
+SINA = (1427, -2222, 1709, -29, -3950, -437, 2066, 2187)
+COST = (3030, 2821, 2568, 2274, 1289, 785, 212, -427)
+
+# Decision constants (units: x>>5 samples, powers of (DFT>>4), see docs/dtmf.md).
+GATE4 = const(600)       # sum of (x>>5)^2 over every 4th sample; below: no digit (about -43 dBm0 per tone)
+MIN_P = const(480)       # per-tone power, about -40 dBm0
+TWIST_REV = const(28)    # high group at most 5.5 dB above low: Phigh*8 <= Plow*28
+TWIST_NORM = const(71)   # low group at most 9.5 dB above high: Plow*8 <= Phigh*71
+OTHERS = const(50)       # other tones of a group 8 dB below the best: Pother*50 <= Pbest*8
+FRAC = const(143)        # (Prow+Pcol)*16 >= (E>>6)*FRAC: the two tones hold >= 70 % of E
+FRAC_LOOSE = const(102)  # loose test (partly covered blocks, held digits): >= 50 % of E
+END_MISSES = const(3)    # blocks without the digit that end it (a 10 ms gap spoils <= 2)
+
+
+def _goertzel(buf, k, n0, n1, s1, s2):
+    c = COEF[k]
+    for i in range(n0, n1):
+        s1, s2 = ((c * s1) >> 12) - s2 + (buf[i] >> 5), s1
+    return s1, s2
+
+
+def _cplx(k, s1, s2):
+    # DFT value (times a phase factor) from the Goertzel state, scaled down by 16.
+    r = (s1 - ((COEF[k] * s2) >> 13)) >> 4
+    i = (SINQ[k] * s2) >> 16
+    return r, i
+
+
+def _phase_ok(k, h1, h2, f1, f2):
+    # Half-block phase test for tone k: the DFT over the second half must follow the
+    # first half's with the phase advance of the nominal frequency, within acos(COST).
+    # A tone 3.5 % off turns by 0.98 rad (697 Hz) to 2.3 rad (1633 Hz) more than that.
+    r1, i1 = _cplx(k, h1, h2)
+    r2, i2 = _cplx(k, f1, f2)
+    a = r2 * r1 + i2 * i1          # y2 * conj(y1) = a + jb
+    b = i2 * r1 - r2 * i1
+    p1 = r1 * r1 + i1 * i1         # first half's power
+    pf = r2 * r2 + i2 * i2         # whole block's power
+    m = max(abs(a), abs(b), p1, pf)
+    while m >= 32768:              # normalise so the products below fit 32 bits
+        m >>= 1
+        a >>= 1
+        b >>= 1
+        p1 >>= 1
+        pf >>= 1
+    w = (a * COSA[k] + b * SINA[k]) >> 12   # Re(X1 conj X) with the nominal turn removed
+    p2 = pf + p1 - 2 * w                    # second half's power
+    # Re(X2 conj X1) = w - p1 >= cos(limit) * (p1 + p2) / 2
+    return (2 * w - 2 * p1) * 4096 >= COST[k] * (p1 + p2)
+
+
+def analyse(buf, track):
+    """Classify one block of BLOCK samples.
+    Returns d (0..15) when digit d passes every test ("strict"), 16 + d when only the
+    loose tests pass (levels, twist, the two tones hold FRAC_LOOSE of the energy: a
+    block partly covered by the tone), -1 otherwise.
+    track >= 0: only digit track's two tones are computed and the loose tests applied;
+    returns track or -1."""
+    g = 0
+    for i in range(0, BLOCK, 4):
+        v = buf[i] >> 5
+        g += v * v
+    if g < GATE4:
+        return -1
+    e = 0
+    for i in range(BLOCK):
+        v = buf[i] >> 5
+        e += v * v
+    e = e >> 6
+    if track >= 0:
+        row = track >> 2
+        col = 4 + (track & 3)
+        pr = _power(row, *_goertzel(buf, row, 0, BLOCK, 0, 0))
+        pc = _power(col, *_goertzel(buf, col, 0, BLOCK, 0, 0))
+        if _levels_ok(pr, pc) and (pr + pc) * 16 >= e * FRAC_LOOSE:
+            return track
+        return -1
+    half = []
+    full = []
+    p = []
+    for k in range(8):
+        h1, h2 = _goertzel(buf, k, 0, HALF, 0, 0)
+        f1, f2 = _goertzel(buf, k, HALF, BLOCK, h1, h2)
+        half.append((h1, h2))
+        full.append((f1, f2))
+        p.append(_power(k, f1, f2))
+    row = 0
+    for k in (1, 2, 3):
+        if p[k] > p[row]:
+            row = k
+    col = 4
+    for k in (5, 6, 7):
+        if p[k] > p[col]:
+            col = k
+    pr = p[row]
+    pc = p[col]
+    d = row * 4 + col - 4
+    if not _levels_ok(pr, pc) or (pr + pc) * 16 < e * FRAC_LOOSE:
+        return -1
+    if (pr + pc) * 16 < e * FRAC:
+        return 16 + d
+    for k in range(8):
+        if k != row and k != col:
+            best = pr if k < 4 else pc
+            if (p[k] >> 3) * OTHERS > best:
+                return 16 + d
+    if not _phase_ok(row, half[row][0], half[row][1], full[row][0], full[row][1]):
+        return 16 + d
+    if not _phase_ok(col, half[col][0], half[col][1], full[col][0], full[col][1]):
+        return 16 + d
+    return d
+
+
+def _power(k, s1, s2):
+    r, i = _cplx(k, s1, s2)
+    return r * r + i * i
+
+
+def _levels_ok(pr, pc):
+    if pr < MIN_P or pc < MIN_P:
+        return False
+    if (pc >> 3) * 8 > (pr >> 3) * TWIST_REV:
+        return False
+    return (pr >> 3) * 8 <= (pc >> 3) * TWIST_NORM
+
+
+class DtmfDetector:
+    """Streaming detector over 8 kHz 16-bit samples; same interface as dsp.dtmf.
+    A digit starts after two strict blocks next to a loose one (before or after), so
+    a tone needs about 29 ms to be accepted (40 ms always is, 23 ms never); it ends
+    after END_MISSES blocks in a row fail the loose test."""
+
+    def __init__(self, on_digit=None, on_start=None):
+        self.on_digit = on_digit
+        self.on_start = on_start
+        self._buf = [0] * BLOCK
+        self.reset()
+
+    def reset(self):
+        self._pos = 0
+        self._blk = 0       # index of the block being filled
+        self._s1 = -1       # strict result of the previous block
+        self._l1 = -1       # loose result of the previous block
+        self._l2 = -1       # loose result of the block before that
+        self._pend = -1     # two strict blocks seen, waiting for a loose one after them
+        self._cur = -1      # digit being held
+        self._miss = 0
+        self._t0 = 0        # block index where the digit started
+        self._tmiss = 0     # block index of the first miss
+
+    def process(self, pcm, n):
+        buf = self._buf
+        pos = self._pos
+        for i in range(n):
+            buf[pos] = pcm[i]
+            pos += 1
+            if pos == BLOCK:
+                pos = 0
+                t = self._cur if self._cur >= 0 else self._pend
+                self._block(analyse(buf, t))
+        self._pos = pos
+
+    def _block(self, r):
+        blk = self._blk
+        self._blk = blk + 1
+        cur = self._cur
+        if cur >= 0:
+            if r == cur:
+                self._miss = 0
+                return
+            if self._miss == 0:
+                self._tmiss = blk
+            self._miss += 1
+            if self._miss >= END_MISSES:
+                self._cur = -1
+                self._end(cur, self._t0, self._tmiss)
+            return
+        if self._pend >= 0:
+            if r == self._pend:
+                self._begin(self._pend)
+            self._pend = -1
+            return
+        s = r if r < 16 else -1
+        l = r - 16 if r >= 16 else r
+        if s >= 0 and s == self._s1:
+            if self._l2 == s:
+                self._t0 = blk - 2
+                self._begin(s)
+            else:
+                self._t0 = blk - 1
+                self._pend = s
+                self._s1 = self._l1 = self._l2 = -1
+            return
+        self._l2 = self._l1
+        self._l1 = l
+        self._s1 = s
+
+    def _begin(self, d):
+        self._cur = d
+        self._miss = 0
+        self._s1 = self._l1 = self._l2 = -1
+        if self.on_start:
+            self.on_start(DIGITS[d], self._t0 * BLOCK // 8)
+
+    def _end(self, d, b0, b1):
+        self._s1 = self._l1 = self._l2 = -1
+        if self.on_digit:
+            self.on_digit(DIGITS[d], b0 * BLOCK // 8, b1 * BLOCK // 8)
+
+    def flush(self):
+        """End a digit still held (end of input): reported as ending now."""
+        if self._cur >= 0:
+            d = self._cur
+            self._cur = -1
+            end = self._tmiss if self._miss else self._blk
+            self._end(d, self._t0, end)
