@@ -1,0 +1,225 @@
+# Viper inner loops shared by the RTP package: byte/sample copies, G.711 quiet test,
+# and the PLC's pitch search and overlap-add. No allocation; 32-bit safe arithmetic
+# (the ESP32's viper ints are 32-bit: every product below is bounded in a comment).
+import micropython
+
+
+@micropython.viper
+def copy8(dst, doff: int, src, soff: int, n: int):
+    d = ptr8(dst)
+    s = ptr8(src)
+    i = 0
+    while i < n:
+        d[doff + i] = s[soff + i]
+        i += 1
+
+
+@micropython.viper
+def fill8(dst, doff: int, value: int, n: int):
+    d = ptr8(dst)
+    i = 0
+    while i < n:
+        d[doff + i] = value
+        i += 1
+
+
+@micropython.viper
+def copy16(dst, doff: int, src, soff: int, n: int):
+    # Forward copy: safe for overlapping moves towards lower indices (history shift).
+    d = ptr16(dst)
+    s = ptr16(src)
+    i = 0
+    while i < n:
+        d[doff + i] = s[soff + i]
+        i += 1
+
+
+@micropython.viper
+def zero16(dst, doff: int, n: int):
+    d = ptr16(dst)
+    i = 0
+    while i < n:
+        d[doff + i] = 0
+        i += 1
+
+
+@micropython.viper
+def g711_loud(buf, off: int, n: int, alaw: int) -> int:
+    # Largest G.711 segment (0-7) in the frame: a cheap loudness measure on the codes,
+    # used to drop a frame where it is least audible when the jitter buffer shrinks.
+    b = ptr8(buf)
+    x = 0x55 if alaw else 0xFF
+    best = 0
+    i = 0
+    while i < n:
+        seg = ((b[off + i] ^ x) & 0x70) >> 4
+        if seg > best:
+            best = seg
+        i += 1
+    return best
+
+
+@micropython.viper
+def _isqrt(v: int) -> int:
+    if v < 2:
+        return v
+    x = v
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + v // x) >> 1
+    return x
+
+
+@micropython.viper
+def max_abs16(buf, n: int) -> int:
+    b = ptr16(buf)
+    m = 0
+    i = 0
+    while i < n:
+        v = b[i]
+        if v & 0x8000:
+            v = 0x10000 - v
+        if v > m:
+            m = v
+        i += 1
+    return m
+
+
+@micropython.viper
+def _corr(b, lstart: int, rstart: int, n: int, step: int, sh: int) -> int:
+    # Sum of x[l+i]*x[r+i] over n samples; |x >> sh| <= 2^11 so each product <= 2^22
+    # and 160 of them stay below 2^30.
+    p = ptr16(b)
+    acc = 0
+    i = 0
+    while i < n:
+        a = p[lstart + i]
+        if a & 0x8000:
+            a -= 0x10000
+        c = p[rstart + i]
+        if c & 0x8000:
+            c -= 0x10000
+        acc += (a >> sh) * (c >> sh)
+        i += step
+    return acc
+
+
+def find_pitch(buf, end, sh, pmin, pmax, corrlen, ndec):
+    """Pitch period (samples) of the signal ending at buf[end] by normalised cross-
+    correlation of the last corrlen samples with earlier ones (G.711 Appendix I:
+    coarse search on every ndec-th sample, then a full-rate search around the best).
+    Returns pmax - j of the best j."""
+    diff = pmax - pmin
+    lstart = end - corrlen
+    base = end - corrlen - pmax
+    best = -0x3FFFFFFF
+    bestj = 0
+    j = 0
+    while j <= diff:
+        e = _corr(buf, base + j, base + j, corrlen, ndec, sh)
+        if e < 1:
+            e = 1
+        c = _corr(buf, lstart, base + j, corrlen, ndec, sh)
+        score = c // _isqrt(e)
+        if score >= best:
+            best = score
+            bestj = j
+        j += ndec
+    lo = bestj - (ndec - 1)
+    if lo < 0:
+        lo = 0
+    hi = bestj + (ndec - 1)
+    if hi > diff:
+        hi = diff
+    best = -0x3FFFFFFF
+    j = lo
+    while j <= hi:
+        e = _corr(buf, base + j, base + j, corrlen, 1, sh)
+        if e < 1:
+            e = 1
+        c = _corr(buf, lstart, base + j, corrlen, 1, sh)
+        score = c // _isqrt(e)
+        if score >= best:
+            best = score
+            bestj = j
+        j += 1
+    return pmax - bestj
+
+
+@micropython.viper
+def ola(dst, doff: int, lft, loff: int, rgt, roff: int, cnt: int):
+    # Cross-fade: lft fades out, rgt fades in over cnt samples (G.711 App. I overlapadd).
+    # |sample| * cnt <= 2^15 * 80 fits easily.
+    d = ptr16(dst)
+    lp = ptr16(lft)
+    rp = ptr16(rgt)
+    i = 0
+    while i < cnt:
+        a = lp[loff + i]
+        if a & 0x8000:
+            a -= 0x10000
+        c = rp[roff + i]
+        if c & 0x8000:
+            c -= 0x10000
+        t = (a * (cnt - 1 - i) + c * (i + 1)) // cnt
+        d[doff + i] = t
+        i += 1
+
+
+@micropython.viper
+def ola_end(s, soff: int, f, cnt: int, gnum: int):
+    # Fade the synthetic signal f (already attenuated to gnum/5) out and the real
+    # signal s in over cnt samples (G.711 App. I overlapaddatend). Products <= 2^24.
+    sp = ptr16(s)
+    fp = ptr16(f)
+    den = 5 * cnt
+    i = 0
+    while i < cnt:
+        a = fp[i]
+        if a & 0x8000:
+            a -= 0x10000
+        c = sp[soff + i]
+        if c & 0x8000:
+            c -= 0x10000
+        t = (a * gnum * (cnt - 1 - i) + c * 5 * (i + 1)) // den
+        if t > 32767:
+            t = 32767
+        elif t < -32768:
+            t = -32768
+        sp[soff + i] = t
+        i += 1
+
+
+@micropython.viper
+def periodic(out, ooff: int, pb, start: int, blen: int, poff: int, n: int) -> int:
+    # Copy n samples of the periodic continuation pb[start : start+blen] beginning at
+    # phase poff; returns the new phase (G.711 App. I getfespeech).
+    o = ptr16(out)
+    p = ptr16(pb)
+    i = 0
+    while i < n:
+        o[ooff + i] = p[start + poff]
+        poff += 1
+        if poff >= blen:
+            poff = 0
+        i += 1
+    return poff
+
+
+@micropython.viper
+def fade(out, off: int, k: int, n: int):
+    # Linear attenuation: gain (400 - 80*(k-1) - i)/400 at sample i of the k-th erased
+    # 10 ms block, i.e. 20 % per 10 ms starting after the first 10 ms.
+    o = ptr16(out)
+    g0 = 400 - 80 * (k - 1)
+    i = 0
+    while i < n:
+        a = o[off + i]
+        if a & 0x8000:
+            a -= 0x10000
+        g = g0 - i
+        if g < 0:
+            g = 0
+        o[off + i] = (a * g) // 400
+        i += 1

@@ -1,0 +1,133 @@
+# Packet-loss concealment after ITU-T G.711 Appendix I, on linear PCM (array('h')).
+# Lost frames are rebuilt by repeating the last pitch period(s) of the history; the
+# output of good frames is delayed by 3.75 ms so the start of a loss can be cross-faded.
+from array import array
+
+from rtp import _fast
+
+_BLOCK = 80  # samples per 10 ms: the unit of the attenuation schedule
+_PITCH_MIN = 40  # samples: 200 Hz
+_PITCH_MAX = 120  # samples: 66.7 Hz
+_HISTORY = 390  # samples: 3.25 pitch periods of the lowest pitch
+_DELAY = 30  # samples (3.75 ms): output delay = longest 1/4-period overlap
+_CORRLEN = 160  # samples correlated in the pitch search
+_NDEC = 2  # decimation of the coarse pitch search
+_OLA_INCR = 32  # samples (4 ms): longer cross-fade back into speech per erased block
+_MAX_BLOCKS = 6  # erased 10 ms blocks after which the output is silence (60 ms)
+
+
+class Concealer:
+    """good(pcm) for every received frame, conceal(pcm) for every lost one; both
+    work in place on frame_samples of int16 and never allocate."""
+
+    def __init__(self, frame_samples=160):
+        if frame_samples % _BLOCK:
+            raise ValueError("frame_samples must be a multiple of 80")
+        self.frame_samples = frame_samples
+        self.delay = _DELAY
+        self._hist = array("h", bytes(2 * _HISTORY))
+        self._pb = array("h", bytes(2 * _HISTORY))  # history snapshot at loss start
+        self._lastq = array("h", bytes(2 * _DELAY))
+        self._tmp = array("h", bytes(2 * _BLOCK))
+        self.reset()
+
+    def reset(self):
+        _fast.zero16(self._hist, 0, _HISTORY)
+        self._erased = 0  # erased 10 ms blocks in the current loss
+        self._pitch = _PITCH_MAX
+        self._poverlap = _PITCH_MAX >> 2
+        self._blen = 0
+        self._poff = 0
+        self.concealed_ms = 0
+
+    def good(self, pcm):
+        """A received frame: cross-fade from the concealment if one is running, store
+        it in the history, and replace it (in place) by the delayed output."""
+        off = 0
+        n = self.frame_samples
+        while off < n:
+            if self._erased:
+                self._end_loss(pcm, off)
+            self._save(pcm, off)
+            off += _BLOCK
+
+    def conceal(self, pcm):
+        """A lost frame: fill pcm with the concealment (delayed like good())."""
+        off = 0
+        n = self.frame_samples
+        while off < n:
+            self._erase_block(pcm, off)
+            self._save(pcm, off)
+            off += _BLOCK
+        self.concealed_ms += n >> 3
+
+    def _save(self, pcm, off):
+        h = self._hist
+        _fast.copy16(h, 0, h, _BLOCK, _HISTORY - _BLOCK)
+        _fast.copy16(h, _HISTORY - _BLOCK, pcm, off, _BLOCK)
+        _fast.copy16(pcm, off, h, _HISTORY - _BLOCK - _DELAY, _BLOCK)
+
+    def _start(self):
+        return _HISTORY - self._blen
+
+    def _erase_block(self, out, off):
+        k = self._erased
+        pb = self._pb
+        if k == 0:
+            _fast.copy16(pb, 0, self._hist, 0, _HISTORY)
+            m = _fast.max_abs16(pb, _HISTORY)
+            sh = 0
+            while (m >> sh) > 2047:  # keep samples within 12 bits: products fit 32 bits
+                sh += 1
+            p = _fast.find_pitch(pb, _HISTORY, sh, _PITCH_MIN, _PITCH_MAX, _CORRLEN, _NDEC)
+            self._pitch = p
+            q = p >> 2
+            self._poverlap = q
+            _fast.copy16(self._lastq, 0, pb, _HISTORY - q, q)
+            self._poff = 0
+            self._blen = p
+            st = _HISTORY - p
+            # Blend the last quarter period into the one before the repeated period so
+            # the repetition joins the real signal without a step.
+            _fast.ola(pb, _HISTORY - q, self._lastq, 0, pb, st - q, q)
+            _fast.copy16(self._hist, _HISTORY - q, pb, _HISTORY - q, q)
+            self._poff = _fast.periodic(out, off, pb, st, p, 0, _BLOCK)
+        elif k <= 2:
+            # Use one more pitch period for each of the 2nd and 3rd blocks: repeating a
+            # single period for long sounds buzzy.
+            q = self._poverlap
+            p = self._pitch
+            save = self._poff
+            tmp = self._tmp
+            self._poff = _fast.periodic(tmp, 0, pb, self._start(), self._blen, save, q)
+            poff = save
+            while poff > p:
+                poff -= p
+            self._blen += p
+            st = self._start()
+            _fast.ola(pb, _HISTORY - q, self._lastq, 0, pb, st - q, q)
+            self._poff = _fast.periodic(out, off, pb, st, self._blen, poff, _BLOCK)
+            _fast.ola(out, off, tmp, 0, out, off, q)
+            _fast.fade(out, off, k, _BLOCK)
+        elif k < _MAX_BLOCKS:
+            self._poff = _fast.periodic(out, off, pb, self._start(), self._blen, self._poff,
+                                        _BLOCK)
+            _fast.fade(out, off, k, _BLOCK)
+        else:
+            _fast.zero16(out, off, _BLOCK)
+        self._erased = k + 1
+
+    def _end_loss(self, pcm, off):
+        # Cross-fade from the (attenuated) continuation into the real signal; longer
+        # losses get longer fades.
+        k = self._erased
+        n = self._poverlap + (k - 1) * _OLA_INCR
+        if n > _BLOCK:
+            n = _BLOCK
+        tmp = self._tmp
+        self._poff = _fast.periodic(tmp, 0, self._pb, self._start(), self._blen, self._poff, n)
+        g = 5 - (k - 1)
+        if g < 0:
+            g = 0
+        _fast.ola_end(pcm, off, tmp, n, g)
+        self._erased = 0
