@@ -8,7 +8,9 @@ import pytest
 
 from conftest import ROOT, VENV_BIN
 
-MODULES = sorted((ROOT / "lib" / "dsp").glob("*.py"))
+# G.711, tones and caller ID; the DTMF modules have their own build checks.
+MODULES = sorted(p for p in (ROOT / "lib" / "dsp").glob("*.py")
+                 if not p.name.startswith("dtmf"))
 
 
 @pytest.mark.parametrize("arch", ["xtensawin", "armv6m", "x64"])

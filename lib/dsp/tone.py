@@ -1,0 +1,194 @@
+# Tone generator: single and dual tones with on/off cadences, phase-continuous, in viper.
+#
+#   g = ToneGen()
+#   g.set(350, 440, -13)                    # US dial tone, -13 dBm0 per component
+#   g.set(400, 450, -19, (400, 200, 400, 2000))   # UK ringback, repeating
+#   g.fill(pcm, n)                           # writes n samples of an array('h')
+#   g.stop(); g.active
+#
+# Level: dBm0 per frequency component, with the G.711 convention that a full-scale sine
+# (peak = 16-bit full scale, 32768) is +3.17 dBm0; so 0 dBm0 is a sine of peak
+# 32768 * 10^(-3.17/20) = 22748. The µ-law digital milliwatt decodes to -0.04 dBm0 on
+# this scale, the A-law one to +0.03. A dual tone at high levels is clipped to 16 bits.
+#
+# Fixed point: 24-bit phase accumulators (frequency step 8000/2^24 Hz) index a 512-entry
+# sine table (top 9 bits; spurs near -54 dBc). Cadence is counted in samples, so any
+# frame length gives the same sample stream as one long fill. fill() never allocates.
+import math
+from array import array
+
+import micropython
+from micropython import const
+
+RATE = const(8000)                  # samples per second
+FULL_SCALE_DBM0 = 3.17              # level of a full-scale sine, dBm0 (G.711 µ-law)
+_PHASE_BITS = const(24)             # phase accumulator width
+_PHASE_MASK = const(0xFFFFFF)
+_TABLE_SHIFT = const(15)            # phase >> 15 = 9-bit table index
+_TABLE_LEN = const(512)
+_OFFSET = const(32768)              # the table is offset binary (ptr16 loads unsigned)
+
+# sin in Q15 plus 32768, so viper reads it unsigned on every architecture
+_SINE = array('H', [int(round(32767 * math.sin(2 * math.pi * i / _TABLE_LEN))) + _OFFSET
+                    for i in range(_TABLE_LEN)])
+
+# state array layout (array('i')): both phases, steps, amplitudes and the DC to remove
+_P1 = const(0)
+_I1 = const(1)
+_P2 = const(2)
+_I2 = const(3)
+_A1 = const(4)
+_A2 = const(5)
+_DC = const(6)
+
+
+def dbm0_to_peak(level_dbm0):
+    """Peak amplitude (16-bit units) of a sine at level_dbm0."""
+    return 32768.0 * math.pow(10.0, (level_dbm0 - FULL_SCALE_DBM0) / 20.0)
+
+
+def hz_to_step(hz):
+    """Phase-accumulator step per sample for a frequency in Hz."""
+    return int(round(hz * (1 << _PHASE_BITS) / RATE)) & _PHASE_MASK
+
+
+# The loops walk the output address (fewer index computations: viper keeps only the
+# arguments in registers). _gen is for a1 + a2 <= 32767, which cannot overflow 16 bits;
+# _gen_clip saturates, for dual tones near full scale.
+@micropython.viper
+def _gen(st, pcm, off: int, n: int):
+    # writes n samples at pcm[off:]: (T[p1]*a1 + T[p2]*a2 - DC) >> 15
+    s = ptr32(st)
+    tbl = ptr16(_SINE)
+    d = uint(ptr16(pcm)) + uint(off) * 2
+    end = d + uint(n) * 2
+    p1 = s[0]
+    i1 = s[1]
+    p2 = s[2]
+    i2 = s[3]
+    a1 = s[4]
+    a2 = s[5]
+    dc = s[6]
+    while d < end:
+        ptr16(d)[0] = (tbl[p1 >> 15] * a1 + tbl[p2 >> 15] * a2 - dc) >> 15
+        p1 = (p1 + i1) & 0xFFFFFF
+        p2 = (p2 + i2) & 0xFFFFFF
+        d += 2
+    s[0] = p1
+    s[2] = p2
+
+
+@micropython.viper
+def _gen_clip(st, pcm, off: int, n: int):
+    s = ptr32(st)
+    tbl = ptr16(_SINE)
+    d = uint(ptr16(pcm)) + uint(off) * 2
+    end = d + uint(n) * 2
+    p1 = s[0]
+    i1 = s[1]
+    p2 = s[2]
+    i2 = s[3]
+    a1 = s[4]
+    a2 = s[5]
+    dc = s[6]
+    while d < end:
+        v = (tbl[p1 >> 15] * a1 + tbl[p2 >> 15] * a2 - dc) >> 15
+        if v > 32767:
+            v = 32767
+        elif v < -32768:
+            v = -32768
+        ptr16(d)[0] = v
+        p1 = (p1 + i1) & 0xFFFFFF
+        p2 = (p2 + i2) & 0xFFFFFF
+        d += 2
+    s[0] = p1
+    s[2] = p2
+
+
+@micropython.viper
+def _zero(pcm, off: int, n: int):
+    d = ptr16(pcm)
+    for k in range(off, off + n):
+        d[k] = 0
+
+
+class ToneGen:
+    """One tone source (e.g. per line): set() a tone, fill() frames, stop()."""
+
+    def __init__(self):
+        self._st = array('i', [0] * 7)
+        self._cad = None        # array('i') of segment lengths in samples, on/off/on/...
+        self._seg = 0           # current cadence segment (even = on)
+        self._left = 0          # samples left in it
+        self._repeat = True
+        self._on = False
+        self._gen = _gen        # or _gen_clip when the sum can exceed 16 bits
+
+    def set(self, f1_hz, f2_hz=0, level_dbm0=-13.0, cadence=None, level2_dbm0=None,
+            repeat=True):
+        """Start a tone: f1 (+ f2 unless 0) at level_dbm0 each (f2 at level2_dbm0 if
+        given). cadence: on/off durations in ms, (on, off, on, off, ...); None = steady.
+        repeat=False plays the cadence once, then the generator stops by itself.
+        The phase restarts at 0 so every tone starts the same way."""
+        st = self._st
+        a1 = int(round(dbm0_to_peak(level_dbm0)))
+        a2 = 0
+        if f2_hz:
+            a2 = int(round(dbm0_to_peak(level_dbm0 if level2_dbm0 is None else level2_dbm0)))
+        if a1 > 32767 or a2 > 32767:
+            raise ValueError("level above full scale")
+        st[_P1] = 0
+        st[_P2] = 0
+        st[_I1] = hz_to_step(f1_hz)
+        st[_I2] = hz_to_step(f2_hz) if f2_hz else 0
+        st[_A1] = a1
+        st[_A2] = a2
+        st[_DC] = _OFFSET * (a1 + a2)
+        self._gen = _gen if a1 + a2 <= 32767 else _gen_clip
+        if cadence:
+            if len(cadence) % 2 or sum(cadence) <= 0 or min(cadence) < 0:
+                raise ValueError("cadence must be on/off pairs of ms")
+            self._cad = array('i', [ms * RATE // 1000 for ms in cadence])
+            self._seg = 0
+            self._left = self._cad[0]
+        else:
+            self._cad = None
+        self._repeat = repeat
+        self._on = True
+
+    def stop(self):
+        self._on = False
+
+    @property
+    def active(self):
+        return self._on
+
+    def fill(self, pcm, n):
+        """Write the next n samples into pcm (array('h')); silence when stopped."""
+        if not self._on:
+            _zero(pcm, 0, n)
+            return
+        cad = self._cad
+        if cad is None:
+            self._gen(self._st, pcm, 0, n)
+            return
+        pos = 0
+        while pos < n:
+            k = self._left
+            if k > n - pos:
+                k = n - pos
+            if self._seg & 1:
+                _zero(pcm, pos, k)
+            else:
+                self._gen(self._st, pcm, pos, k)
+            pos += k
+            self._left -= k
+            while self._left == 0:
+                self._seg += 1
+                if self._seg == len(cad):
+                    if not self._repeat:
+                        self._on = False
+                        _zero(pcm, pos, n - pos)
+                        return
+                    self._seg = 0
+                self._left = cad[self._seg]

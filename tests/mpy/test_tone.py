@@ -1,0 +1,94 @@
+# dsp.tone.ToneGen on MicroPython: state handling and no allocation per frame.
+# Frequencies, levels, cadences and phase continuity are measured by
+# tests/test_tone_spectrum.py (numpy in CPython).
+from array import array
+
+import micropython
+
+from check import eq, raises
+from dsp.tone import ToneGen, dbm0_to_peak, hz_to_step
+
+
+def _peak(buf, n):
+    m = 0
+    for i in range(n):
+        if abs(buf[i]) > m:
+            m = abs(buf[i])
+    return m
+
+
+def test_idle_generator_writes_silence():
+    g = ToneGen()
+    eq(g.active, False, "new generator")
+    buf = array('h', [123] * 160)
+    g.fill(buf, 160)
+    eq(_peak(buf, 160), 0, "silence")
+
+
+def test_set_stop_active():
+    g = ToneGen()
+    buf = array('h', bytes(320))
+    g.set(350, 440, -13)
+    eq(g.active, True, "after set")
+    g.fill(buf, 160)
+    if _peak(buf, 160) < 1000:
+        raise AssertionError("no tone")
+    g.stop()
+    eq(g.active, False, "after stop")
+    g.fill(buf, 160)
+    eq(_peak(buf, 160), 0, "silence after stop")
+
+
+def test_fill_writes_only_n():
+    g = ToneGen()
+    g.set(1000, 0, -10)
+    buf = array('h', [7] * 160)
+    g.fill(buf, 37)
+    eq(list(buf[37:]), [7] * 123, "untouched tail")
+
+
+def test_single_cadence_stops_itself():
+    g = ToneGen()
+    g.set(400, 0, -10, (10, 10), repeat=False)     # 80 on, 80 off
+    buf = array('h', bytes(400))
+    g.fill(buf, 159)
+    eq(g.active, True, "one sample before the end")
+    g.fill(buf, 1)
+    eq(g.active, False, "after the cadence")
+
+
+def test_peak_amplitude_of_0dbm0():
+    # +3.17 dBm0 is full scale: 0 dBm0 is 32768 * 10^(-3.17/20)
+    eq(int(round(dbm0_to_peak(0))), 22748, "0 dBm0 peak")
+    eq(int(round(dbm0_to_peak(3.17))), 32768, "full scale")
+    eq(hz_to_step(8000 // 2), 1 << 23, "Nyquist is half a turn")
+
+
+def test_clipped_when_dual_tone_exceeds_full_scale():
+    g = ToneGen()
+    g.set(697, 1209, 0)        # two 0 dBm0 components peak above 32767
+    buf = array('h', bytes(16000))
+    g.fill(buf, 8000)
+    eq(_peak(buf, 8000) <= 32768, True, "within 16 bits")
+
+
+def test_bad_arguments():
+    g = ToneGen()
+    raises(ValueError, g.set, 400, 0, 4.0)               # above full scale
+    raises(ValueError, g.set, 400, 0, -10, (100,))       # not pairs
+    raises(ValueError, g.set, 400, 0, -10, (0, 0))       # empty cadence
+
+
+def test_no_allocation_per_frame():
+    g = ToneGen()
+    buf = array('h', bytes(320))
+    for cadence in (None, (400, 200, 400, 2000), (50, 50)):
+        g.set(400, 450, -19, cadence)
+        micropython.heap_lock()
+        try:
+            for n in (160, 1, 7, 159, 160, 80):
+                g.fill(buf, n)
+            g.stop()
+            g.fill(buf, 160)
+        finally:
+            micropython.heap_unlock()
