@@ -17,6 +17,7 @@ CFG = json.loads(sys.argv[1])
 AUTO = CFG.pop("auto", "answer")
 RTP_PORT = CFG.pop("rtp_port", 40000)
 VERBOSE = CFG.pop("verbose", False)
+HANGUP_ON = CFG.pop("hangup_on", None)   # hang up a call when it reaches this state
 calls = []
 
 
@@ -36,6 +37,8 @@ def watch(call):
     def on_state(c, state, detail):
         out({"ev": "state", "call": n, "state": state, "detail": detail,
              "remote_sdp": c.remote_sdp})
+        if state == HANGUP_ON:
+            c.hangup()
     call.on_state = on_state
     return n
 

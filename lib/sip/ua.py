@@ -97,7 +97,11 @@ class UserAgent:
         if proxy:
             h, p = H.split_hostport(proxy.replace("sip:", ""))
             self.proxy = (h, p or 5060)
+        # "registrar": only the registrar's and proxy's IP:port; "any"; or a list of
+        # "ip" (any port) / "ip:port" entries trusted in addition to the registrar
         self.accept_from = cfg.get("accept_from", "registrar")
+        self.do_register = cfg.get("register", True)
+        rate = int(cfg.get("rate_limit", RATE_REQ_PER_S))
         self.auth = DigestAuth(self.auth_id, cfg.get("password", ""))
         self.on_incoming = on_incoming
         self._log = log
@@ -111,7 +115,7 @@ class UserAgent:
         self._tasks = []
         self._addr_cache = {}
         self._trusted = set()
-        self._req_bucket = _Bucket(RATE_REQ_PER_S, RATE_REQ_BURST)
+        self._req_bucket = _Bucket(rate, max(rate * 2, RATE_REQ_BURST))
         self._inv_bucket = _Bucket(RATE_INVITE_PER_S, 2 * RATE_INVITE_PER_S)
         self._reply_bucket = _Bucket(RATE_REPLY_PER_S, RATE_REPLY_PER_S)
         self.running = False
@@ -178,16 +182,19 @@ class UserAgent:
         s.bind(socket.getaddrinfo(self.local_ip, self.sip_port)[0][-1])
         s.setblocking(False)
         self.sock = s
-        self._trusted = {self._resolve_ip(self.server)}
+        # trusted sources: (ip, port) pairs, port None = any port of that IP
+        self._trusted = {(self._resolve_ip(self.server), self.port)}
         if self.proxy:
-            self._trusted.add(self._resolve_ip(self.proxy[0]))
+            self._trusted.add((self._resolve_ip(self.proxy[0]), self.proxy[1]))
         if isinstance(self.accept_from, (list, tuple)):
-            for ip in self.accept_from:
-                self._trusted.add(self._resolve_ip(ip))
+            for entry in self.accept_from:
+                h, p = H.split_hostport(entry)
+                self._trusted.add((self._resolve_ip(h), p))
         self.running = True
-        self._tasks = [asyncio.create_task(self._rx_loop()), asyncio.create_task(self._timer_loop()),
-                       asyncio.create_task(self.reg.run()),
-                       asyncio.create_task(self._keepalive_loop())]
+        self._tasks = [asyncio.create_task(self._rx_loop()), asyncio.create_task(self._timer_loop())]
+        if self.do_register:
+            self._tasks.append(asyncio.create_task(self.reg.run()))
+            self._tasks.append(asyncio.create_task(self._keepalive_loop()))
         self.log("sip: listening on %s:%d as %s" % (self.local_ip, self.sip_port, self.aor()))
 
     async def stop(self):
@@ -205,6 +212,10 @@ class UserAgent:
         if self.sock:
             self.sock.close()
             self.sock = None
+
+    def trusted(self, addr):
+        t = self._trusted
+        return self.accept_from == "any" or addr in t or (addr[0], None) in t
 
     @property
     def registered(self):
@@ -380,7 +391,7 @@ class UserAgent:
 
     def _bad_request(self, data, addr, reason):
         """400 for a broken request from our registrar when its Via etc. survive."""
-        if addr[0] not in self._trusted or data[:4] == b"SIP/" or not self._reply_bucket.allow():
+        if not self.trusted(addr) or data[:4] == b"SIP/" or not self._reply_bucket.allow():
             return
         self.log("sip: malformed from %s:%d: %s" % (addr[0], addr[1], reason))
         if data[:3] == b"ACK":
@@ -418,8 +429,7 @@ class UserAgent:
 
     def _request(self, msg, addr):
         call = self._find_call(msg)
-        trusted = (addr[0] in self._trusted or self.accept_from == "any")
-        if call is None and not trusted:
+        if call is None and not self.trusted(addr):
             # not our registrar/proxy and not one of our dialogs: scanners end here
             self.counters["rejected"] += 1
             if self.reject_mode == "403" and msg.method != "ACK" and self._reply_bucket.allow():

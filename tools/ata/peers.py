@@ -140,7 +140,8 @@ class Kamailio:
     """
 
     def __init__(self, workdir, port=None, users=None, qop=False, nonce_expire=300,
-                 min_expires=None, min_expires_423=False, max_expires=3600):
+                 min_expires=None, min_expires_423=False, max_expires=3600,
+                 auth_id_must_match=True):
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_udp_port()
@@ -150,6 +151,8 @@ class Kamailio:
         self.min_expires = min_expires
         self.min_expires_423 = min_expires_423
         self.max_expires = max_expires
+        # False: an auth ID (htable key) may differ from the user it registers/calls as
+        self.auth_id_must_match = auth_id_must_match
         self.proc = None
         self.cfg_path = self.workdir / "kamailio.cfg"
         self.ctl = self.workdir / "kamailio_ctl"
@@ -181,6 +184,8 @@ class Kamailio:
                       'modparam("auth", "nonce_expire", %d)' % self.nonce_expire, text)
         text = re.sub(r'modparam\("registrar", "max_expires", \d+\)',
                       'modparam("registrar", "max_expires", %d)' % self.max_expires, text)
+        if not self.auth_id_must_match:
+            text = re.sub(r'^\s*if \(\$au != \$[tf]U\).*\n', '', text, flags=re.M)
         extra = []
         if self.min_expires is not None:
             extra.append('modparam("registrar", "min_expires", %d)' % self.min_expires)
@@ -326,7 +331,7 @@ class Baresip:
             "rtp_ports %d-%d\n"
             "rtp_timeout 0\n"
             "module_path /usr/lib/baresip/modules\n"
-            "module g711.so\n"
+            "%s"
             "module alsa.so\n"
             "%s"
             "%s"
@@ -336,7 +341,8 @@ class Baresip:
             "module_app menu.so\n"
             "module_app ctrl_tcp.so\n"
             "ctrl_tcp_listen 127.0.0.1:%d\n"
-        ) % (self.sip_port, src, self.rtp_range[0], self.rtp_range[1], srcmod, rec,
+        ) % (self.sip_port, src, self.rtp_range[0], self.rtp_range[1], self._codec_modules(),
+             srcmod, rec,
              free_tcp_port(), self.ctrl_port)
         (self.workdir / "config").write_text(cfg)
         if self.registrar_port:
@@ -349,6 +355,17 @@ class Baresip:
                 self.user, self.sip_port, self.answermode, self.codecs)
         (self.workdir / "accounts").write_text(acc)
         (self.workdir / "contacts").write_text("")
+
+    def _codec_modules(self):
+        # only the codecs asked for are loaded: an account's audio_codecs list that
+        # names none of the loaded codecs silently falls back to all of them
+        c = self.codecs.upper()
+        mods = ""
+        if "PCMU" in c or "PCMA" in c:
+            mods += "module g711.so\n"
+        if "G722" in c:
+            mods += "module g722.so\n"
+        return mods
 
     def start(self, wait_registered=True):
         self.write_config()
