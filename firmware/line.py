@@ -123,6 +123,7 @@ class Line:
             if self.state == RINGING:
                 self.slic.ring_stop()       # ring trip: RM released at once
                 self.counts["ring_trips"] += 1
+                self.log("line: ring trip")
                 self._enter(CALL, now=now)
                 self.on_event("answer", None)
             else:
@@ -144,6 +145,7 @@ class Line:
                 self._digit(self.pulse_map[value] if value < len(self.pulse_map) else "?", now)
         elif code == hook.EV_FLASH:
             self.counts["flash"] += 1
+            self.log("line: flash")
             self.on_event("flash", None)
 
     def _digit(self, ch, now):
@@ -154,6 +156,7 @@ class Line:
             self._complete(now)         # '#' sends at once
             return
         self.digits += ch
+        self.log("line: digit %s" % ch)
         self.on_event("digit", ch)
         self._enter(DIALING, self.interdigit_ms, now)
 
@@ -161,6 +164,7 @@ class Line:
         number = self.digits
         self.digits = ""
         self._enter(CALL, now=now)
+        self.log("line: dialled %s" % number)
         self.on_event("number", number)
 
     def _timeout(self, now):

@@ -5,6 +5,8 @@ import subprocess
 
 import pytest
 
+pytest_plugins = ["simfix"]
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 MICROPYTHON = str(VENV_BIN / "micropython")

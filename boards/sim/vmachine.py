@@ -5,6 +5,8 @@
 import asyncio
 import time
 
+import uctypes
+
 _MAX_CATCH_UP_US = 500_000  # behind by more than this: skip ahead, don't replay
 
 
@@ -189,7 +191,8 @@ class I2S:
             raise OSError("sim I2S supports non-blocking mode only (set irq first)")
         if self.pending is not None:
             raise OSError("I2S buffer already queued")
-        self.pending = buf
+        # Work on the buffer's bytes whatever its item type (array('h') or bytearray).
+        self.pending = uctypes.bytearray_at(uctypes.addressof(buf), len(bytes(buf)))
         self.offset = 0
         return len(buf)
 
@@ -205,11 +208,10 @@ class I2S:
         if buf is None:
             return False
         n = len(frame_out_or_in)
-        mv = memoryview(buf)
         if self.mode == I2S.RX:
-            mv[self.offset:self.offset + n] = frame_out_or_in
+            buf[self.offset:self.offset + n] = frame_out_or_in
         else:
-            frame_out_or_in[:] = mv[self.offset:self.offset + n]
+            frame_out_or_in[:] = buf[self.offset:self.offset + n]
         self.offset += n
         if self.offset >= len(buf):
             self.pending = None

@@ -45,7 +45,7 @@ class AG1171:
         if cadence_ms:
             if len(cadence_ms) % 2 or len(cadence_ms) > _MAX_CADENCE_STEPS:
                 raise ValueError("cadence needs on/off pairs, at most %d steps" % _MAX_CADENCE_STEPS)
-            on = sum(cadence_ms[0::2])
+            on = sum(cadence_ms[i] for i in range(0, len(cadence_ms), 2))
             if on * 100 > _RING_DUTY_MAX * sum(cadence_ms):
                 raise ValueError("ring cadence duty over 33 % would overheat the SLIC")
             for i, ms in enumerate(cadence_ms):

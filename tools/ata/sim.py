@@ -102,7 +102,7 @@ class SimProcess:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             try:
                 self.proc.stdin.write(data)
-            except (BrokenPipeError, OSError):
+            except (OSError, ValueError):     # the firmware is stopping
                 break
 
     def send(self, line):

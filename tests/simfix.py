@@ -1,0 +1,88 @@
+"""Fixtures that boot the firmware on the sim board and connect the virtual phone.
+
+With pytest-embedded's `--port /dev/ttyUSB0` the tests talk to a real board's
+console instead and the sim is not started; `--phone HOST:PORT` then names the
+phone rig (a device speaking docs/phone-protocol.md) wired to that board's line.
+"""
+import copy
+
+import pytest
+
+from ata import peers
+from ata.phone import VirtualPhone
+from ata.sim import SimProcess
+
+
+def pytest_addoption(parser):
+    parser.addoption("--phone", default=None,
+                     help="HOST:PORT of the phone rig when testing a real board (--port)")
+
+
+def deep_merge(base, extra):
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def base_config(registrar_port=None):
+    """A sim config on free ports. With no registrar the UA keeps retrying quietly."""
+    return {
+        "sip": {"server": "127.0.0.1", "port": registrar_port or peers.free_udp_port(),
+                "user": "1001", "password": "secret1", "sip_port": peers.free_udp_port(),
+                "expires": 60},
+        "rtp": {"port": peers.free_udp_range(2)[0]},
+        "line": {"country": "US"},
+        "sim": {"phone_port": peers.free_tcp_port()},
+    }
+
+
+@pytest.fixture
+def sim_options():
+    """Config overrides for the sim under test; parametrize this name to change them."""
+    return {}
+
+
+@pytest.fixture
+def sim_config(sim_options):
+    return deep_merge(base_config(), sim_options)
+
+
+@pytest.fixture
+def sim(request, sim_config, tmp_path):
+    if request.config.getoption("port", None):
+        yield None            # a real board: nothing to start
+        return
+    proc = SimProcess(sim_config, run_dir=tmp_path / "sim")
+    proc.start()
+    yield proc
+    rc = proc.stop()
+    assert "Traceback" not in proc.log_text(), proc.log_text()[-3000:]
+    assert rc == 0, "firmware exit code %s:\n%s" % (rc, proc.log_text()[-3000:])
+
+
+@pytest.fixture
+def embedded_services():
+    return "serial"
+
+
+@pytest.fixture
+def port(request, sim):
+    """The console's serial port: a real board's (--port) or the sim's pty."""
+    return request.config.getoption("port", None) or str(sim.console_path)
+
+
+@pytest.fixture
+def phone(request, sim, sim_config):
+    rig = request.config.getoption("phone")
+    if rig:
+        host, _, p = rig.rpartition(":")
+        ph = VirtualPhone(host, int(p))
+    else:
+        ph = VirtualPhone("127.0.0.1", sim_config["sim"]["phone_port"])
+    ph.connect()
+    yield ph
+    ph.close()

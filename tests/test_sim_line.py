@@ -1,0 +1,118 @@
+"""The line on the sim board, driven through the console (a pty, via pytest-embedded)
+while the virtual phone acts: ringing, ring trip, dial tone, pulse dialing, flash."""
+import numpy as np
+import pytest
+
+from ata import signals
+
+PLANS = {   # the figures the phone must measure, from the country plans
+    "US": {"ring_hz": 20, "cadence": (2000, 4000), "dial": (350, 440)},
+    "UK": {"ring_hz": 25, "cadence": (400, 200, 400, 2000), "dial": (350, 440)},
+    "DE": {"ring_hz": 25, "cadence": (1000, 4000), "dial": (425,)},
+}
+
+
+def country(code, **line):
+    return {"line": dict(line, country=code)}
+
+
+@pytest.mark.parametrize("sim_options", [country(c) for c in PLANS], ids=list(PLANS))
+def test_ring_frequency_and_cadence(dut, phone, sim_options):
+    plan = PLANS[sim_options["line"]["country"]]
+    cadence = plan["cadence"]
+    bursts_per_cycle = len(cadence) // 2
+    dut.write("ring")
+    dut.expect("ring: started")
+    need = 2 * bursts_per_cycle + 1        # two whole cycles and the start of a third
+    phone.wait_for(lambda: len(phone.bursts) >= need, sum(cadence) * 2.5 / 1000 + 5, "ring bursts")
+    dut.write("ring stop")
+    dut.expect("ring: stopped")
+    bursts = phone.bursts[:need]
+    for i, b in enumerate(bursts[:-1]):
+        assert abs(b.frequency_hz - plan["ring_hz"]) <= 1.0, (i, b.frequency_hz)
+        want_on = cadence[2 * (i % bursts_per_cycle)]
+        want_off = cadence[2 * (i % bursts_per_cycle) + 1]
+        off_ms = (bursts[i + 1].start_us - b.end_us) / 1000
+        assert abs(b.on_ms - want_on) <= 0.1 * want_on, ("on", i, b.on_ms, want_on)
+        assert abs(off_ms - want_off) <= 0.1 * want_off, ("off", i, off_ms, want_off)
+
+
+def test_off_hook_while_ringing_stops_ring_within_200ms(dut, phone):
+    dut.write("ring")
+    dut.expect("ring: started")
+    phone.wait_ringing(5)
+    phone.sleep_sim(500)                   # in the middle of the first 2 s burst
+    t_off = phone.off_hook(bounce_ms=5)
+    phone.sleep_sim(7000)                  # longer than a whole cadence: no burst may follow
+    burst = [b for b in phone.bursts if b.start_us <= t_off][-1]
+    assert burst.end_us is not None and 0 <= burst.end_us - t_off <= 200_000, (burst, t_off)
+    assert not [b for b in phone.bursts if b.start_us > t_off], phone.bursts
+    dut.expect("line: ring trip")
+
+
+@pytest.mark.parametrize("sim_options", [country(c) for c in PLANS], ids=list(PLANS))
+def test_dial_tone_prompt_and_right_frequencies(phone, sim_options):
+    plan = PLANS[sim_options["line"]["country"]]
+    phone.sleep_sim(100)
+    t_off = phone.off_hook(bounce_ms=5)
+    phone.sleep_sim(1300)
+    t_tone = phone.first_sound_after(t_off)
+    assert t_tone is not None and t_tone - t_off <= 200_000, (t_tone, t_off)
+    heard = phone.recording(t_tone + 100_000, t_tone + 1_100_000)
+    peaks = signals.spectrum_peaks(heard, len(plan["dial"]))
+    got = sorted(f for f, rel in peaks if rel > -6)
+    assert len(got) == len(plan["dial"]), peaks
+    for f, want in zip(got, plan["dial"]):
+        assert abs(f - want) <= 3, (got, plan["dial"])
+    # -13 dBm0 per component (dual tones sum to -10 dBm0)
+    want_level = -13 + 10 * np.log10(len(plan["dial"]))
+    assert abs(signals.dbm0(heard) - want_level) <= 1.0, signals.dbm0(heard)
+
+
+@pytest.mark.parametrize("sim_options", [country("US", interdigit_ms=20000)], ids=["US"])
+@pytest.mark.parametrize("pps", [8, 10, 12])
+@pytest.mark.parametrize("break_ratio", [0.6, 0.67])
+def test_pulse_dialing_every_digit(sim, dut, phone, pps, break_ratio):
+    phone.off_hook(bounce_ms=5)
+    dut.expect("dialtone")
+    phone.dial_pulse("1234567890", pps=pps, break_ratio=break_ratio, bounce_ms=5,
+                     interdigit_ms=400)
+    for d in "1234567890":
+        dut.expect("line: digit %s" % d, timeout=5)
+    phone.on_hook(bounce_ms=5)
+    dut.expect("-> idle", timeout=5)
+
+
+@pytest.mark.parametrize("ms", [120, 500, 850])
+def test_short_on_hook_is_a_flash(dut, phone, ms):
+    phone.off_hook(bounce_ms=5)
+    dut.expect("dialtone")
+    phone.flash(ms, bounce_ms=5)
+    dut.expect("line: flash", timeout=5)
+    phone.sleep_sim(300)
+    dut.write("status")
+    dut.expect('line: .*"hook": "off"', timeout=5)
+
+
+def test_long_on_hook_is_a_hang_up(sim, dut, phone):
+    phone.off_hook(bounce_ms=5)
+    dut.expect("dialtone")
+    phone.on_hook(bounce_ms=5)
+    phone.sleep_sim(1100)                  # past the 900 ms hang-up time
+    dut.expect("dialtone -> idle", timeout=5)
+    phone.off_hook(bounce_ms=5)
+    dut.expect("idle -> dialtone", timeout=5)
+    assert "line: flash" not in sim.log_text()
+
+
+@pytest.mark.parametrize("sim_options", [country("US", first_digit_ms=3000)], ids=["US"])
+def test_nothing_dialled_times_out_to_reorder(phone):
+    t_off = phone.off_hook()
+    phone.sleep_sim(4500)
+    late = phone.recording(t_off + 3_300_000, t_off + 4_300_000)
+    peaks = sorted(f for f, rel in signals.spectrum_peaks(late, 2) if rel > -6)
+    assert len(peaks) == 2 and abs(peaks[0] - 480) <= 3 and abs(peaks[1] - 620) <= 3, peaks
+    # reorder is cadenced 250/250 at -24 dBm0 per tone (-21 together): loud, then quiet
+    frames = late[:len(late) // 400 * 400].reshape(-1, 400)   # 50 ms blocks
+    levels = [signals.dbm0(f) for f in frames]
+    assert max(levels) > -22.5 and min(levels) < -50, levels
