@@ -112,6 +112,25 @@ def _zero(pcm, off: int, n: int):
         d[k] = 0
 
 
+def preset(f1_hz, f2_hz=0, level_dbm0=-13.0, cadence=None, level2_dbm0=None,
+           repeat=True):
+    """Everything ToneGen.start() needs, computed ahead (this allocates; start() does
+    not). Arguments as for ToneGen.set()."""
+    a1 = int(round(dbm0_to_peak(level_dbm0)))
+    a2 = 0
+    if f2_hz:
+        a2 = int(round(dbm0_to_peak(level_dbm0 if level2_dbm0 is None else level2_dbm0)))
+    if a1 > 32767 or a2 > 32767:
+        raise ValueError("level above full scale")
+    cad = None
+    if cadence:
+        if len(cadence) % 2 or sum(cadence) <= 0 or min(cadence) < 0:
+            raise ValueError("cadence must be on/off pairs of ms")
+        cad = array('i', [ms * RATE // 1000 for ms in cadence])
+    steps = (hz_to_step(f1_hz), hz_to_step(f2_hz) if f2_hz else 0, a1, a2)
+    return (steps, cad, repeat, _gen if a1 + a2 <= 32767 else _gen_clip)
+
+
 class ToneGen:
     """One tone source (e.g. per line): set() a tone, fill() frames, stop()."""
 
@@ -128,32 +147,25 @@ class ToneGen:
             repeat=True):
         """Start a tone: f1 (+ f2 unless 0) at level_dbm0 each (f2 at level2_dbm0 if
         given). cadence: on/off durations in ms, (on, off, on, off, ...); None = steady.
-        repeat=False plays the cadence once, then the generator stops by itself.
-        The phase restarts at 0 so every tone starts the same way."""
+        repeat=False plays the cadence once, then the generator stops by itself."""
+        self.start(preset(f1_hz, f2_hz, level_dbm0, cadence, level2_dbm0, repeat))
+
+    def start(self, p):
+        """Start a tone from preset(...) without allocating. The phases restart at 0,
+        so every tone starts the same way (from a zero crossing)."""
+        steps, cad, self._repeat, self._gen = p
         st = self._st
-        a1 = int(round(dbm0_to_peak(level_dbm0)))
-        a2 = 0
-        if f2_hz:
-            a2 = int(round(dbm0_to_peak(level_dbm0 if level2_dbm0 is None else level2_dbm0)))
-        if a1 > 32767 or a2 > 32767:
-            raise ValueError("level above full scale")
         st[_P1] = 0
         st[_P2] = 0
-        st[_I1] = hz_to_step(f1_hz)
-        st[_I2] = hz_to_step(f2_hz) if f2_hz else 0
-        st[_A1] = a1
-        st[_A2] = a2
-        st[_DC] = _OFFSET * (a1 + a2)
-        self._gen = _gen if a1 + a2 <= 32767 else _gen_clip
-        if cadence:
-            if len(cadence) % 2 or sum(cadence) <= 0 or min(cadence) < 0:
-                raise ValueError("cadence must be on/off pairs of ms")
-            self._cad = array('i', [ms * RATE // 1000 for ms in cadence])
+        st[_I1] = steps[0]
+        st[_I2] = steps[1]
+        st[_A1] = steps[2]
+        st[_A2] = steps[3]
+        st[_DC] = _OFFSET * (steps[2] + steps[3])
+        self._cad = cad
+        if cad is not None:
             self._seg = 0
-            self._left = self._cad[0]
-        else:
-            self._cad = None
-        self._repeat = repeat
+            self._left = cad[0]
         self._on = True
 
     def stop(self):
@@ -163,24 +175,26 @@ class ToneGen:
     def active(self):
         return self._on
 
-    def fill(self, pcm, n):
-        """Write the next n samples into pcm (array('h')); silence when stopped."""
+    def fill(self, pcm, n, off=0):
+        """Write the next n samples into pcm[off:off + n] (array('h')); silence when
+        stopped. Returns how many samples came before a once-only cadence ended (n while
+        the tone runs, 0 when stopped) so callers can chain sounds within a frame."""
         if not self._on:
-            _zero(pcm, 0, n)
-            return
+            _zero(pcm, off, n)
+            return 0
         cad = self._cad
         if cad is None:
-            self._gen(self._st, pcm, 0, n)
-            return
+            self._gen(self._st, pcm, off, n)
+            return n
         pos = 0
         while pos < n:
             k = self._left
             if k > n - pos:
                 k = n - pos
             if self._seg & 1:
-                _zero(pcm, pos, k)
+                _zero(pcm, off + pos, k)
             else:
-                self._gen(self._st, pcm, pos, k)
+                self._gen(self._st, pcm, off + pos, k)
             pos += k
             self._left -= k
             while self._left == 0:
@@ -188,7 +202,8 @@ class ToneGen:
                 if self._seg == len(cad):
                     if not self._repeat:
                         self._on = False
-                        _zero(pcm, pos, n - pos)
-                        return
+                        _zero(pcm, off + pos, n - pos)
+                        return pos
                     self._seg = 0
                 self._left = cad[self._seg]
+        return n
