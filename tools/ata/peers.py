@@ -520,7 +520,7 @@ class Baresip:
 
 def run_sipp(scenario_xml, remote, local_port=None, workdir=None, users_csv=None,
              calls=1, timeout_s=15, extra_args=(), values=None, background=False):
-    """Run sipp once against `remote` ("127.0.0.1:5060").
+    """Run sipp once against `remote` ("127.0.0.1:5060"; None: sipp waits as a UAS).
 
     Returns (exit code, stdout+stderr, messages log) or, with background=True, the
     Popen (the caller waits for it). `values`: {name: value} passed as -key name value.
@@ -538,10 +538,11 @@ def run_sipp(scenario_xml, remote, local_port=None, workdir=None, users_csv=None
     for k, v in (values or {}).items():
         cmd += ["-key", k, str(v)]
     cmd += list(extra_args)
-    cmd.append(remote)
+    if remote:
+        cmd.append(remote)
     if background:
         return subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     r = subprocess.run(cmd, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=timeout_s + 20)
     log = ""
