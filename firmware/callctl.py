@@ -157,6 +157,8 @@ class CallControl:
         rtp.set_payload_type(pt)
         if remote.dtmf_pt:
             rtp.set_dtmf_pt(remote.dtmf_pt)
+        if self.media.rtp is not rtp:
+            self.plc.reset()          # a new stream: no history from the last call
         self.media.start_call(rtp, pt, self.plc)
         self.media.sending = remote.direction in ("sendrecv", "recvonly")
 

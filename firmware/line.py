@@ -138,8 +138,11 @@ class Line:
             self._enter(IDLE, now=now)
             self.on_event("hang_up", None)
         elif code == hook.EV_PULSE:
-            if self.state == DIALTONE and self.tone_name:
-                self.play(None)              # first pulse silences dial tone
+            if self.state in (DIALTONE, DIALING):
+                if self.tone_name:
+                    self.play(None)          # first pulse silences dial tone
+                # a digit is being dialled: the inter-digit time runs from its end
+                self.deadline = time.ticks_add(now, self.interdigit_ms)
         elif code == hook.EV_DIGIT:
             if self.state in (DIALTONE, DIALING):
                 self._digit(self.pulse_map[value] if value < len(self.pulse_map) else "?", now)

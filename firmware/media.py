@@ -6,6 +6,7 @@ from array import array
 
 from dsp import g711
 from dsp.tone import ToneGen
+from rtp import AUDIO, LOST
 
 FRAME_SAMPLES = 160      # 20 ms at 8 kHz
 _TX_RING = 3             # earpiece frames prepared ahead of the codec
@@ -86,6 +87,7 @@ class Media:
                 self.encode(mic, self.payload_out, n)
                 rtp.send(self.payload_out)
             rtp.receive()
+            rtp.rtcp_tick()
         if self._tx_count >= _TX_RING:
             return               # the codec is behind: drop this earpiece frame
         out = self.tx_bufs[self._tx_head]
@@ -100,11 +102,11 @@ class Media:
 
     def _far_end(self, rtp, out, n):
         kind = rtp.pull(self.payload_in)
-        if kind == 1:                    # AUDIO
+        if kind == AUDIO:
             self.decode(self.payload_in, out, n)
             if self.plc is not None:
                 self.plc.good(out)
-        elif kind == 2 and self.plc is not None:   # LOST
+        elif kind == LOST and self.plc is not None:
             self.plc.conceal(out)
         else:
             out[:] = self.silence

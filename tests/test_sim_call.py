@@ -1,0 +1,101 @@
+"""The first call: the sim ATA registers with Kamailio (digest auth), the virtual
+phone dials baresip through it, audio flows both ways, and hang-ups work both ways."""
+import pytest
+
+from ata import peers, signals
+from simfix import base_config, deep_merge
+from ata.sim import SimProcess
+from ata.phone import VirtualPhone
+
+PHONE_TONE_HZ = 1000
+FAR_TONE_HZ = 440
+
+
+@pytest.fixture
+def pbx(tmp_path):
+    kam = peers.Kamailio(tmp_path / "kamailio")
+    kam.start()
+    wav = tmp_path / "far.wav"
+    peers.write_tone_wav(wav, seconds=300, freq_hz=FAR_TONE_HZ)
+    far = peers.Baresip(tmp_path / "baresip", "1002", "secret2", kam.port, audio_wav=wav,
+                        record_dir=tmp_path / "rec")
+    far.start()
+    yield kam, far
+    far.stop()
+    kam.stop()
+
+
+@pytest.fixture
+def ata(pbx, tmp_path):
+    kam, _ = pbx
+    cfg = deep_merge(base_config(kam.port), {"line": {"interdigit_ms": 1500}})
+    sim = SimProcess(cfg, run_dir=tmp_path / "sim").start()
+    sim.wait_log("sip: registered", 15)
+    phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
+    yield sim, phone
+    phone.close()
+    rc = sim.stop()
+    assert "Traceback" not in sim.log_text(), sim.log_text()[-3000:]
+    assert rc == 0, sim.log_text()[-2000:]
+
+
+def tone_share(x, hz):
+    return signals.tone_power(x, hz) if len(x) else 0.0
+
+
+def test_pulse_dialled_call_audio_both_ways_and_hang_up(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    assert kam.registered("1001")
+    phone.off_hook(bounce_ms=5)
+    phone.play_tone(PHONE_TONE_HZ, -10)
+    phone.sleep_sim(400)               # listens for dial tone, then dials
+    phone.dial_pulse("1002", bounce_ms=5)
+    far.wait_event("CALL_ESTABLISHED", 15)
+    sim.wait_log("call: confirmed", 5)
+    t0 = phone.sim_now_us
+    phone.sleep_sim(3000)
+    heard = phone.recording(t0 + 500_000, phone.sim_now_us)
+    phone.on_hook(bounce_ms=5)
+    far.wait_event("CALL_CLOSED", 10)
+    assert tone_share(heard, FAR_TONE_HZ) > 0.8, signals.spectrum_peaks(heard, 3)
+    rec = far.recordings("dec")
+    assert rec, "baresip recorded nothing"
+    got = signals.read_wav(rec[-1])
+    got = got[len(got) // 4:]          # past the call set-up
+    assert tone_share(got, PHONE_TONE_HZ) > 0.8, signals.spectrum_peaks(got, 3)
+
+
+def test_far_end_hang_up_gives_the_phone_a_tone(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    phone.off_hook()
+    phone.sleep_sim(400)
+    phone.dial_pulse("1002")
+    far.wait_event("CALL_ESTABLISHED", 15)
+    sim.wait_log("call: confirmed", 5)
+    phone.sleep_sim(500)
+    far.hangup()
+    sim.wait_log("call: ended", 5)
+    t = phone.sim_now_us
+    phone.sleep_sim(1500)
+    heard = phone.recording(t + 200_000)
+    peaks = sorted(f for f, rel in signals.spectrum_peaks(heard, 2) if rel > -6)
+    assert peaks and all(abs(a - b) <= 3 for a, b in zip(peaks, (480, 620))), peaks
+    phone.on_hook()
+
+
+def test_incoming_call_rings_and_is_answered(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    far.dial("sip:1001@127.0.0.1:%d" % kam.port)
+    phone.wait_ringing(10)
+    phone.play_tone(PHONE_TONE_HZ, -10)
+    phone.off_hook(bounce_ms=5)
+    far.wait_event("CALL_ESTABLISHED", 10)
+    t0 = phone.sim_now_us
+    phone.sleep_sim(2500)
+    heard = phone.recording(t0 + 500_000)
+    phone.on_hook()
+    far.wait_event("CALL_CLOSED", 10)
+    assert tone_share(heard, FAR_TONE_HZ) > 0.8, signals.spectrum_peaks(heard, 3)
