@@ -5,6 +5,7 @@
 #   g.set(400, 450, -19, (400, 200, 400, 2000))   # UK ringback, repeating
 #   g.fill(pcm, n)                           # writes n samples of an array('h')
 #   g.stop(); g.active
+#   p = preset(941, 1477, -8, (50, 50), repeat=False); g.start(p)   # start() never allocates
 #
 # Level: dBm0 per frequency component, with the G.711 convention that a full-scale sine
 # (peak = 16-bit full scale, 32768) is +3.17 dBm0; so 0 dBm0 is a sine of peak
