@@ -53,57 +53,55 @@ def hz_to_step(hz):
     return int(round(hz * (1 << _PHASE_BITS) / RATE)) & _PHASE_MASK
 
 
-# The loops walk the output address (fewer index computations: viper keeps only the
-# arguments in registers). _gen is for a1 + a2 <= 32767, which cannot overflow 16 bits;
+# The loops advance the output pointer, an argument: viper keeps only the first
+# arguments in registers. _gen is for a1 + a2 <= 32767, which cannot overflow 16 bits;
 # _gen_clip saturates, for dual tones near full scale.
 @micropython.viper
-def _gen(st, pcm, off: int, n: int):
+def _gen(pcm: ptr16, st: ptr32, off: int, n: int):
     # writes n samples at pcm[off:]: (T[p1]*a1 + T[p2]*a2 - DC) >> 15
-    s = ptr32(st)
     tbl = ptr16(_SINE)
-    d = uint(ptr16(pcm)) + uint(off) * 2
-    end = d + uint(n) * 2
-    p1 = s[0]
-    i1 = s[1]
-    p2 = s[2]
-    i2 = s[3]
-    a1 = s[4]
-    a2 = s[5]
-    dc = s[6]
-    while d < end:
-        ptr16(d)[0] = (tbl[p1 >> 15] * a1 + tbl[p2 >> 15] * a2 - dc) >> 15
+    pcm = ptr16(uint(pcm) + uint(off) * 2)
+    end = uint(pcm) + uint(n) * 2
+    p1 = st[0]
+    i1 = st[1]
+    p2 = st[2]
+    i2 = st[3]
+    a1 = st[4]
+    a2 = st[5]
+    dc = st[6]
+    while uint(pcm) < end:
+        pcm[0] = (tbl[p1 >> 15] * a1 + tbl[p2 >> 15] * a2 - dc) >> 15
         p1 = (p1 + i1) & 0xFFFFFF
         p2 = (p2 + i2) & 0xFFFFFF
-        d += 2
-    s[0] = p1
-    s[2] = p2
+        pcm = ptr16(uint(pcm) + 2)
+    st[0] = p1
+    st[2] = p2
 
 
 @micropython.viper
-def _gen_clip(st, pcm, off: int, n: int):
-    s = ptr32(st)
+def _gen_clip(pcm: ptr16, st: ptr32, off: int, n: int):
     tbl = ptr16(_SINE)
-    d = uint(ptr16(pcm)) + uint(off) * 2
-    end = d + uint(n) * 2
-    p1 = s[0]
-    i1 = s[1]
-    p2 = s[2]
-    i2 = s[3]
-    a1 = s[4]
-    a2 = s[5]
-    dc = s[6]
-    while d < end:
+    pcm = ptr16(uint(pcm) + uint(off) * 2)
+    end = uint(pcm) + uint(n) * 2
+    p1 = st[0]
+    i1 = st[1]
+    p2 = st[2]
+    i2 = st[3]
+    a1 = st[4]
+    a2 = st[5]
+    dc = st[6]
+    while uint(pcm) < end:
         v = (tbl[p1 >> 15] * a1 + tbl[p2 >> 15] * a2 - dc) >> 15
         if v > 32767:
             v = 32767
         elif v < -32768:
             v = -32768
-        ptr16(d)[0] = v
+        pcm[0] = v
         p1 = (p1 + i1) & 0xFFFFFF
         p2 = (p2 + i2) & 0xFFFFFF
-        d += 2
-    s[0] = p1
-    s[2] = p2
+        pcm = ptr16(uint(pcm) + 2)
+    st[0] = p1
+    st[2] = p2
 
 
 @micropython.viper
@@ -185,7 +183,7 @@ class ToneGen:
             return 0
         cad = self._cad
         if cad is None:
-            self._gen(self._st, pcm, off, n)
+            self._gen(pcm, self._st, off, n)
             return n
         pos = 0
         while pos < n:
@@ -195,7 +193,7 @@ class ToneGen:
             if self._seg & 1:
                 _zero(pcm, off + pos, k)
             else:
-                self._gen(self._st, pcm, off + pos, k)
+                self._gen(pcm, self._st, off + pos, k)
             pos += k
             self._left -= k
             while self._left == 0:
