@@ -92,3 +92,24 @@ def test_no_allocation_per_frame():
             g.fill(buf, 160)
         finally:
             micropython.heap_unlock()
+
+
+def test_reference_gives_the_same_samples():
+    from dsp import tone_ref
+    cases = ((350, 440, -13, None, None), (400, 0, -19, (400, 200, 400, 2000), None),
+             (697, 1209, 0, (50, 50), None), (1000, 0, 3.0, None, None),
+             (770, 1336, -10, (40, 40), -6))
+    for f1, f2, lev, cad, lev2 in cases:
+        for rep in (True, False):
+            a = ToneGen()
+            b = tone_ref.ToneGen()
+            a.set(f1, f2, lev, cad, lev2, rep)
+            b.set(f1, f2, lev, cad, lev2, rep)
+            x = array('h', bytes(2 * 333))
+            y = array('h', bytes(2 * 333))
+            for n in (160, 7, 333, 1, 160, 160, 160, 160, 160, 160, 160, 160):
+                ra = a.fill(x, n)
+                rb = b.fill(y, n)
+                eq(ra, rb, "returned")
+                eq(list(x[:n]), list(y[:n]), "samples %r" % ((f1, f2, lev, cad, rep),))
+                eq(a.active, b.active, "active")
