@@ -6,6 +6,7 @@ from rtp.plc import Concealer
 from sip import UserAgent, sdp
 
 _BUSY_CODES = (486, 600)
+_EVENT_CODES = "0123456789*#ABCD"   # RFC 4733 event number = index
 
 
 class CallControl:
@@ -48,8 +49,11 @@ class CallControl:
             self._answer()
         elif kind == "hang_up":
             self.hangup()
-        elif kind == "dtmf" and self.rtp is not None:
-            self.log("call: DTMF %s heard in call" % value)
+        elif kind == "dtmf_down" and self.rtp is not None:
+            self.log("call: DTMF %s -> RFC 4733" % value)
+            self.rtp.event_start(_EVENT_CODES.find(value))
+        elif kind == "dtmf_up" and self.rtp is not None:
+            self.rtp.event_end()
 
     def _place(self, number):
         if self.call is not None:

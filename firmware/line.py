@@ -31,6 +31,7 @@ class Line:
         self.timer = port.hook_timer
         self.plan = plan
         self.media = media
+        media.on_dtmf = self.dtmf
         self.on_event = on_event
         self.log = log
         self.det = hook.HookDetector(
@@ -44,6 +45,7 @@ class Line:
         self.digits = ""
         self.deadline = None
         self.tone_name = None
+        self.now = time.ticks_ms()   # time of the last poll: the line's clock
         self.counts = {"off_hook": 0, "digits": 0, "flash": 0, "ring_trips": 0}
 
     # -- running ------------------------------------------------------------------
@@ -61,6 +63,7 @@ class Line:
             self.poll(time.ticks_ms())
 
     def poll(self, now):
+        self.now = now
         while True:
             ev = self.det.pop()
             if ev is None:
@@ -100,22 +103,28 @@ class Line:
         self.play(tone)
         self._enter(REORDER, _REORDER_MS)
 
-    def dtmf_digit(self, ch):
-        """A touch-tone digit heard by the media pipeline."""
+    def dtmf(self, ch, down):
+        """A touch-tone key heard by the media pipeline: down at its start, up at its
+        end. Dialling uses the start (prompt); a call is told both (RFC 4733)."""
         if self.state in (DIALTONE, DIALING):
-            self._digit(ch, time.ticks_ms())
+            if down:
+                self._digit(ch, self.now)
         elif self.state == CALL:
-            self.on_event("dtmf", ch)
+            self.on_event("dtmf_down" if down else "dtmf_up", ch)
+
+    def dtmf_digit(self, ch):
+        self.dtmf(ch, True)
 
     # -- internals ------------------------------------------------------------------
     def _enter(self, state, timeout_ms=None, now=None):
         if state != self.state:
             self.log("line: %s -> %s" % (self.state, state))
         self.state = state
+        self.media.listen_dtmf(state in (DIALTONE, DIALING, CALL))
         if timeout_ms is None:
             self.deadline = None
         else:
-            self.deadline = time.ticks_add(time.ticks_ms() if now is None else now, timeout_ms)
+            self.deadline = time.ticks_add(self.now if now is None else now, timeout_ms)
 
     def _hook_event(self, code, value, now):
         if code == hook.EV_OFF_HOOK:

@@ -5,6 +5,7 @@
 from array import array
 
 from dsp import g711
+from dsp.dtmf import DtmfDetector
 from dsp.tone import ToneGen
 from rtp import AUDIO, LOST
 
@@ -38,7 +39,9 @@ class Media:
         self.encode = None
         self.decode = None
         self.sending = False
-        self.dtmf = None         # detector with process(pcm, n), set when available
+        self.dtmf = DtmfDetector(on_digit=self._dtmf_end, on_start=self._dtmf_start)
+        self.dtmf_listening = False   # only while off-hook: saves the work on-hook
+        self.on_dtmf = None      # fn(digit, down): down at its start, not down at its end
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
@@ -79,7 +82,7 @@ class Media:
     def frame(self, mic):
         self.counts["frames"] += 1
         n = FRAME_SAMPLES
-        if self.dtmf is not None:
+        if self.dtmf_listening:
             self.dtmf.process(mic, n)
         rtp = self.rtp
         if rtp is not None:
@@ -111,7 +114,20 @@ class Media:
         else:
             out[:] = self.silence
 
+    def _dtmf_start(self, digit, _start_ms):
+        if self.on_dtmf is not None:
+            self.on_dtmf(digit, True)
+
+    def _dtmf_end(self, digit, _start_ms, _end_ms):
+        if self.on_dtmf is not None:
+            self.on_dtmf(digit, False)
+
     # -- control -------------------------------------------------------------------
+    def listen_dtmf(self, on):
+        if on and not self.dtmf_listening:
+            self.dtmf.reset()
+        self.dtmf_listening = on
+
     def play_tone(self, spec):
         if spec is None:
             self.tone.stop()

@@ -99,3 +99,23 @@ def test_incoming_call_rings_and_is_answered(pbx, ata):
     phone.on_hook()
     far.wait_event("CALL_CLOSED", 10)
     assert tone_share(heard, FAR_TONE_HZ) > 0.8, signals.spectrum_peaks(heard, 3)
+
+
+def test_touch_tone_dialled_call_and_rfc4733_in_call(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    phone.off_hook()
+    phone.sleep_sim(400)
+    phone.dial_dtmf("1002", on_ms=70, off_ms=70, level_dbm0=-8)
+    m = sim.wait_log(r"line: dialled (\d+)", 10)
+    assert m.group(1) == "1002"
+    far.wait_event("CALL_ESTABLISHED", 15)
+    sim.wait_log("call: confirmed", 5)
+    phone.sleep_sim(300)
+    phone.dial_dtmf("5#", on_ms=100, off_ms=100, level_dbm0=-8)
+    sim.wait_log("call: DTMF # -> RFC 4733", 5)
+    phone.sleep_sim(500)
+    phone.on_hook()
+    far.wait_event("CALL_CLOSED", 10)
+    log = far.log_tail(20000)
+    assert "received event: '5'" in log and "received event: '#'" in log, log[-2000:]
