@@ -6,6 +6,8 @@ import subprocess
 import pytest
 
 pytest_plugins = ["simfix"]
+# tests/mpy/ holds MicroPython test modules: run by test_micropython.py, not collected.
+collect_ignore = ["mpy"]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
