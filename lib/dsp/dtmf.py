@@ -16,8 +16,10 @@ _MIN_P = const(480)      # per-tone power, about -40 dBm0
 _TWIST_REV = const(28)   # high group at most 5.5 dB above low
 _TWIST_NORM = const(71)  # low group at most 9.5 dB above high
 _OTHERS = const(50)      # other tones of a group 8 dB below the best
-_FRAC = const(143)       # the two tones hold >= 70 % of the block energy (strict)
-_FRAC_LOOSE = const(102)  # >= 50 % (loose: partly covered blocks, held digits)
+_FRAC = const(173)       # strict: >= 85 % of the differenced energy
+_FRAC_LOOSE = const(102)  # loose (partly covered blocks, held digits): >= 50 % of E
+_R1_LO = const(10)       # pre-check: differenced energy / energy in [10/32, 42/32]
+_R1_HI = const(42)
 _END_MISSES = const(3)   # blocks without the digit that end it
 
 # State words (array 'i', all values >= 0; digit codes stored as digit + 1, 0 = none).
@@ -31,26 +33,37 @@ _CUR = const(6)     # digit being held
 _MISS = const(7)
 _T0 = const(8)      # block index where the held digit started
 _TMISS = const(9)   # block index of its first miss
-_NEV = const(10)    # events queued for Python: 3 words each from _EV
-_EV = const(11)
-_MAXEV = const(8)
-_NSTATE = const(11 + 3 * 8)
+_NSTATE = const(10)
+_DSTR = tuple(DIGITS)   # one-character strings made once: callbacks get them, no allocation
 
-# Tone tables in Q12 (see dtmf_ref.FREQS): 2cos(w), sin(w), cos/sin of 51w, cos of the
-# phase-error limit. Stored + 8192 so a ptr16 (unsigned) load reads them.
+# Tone tables (see dtmf_ref): [0..7] 2cos(w) Q12, [8..15] sin(w) Q12, [16..23] and
+# [24..31] cos/sin of 51w Q12, [32..39] cos of the phase limit Q12, [40..47] DGAIN Q8,
+# [48..175] KCORR Q8. Stored + 8192 so ptr16 (unsigned) loads read them.
 _TAB = array('H', [v + 8192 for v in (
     6995, 6739, 6425, 6055, 4768, 4081, 3271, 2329,
     2132, 2329, 2541, 2759, 3331, 3552, 3755, 3927,
     -3839, 3441, -3722, 4096, -1084, -4073, -3537, -3464,
     1427, -2222, 1709, -29, -3950, -437, 2066, 2187,
-    3030, 2821, 2568, 2274, 1289, 785, 212, -427)])
+    3030, 2821, 2568, 2274, 1289, 785, 212, -427,
+    75, 91, 110, 134, 214, 257, 308, 366,
+    257, 260, 263, 266, 268, 271, 274, 277, 281, 284, 287, 290, 293, 297, 300,
+    304, 307, 311, 315, 319, 323, 327, 331, 335, 339, 344, 348, 353, 357, 362,
+    367, 372, 377, 382, 387, 393, 399, 404, 410, 416, 422, 429, 435, 442, 449,
+    456, 463, 471, 478, 486, 494, 503, 511, 520, 529, 539, 548, 558, 569, 579,
+    590, 602, 613, 625, 638, 651, 664, 678, 693, 708, 724, 740, 757, 774, 792,
+    812, 831, 852, 874, 896, 920, 945, 971, 998, 1026, 1056, 1088, 1121, 1157,
+    1194, 1233, 1275, 1319, 1366, 1416, 1469, 1526, 1587, 1653, 1723, 1799, 1881,
+    1970, 2067, 2173, 2289, 2416, 2557, 2713, 2887, 3082, 3302, 3553, 3840, 4095,
+    4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095)])
+_KC = const(48)
 
 
 @micropython.viper
-def _phase_ok(gs, k: int) -> int:
-    # Half-block phase test of tone k (see dtmf_ref._phase_ok). gs[2k], gs[2k+1]: its
-    # Goertzel state after the first half, gs[16+2k], gs[17+2k] after the whole block,
-    # each stored + 2^29 (ptr32 loads are unsigned on 64-bit hosts).
+def _phase(gs, k: int) -> int:
+    # Half-block phase test of tone k (see dtmf_ref._phase): 0 when it fails, else
+    # the Q8 factor undoing the measured frequency offset's loss. gs[2k], gs[2k+1]:
+    # the tone's Goertzel state after the first half, gs[16+2k], gs[17+2k] after the
+    # whole block, each + 2^29 (ptr32 loads are unsigned on 64-bit hosts).
     g = ptr32(gs)
     tab = ptr16(_TAB)
     c = int(tab[k]) - 8192
@@ -84,19 +97,37 @@ def _phase_ok(gs, k: int) -> int:
         b >>= 1
         p1 >>= 1
         pf >>= 1
-    w = (a * (int(tab[16 + k]) - 8192) + b * (int(tab[24 + k]) - 8192)) >> 12
+    ca = int(tab[16 + k]) - 8192
+    sa = int(tab[24 + k]) - 8192
+    w = (a * ca + b * sa) >> 12
+    v = (b * ca - a * sa) >> 12
     p2 = pf + p1 - 2 * w
-    if (2 * w - 2 * p1) * 4096 >= (int(tab[32 + k]) - 8192) * (p1 + p2):
-        return 1
-    return 0
+    re = w - p1
+    if 2 * re * 4096 < (int(tab[32 + k]) - 8192) * (p1 + p2):
+        return 0
+    re >>= 2
+    v >>= 2
+    n = re * re + v * v
+    if n <= 0:
+        return 0
+    z = n                      # integer square root, Newton's method
+    y = (z + 1) >> 1
+    while y < z:
+        z = y
+        y = (z + n // z) >> 1
+    u = (4096 - (re * 4096) // z) >> 6
+    if u > 127:
+        u = 127
+    return int(tab[_KC + u]) - 8192
 
 
 @micropython.viper
-def _classify(buf, gs, e: int) -> int:
-    # Full analysis of one block (see dtmf_ref.analyse): d, 16 + d or -1. e: block
-    # energy >> 6. All eight Goertzel filters run together, three samples per turn
-    # (51 = 17 * 3) with the states rotating through three variables; the states after
-    # each half go to gs[0..31] (+ 2^29), the powers to gs[32..39].
+def _classify(src, off: int, gs, e: int, ed: int) -> int:
+    # Full analysis of the block at src[off:off+102] (array 'h'), see dtmf_ref.analyse:
+    # d, 16 + d or -1. e, ed: energy and differenced energy, >> 6. All eight Goertzel
+    # filters run together, three samples per turn (51 = 17 * 3) with the states
+    # rotating through three variables; the states after each half go to gs[0..31]
+    # (+ 2^29), the powers to gs[32..39].
     a0 = 0
     a1 = 0
     a2 = 0
@@ -122,12 +153,12 @@ def _classify(buf, gs, e: int) -> int:
     h1 = 0
     h2 = 0
     g = ptr32(gs)
-    p = uint(ptr16(buf))
+    p = uint(ptr16(src)) + uint(off * 2)
     o = 0
     while o < 32:
         end = p + uint(_HALF * 2)
         while p < end:
-            x = int(ptr16(p)[0]) - 1024
+            x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
             a0 = ((6995 * a1) >> 12) - a2 + x
             b0 = ((6739 * b1) >> 12) - b2 + x
             c0 = ((6425 * c1) >> 12) - c2 + x
@@ -136,7 +167,7 @@ def _classify(buf, gs, e: int) -> int:
             f0 = ((4081 * f1) >> 12) - f2 + x
             g0 = ((3271 * g1) >> 12) - g2 + x
             h0 = ((2329 * h1) >> 12) - h2 + x
-            x = int(ptr16(p)[1]) - 1024
+            x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
             a2 = ((6995 * a0) >> 12) - a1 + x
             b2 = ((6739 * b0) >> 12) - b1 + x
             c2 = ((6425 * c0) >> 12) - c1 + x
@@ -145,7 +176,7 @@ def _classify(buf, gs, e: int) -> int:
             f2 = ((4081 * f0) >> 12) - f1 + x
             g2 = ((3271 * g0) >> 12) - g1 + x
             h2 = ((2329 * h0) >> 12) - h1 + x
-            x = int(ptr16(p)[2]) - 1024
+            x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
             a1 = ((6995 * a2) >> 12) - a0 + x
             b1 = ((6739 * b2) >> 12) - b0 + x
             c1 = ((6425 * c2) >> 12) - c0 + x
@@ -202,8 +233,6 @@ def _classify(buf, gs, e: int) -> int:
         return -1
     if (pr + pc) * 16 < e * _FRAC_LOOSE:
         return -1
-    if (pr + pc) * 16 < e * _FRAC:
-        return 16 + d
     k = 0
     while k < 8:
         if k != row and k != col:
@@ -213,45 +242,73 @@ def _classify(buf, gs, e: int) -> int:
             if (int(g[32 + k]) >> 3) * _OTHERS > best:
                 return 16 + d
         k += 1
-    if not _phase_ok(gs, row) or not _phase_ok(gs, col):
+    kr = int(_phase(gs, row))
+    if kr == 0:
+        return 16 + d
+    kc = int(_phase(gs, col))
+    if kc == 0:
+        return 16 + d
+    pr = (pr >> 8) * kr + (((pr & 255) * kr) >> 8)
+    pc = (pc >> 8) * kc + (((pc & 255) * kc) >> 8)
+    if ((pr >> 8) * (int(tab[40 + row]) - 8192) + (pc >> 8) * (int(tab[40 + col]) - 8192)
+            < (ed * _FRAC) >> 4):
         return 16 + d
     return d
 
 
 @micropython.viper
-def _run(sto, bufo, gs, pcmo, i: int, n: int) -> int:
-    # Feeds samples i..n-1 of pcmo into the block buffer and analyses each full block;
-    # stops early when the event queue is full. Returns the next sample's index.
-    # Everything per block is inline: a viper-to-viper call costs ~450 instructions.
-    st = ptr32(sto)
-    buf = ptr16(bufo)
+def _process(self, pcmo, n: int):
+    # DtmfDetector.process: blocks lying inside pcmo are analysed in place, the others
+    # are assembled in the block buffer (32-bit copies when aligned). Everything per
+    # block is inline but the full analysis: a viper-to-viper call costs ~450
+    # instructions, and a bytecode method (frame > 11 words) would put its frame on
+    # the heap. Events go straight to the callbacks.
+    st = ptr32(self._st)
+    bufo = self._buf
+    gs = self._gs
     pos = int(st[_POS])
+    i = 0
     while i < n:
-        k = n - i
-        if k > _BLOCK - pos:
-            k = _BLOCK - pos
-        q = uint(buf) + uint(pos * 2)
-        p = uint(ptr16(pcmo)) + uint(i * 2)
-        end = p + uint(k * 2)
-        while p < end:
-            ptr16(q)[0] = (int(ptr16(p)[0]) ^ 0x8000) >> 5   # (x >> 5) + 1024
-            p += 2
-            q += 2
-        i += k
-        pos += k
-        if pos < _BLOCK:
-            break
-        pos = 0
-        # -- one full block: gate on the energy of every 4th sample --
+        if pos == 0 and n - i >= _BLOCK:
+            src = pcmo                    # a whole block in the frame: no copy
+            off = i
+            i += _BLOCK
+        else:
+            k = n - i
+            if k > _BLOCK - pos:
+                k = _BLOCK - pos
+            q = uint(ptr16(bufo)) + uint(pos * 2)
+            p = uint(ptr16(pcmo)) + uint(i * 2)
+            end = p + uint(k * 2)
+            if ((pos | i | k) & 1) == 0:
+                end4 = p + uint((k & 0xFFFC) * 2)
+                while p < end4:
+                    ptr32(q)[0] = ptr32(p)[0]
+                    ptr32(q)[1] = ptr32(p)[1]
+                    p += 8
+                    q += 8
+            while p < end:
+                ptr16(q)[0] = ptr16(p)[0]
+                p += 2
+                q += 2
+            i += k
+            pos += k
+            if pos < _BLOCK:
+                break
+            pos = 0
+            src = bufo
+            off = 0
+        # -- one block at src[off:off+102]: gate on the energy of every 4th sample --
+        base = uint(ptr16(src)) + uint(off * 2)
+        end = base + uint(_BLOCK * 2)
         t = int(st[_CUR]) - 1
         if t < 0:
             t = int(st[_PEND]) - 1
         r = -1
         e = 0
-        p = uint(buf)
-        end = p + uint(_BLOCK * 2)
+        p = base
         while p < end:
-            v = int(ptr16(p)[0]) - 1024
+            v = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
             e += v * v
             p += 8
         if e >= _GATE4:
@@ -265,13 +322,13 @@ def _run(sto, bufo, gs, pcmo, i: int, n: int) -> int:
                 b1 = 0
                 b2 = 0
                 e = 0
-                p = uint(buf)
+                p = base
                 while p < end:
-                    x = int(ptr16(p)[0]) - 1024
+                    x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
                     e += x * x
                     a2 = ((cr * a1) >> 12) - a2 + x
                     b2 = ((cc * b1) >> 12) - b2 + x
-                    x = int(ptr16(p)[1]) - 1024
+                    x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
                     e += x * x
                     a1 = ((cr * a2) >> 12) - a1 + x
                     b1 = ((cc * b2) >> 12) - b1 + x
@@ -287,13 +344,29 @@ def _run(sto, bufo, gs, pcmo, i: int, n: int) -> int:
                         and (pr + pc) * 16 >= (e >> 6) * _FRAC_LOOSE):
                     r = t
             else:
+                # energy and first-difference energy, then the cheap pre-check
                 e = 0
-                p = uint(buf)
+                ed = 0
+                u = ((int(ptr16(base)[0]) ^ 0x8000) - 0x8000) >> 5
+                e = u * u
+                p = base + 2
+                end = end - 2             # samples 1..100 in pairs, then sample 101
                 while p < end:
-                    v = int(ptr16(p)[0]) - 1024
+                    v = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
                     e += v * v
-                    p += 2
-                r = int(_classify(bufo, gs, e >> 6))
+                    u = v - u
+                    ed += u * u
+                    u = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
+                    e += u * u
+                    v = u - v
+                    ed += v * v
+                    p += 4
+                v = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+                e = (e + v * v) >> 6
+                u = v - u
+                ed = (ed + u * u) >> 6
+                if ed * 32 >= e * _R1_LO and ed * 32 <= e * _R1_HI:
+                    r = int(_classify(src, off, gs, e, ed))
         # -- the digit state machine (see dtmf_ref.DtmfDetector._block) --
         blk = int(st[_BLK])
         st[_BLK] = blk + 1
@@ -311,10 +384,7 @@ def _run(sto, bufo, gs, pcmo, i: int, n: int) -> int:
                 if miss >= _END_MISSES:
                     st[_CUR] = 0
                     ev = 16 + cur
-            continue_sm = 0
         else:
-            continue_sm = 1
-        if continue_sm:
             pend = int(st[_PEND]) - 1
             if pend >= 0:
                 st[_PEND] = 0
@@ -342,21 +412,21 @@ def _run(sto, bufo, gs, pcmo, i: int, n: int) -> int:
                     st[_L1] = l + 1
                     st[_S1] = s + 1
         if ev >= 0:
-            if ev < 16:
-                st[_CUR] = ev + 1
-                st[_MISS] = 0
             st[_S1] = 0
             st[_L1] = 0
             st[_L2] = 0
-            k = _EV + 3 * int(st[_NEV])
-            st[k] = ev
-            st[k + 1] = st[_T0]
-            st[k + 2] = st[_TMISS]
-            st[_NEV] = int(st[_NEV]) + 1
-            if int(st[_NEV]) >= _MAXEV:
-                break
+            t0 = int(st[_T0]) * _BLOCK // 8
+            if ev < 16:
+                st[_CUR] = ev + 1
+                st[_MISS] = 0
+                cb = self.on_start
+                if cb:
+                    cb(_DSTR[ev], t0)
+            else:
+                cb = self.on_digit
+                if cb:
+                    cb(_DSTR[ev - 16], t0, int(st[_TMISS]) * _BLOCK // 8)
     st[_POS] = pos
-    return i
 
 
 class DtmfDetector:
@@ -369,7 +439,7 @@ class DtmfDetector:
         self.on_digit = on_digit
         self.on_start = on_start
         self._st = array('i', bytes(4 * _NSTATE))
-        self._buf = array('H', bytes(2 * _BLOCK))
+        self._buf = array('h', bytes(2 * _BLOCK))   # a block straddling frames
         self._gs = array('i', bytes(4 * 40))   # Goertzel states and powers, see _classify
 
     def reset(self):
@@ -377,39 +447,18 @@ class DtmfDetector:
         for k in range(_NSTATE):
             st[k] = 0
 
-    def process(self, pcm, n):
-        """Feed n samples of pcm (array('h'))."""
-        i = 0
-        st = self._st
-        while i < n:
-            i = _run(st, self._buf, self._gs, pcm, i, n)
-            if st[_NEV]:
-                self._dispatch()
-
-    def _dispatch(self):
-        st = self._st
-        for e in range(st[_NEV]):
-            q = _EV + 3 * e
-            kind = st[q] >> 4          # 0: digit down, 1: digit ended
-            d = DIGITS[st[q] & 15]
-            t0 = st[q + 1] * _BLOCK // 8
-            if kind == 0:
-                if self.on_start:
-                    self.on_start(d, t0)
-            elif self.on_digit:
-                self.on_digit(d, t0, st[q + 2] * _BLOCK // 8)
-        st[_NEV] = 0
+    # process(pcm, n): feed n samples of pcm (array('h') or a memoryview of one);
+    # callbacks run from inside it (they must not call process). Viper, so that no
+    # frame goes on the heap.
+    process = _process
 
     def flush(self):
         """End a digit still held (end of input): reported as ending now."""
         st = self._st
         if st[_CUR]:
+            d = st[_CUR] - 1
             end = st[_TMISS] if st[_MISS] else st[_BLK]
-            q = _EV + 3 * st[_NEV]
-            st[q] = 16 + st[_CUR] - 1
-            st[q + 1] = st[_T0]
-            st[q + 2] = end
-            st[_NEV] += 1
             st[_CUR] = 0
             st[_S1] = st[_L1] = st[_L2] = 0
-            self._dispatch()
+            if self.on_digit:
+                self.on_digit(_DSTR[d], st[_T0] * _BLOCK // 8, end * _BLOCK // 8)

@@ -40,13 +40,27 @@ COSA = (-3839, 3441, -3722, 4096, -1084, -4073, -3537, -3464)
 SINA = (1427, -2222, 1709, -29, -3950, -437, 2066, 2187)
 COST = (3030, 2821, 2568, 2274, 1289, 785, 212, -427)
 
+DGAIN = (75, 91, 110, 134, 214, 257, 308, 366)   # (2 - 2cos(w)) * 256
+# phi^2 / sin(phi)^2 in Q8 for cos(phi) = 1 - (u + 0.5) / 64, u = 0..127
+KCORR = (257, 260, 263, 266, 268, 271, 274, 277, 281, 284, 287, 290, 293, 297, 300,
+         304, 307, 311, 315, 319, 323, 327, 331, 335, 339, 344, 348, 353, 357, 362,
+         367, 372, 377, 382, 387, 393, 399, 404, 410, 416, 422, 429, 435, 442, 449,
+         456, 463, 471, 478, 486, 494, 503, 511, 520, 529, 539, 548, 558, 569, 579,
+         590, 602, 613, 625, 638, 651, 664, 678, 693, 708, 724, 740, 757, 774, 792,
+         812, 831, 852, 874, 896, 920, 945, 971, 998, 1026, 1056, 1088, 1121, 1157,
+         1194, 1233, 1275, 1319, 1366, 1416, 1469, 1526, 1587, 1653, 1723, 1799, 1881,
+         1970, 2067, 2173, 2289, 2416, 2557, 2713, 2887, 3082, 3302, 3553, 3840, 4095,
+         4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095)
+
 # Decision constants (units: x>>5 samples, powers of (DFT>>4), see docs/dtmf.md).
 GATE4 = const(600)       # sum of (x>>5)^2 over every 4th sample; below: no digit (about -43 dBm0 per tone)
 MIN_P = const(480)       # per-tone power, about -40 dBm0
 TWIST_REV = const(28)    # high group at most 5.5 dB above low: Phigh*8 <= Plow*28
 TWIST_NORM = const(71)   # low group at most 9.5 dB above high: Plow*8 <= Phigh*71
 OTHERS = const(50)       # other tones of a group 8 dB below the best: Pother*50 <= Pbest*8
-FRAC = const(143)        # (Prow+Pcol)*16 >= (E>>6)*FRAC: the two tones hold >= 70 % of E
+FRAC = const(173)        # strict: the two tones hold >= 85 % of the differenced energy
+R1_LO = const(10)        # pre-check: differenced energy / energy >= 10/32
+R1_HI = const(42)        # ... and <= 42/32
 FRAC_LOOSE = const(102)  # loose test (partly covered blocks, held digits): >= 50 % of E
 END_MISSES = const(3)    # blocks without the digit that end it (a 10 ms gap spoils <= 2)
 
@@ -65,10 +79,25 @@ def _cplx(k, s1, s2):
     return r, i
 
 
-def _phase_ok(k, h1, h2, f1, f2):
-    # Half-block phase test for tone k: the DFT over the second half must follow the
-    # first half's with the phase advance of the nominal frequency, within acos(COST).
-    # A tone 3.5 % off turns by 0.98 rad (697 Hz) to 2.3 rad (1633 Hz) more than that.
+def _isqrt(n):
+    # floor(sqrt(n)) for 0 <= n < 2^31, Newton's method
+    if n <= 0:
+        return 0
+    x = n
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + n // x) >> 1
+    return x
+
+
+def _phase(k, h1, h2, f1, f2):
+    """Half-block phase test for tone k. The DFT over the second half must follow the
+    first half's with the phase advance of the nominal frequency, within acos(COST[k])
+    (a tone 3.5 % off turns by 0.98 rad at 697 Hz to 2.3 rad at 1633 Hz more).
+    Returns 0 when it fails, else the factor (Q8, >= 256) that undoes the loss of the
+    whole-block power caused by the measured frequency offset: phi^2 / sin(phi)^2,
+    phi the measured turn over a half block."""
     r1, i1 = _cplx(k, h1, h2)
     r2, i2 = _cplx(k, f1, f2)
     a = r2 * r1 + i2 * i1          # y2 * conj(y1) = a + jb
@@ -82,10 +111,23 @@ def _phase_ok(k, h1, h2, f1, f2):
         b >>= 1
         p1 >>= 1
         pf >>= 1
-    w = (a * COSA[k] + b * SINA[k]) >> 12   # Re(X1 conj X) with the nominal turn removed
+    w = (a * COSA[k] + b * SINA[k]) >> 12   # Re(X1 conj X): nominal turn removed
+    v = (b * COSA[k] - a * SINA[k]) >> 12   # Im(X2 conj X1)
     p2 = pf + p1 - 2 * w                    # second half's power
-    # Re(X2 conj X1) = w - p1 >= cos(limit) * (p1 + p2) / 2
-    return (2 * w - 2 * p1) * 4096 >= COST[k] * (p1 + p2)
+    re = w - p1                             # Re(X2 conj X1)
+    # |angle(X2 conj X1)| <= limit  <=>  re >= cos(limit) * |X1| |X2| (2|X1||X2| <=
+    # p1 + p2, so this is also a test that the halves carry similar power)
+    if 2 * re * 4096 < COST[k] * (p1 + p2):
+        return 0
+    re >>= 2
+    v >>= 2
+    z = _isqrt(re * re + v * v)
+    if z == 0:
+        return 0
+    u = (4096 - (re * 4096) // z) >> 6     # (1 - cos(angle)) * 64
+    if u > 127:
+        u = 127
+    return KCORR[u]
 
 
 def analyse(buf, track):
@@ -114,6 +156,18 @@ def analyse(buf, track):
         if _levels_ok(pr, pc) and (pr + pc) * 16 >= e * FRAC_LOOSE:
             return track
         return -1
+    # Pre-check: the energy of the first difference relative to the energy (the mean
+    # of 2 - 2cos(w) over the spectrum) lies in [0.34, 1.24] for every accepted tone
+    # pair and twist; voiced speech lies below, fricatives and noise above.
+    ed = 0
+    u = buf[0] >> 5
+    for i in range(1, BLOCK):
+        v = buf[i] >> 5
+        ed += (v - u) * (v - u)
+        u = v
+    ed = ed >> 6
+    if ed * 32 < e * R1_LO or ed * 32 > e * R1_HI:
+        return -1
     half = []
     full = []
     p = []
@@ -136,16 +190,24 @@ def analyse(buf, track):
     d = row * 4 + col - 4
     if not _levels_ok(pr, pc) or (pr + pc) * 16 < e * FRAC_LOOSE:
         return -1
-    if (pr + pc) * 16 < e * FRAC:
-        return 16 + d
     for k in range(8):
         if k != row and k != col:
             best = pr if k < 4 else pc
             if (p[k] >> 3) * OTHERS > best:
                 return 16 + d
-    if not _phase_ok(row, half[row][0], half[row][1], full[row][0], full[row][1]):
+    kr = _phase(row, half[row][0], half[row][1], full[row][0], full[row][1])
+    if kr == 0:
         return 16 + d
-    if not _phase_ok(col, half[col][0], half[col][1], full[col][0], full[col][1]):
+    kc = _phase(col, half[col][0], half[col][1], full[col][0], full[col][1])
+    if kc == 0:
+        return 16 + d
+    # The two tones, corrected for their frequency offset, must hold FRAC of the
+    # energy of the first difference (which stresses the harmonics a tone from speech
+    # or music carries above it, and weakens dial tone below): each tone's power is
+    # weighted by the difference's gain at its frequency, DGAIN = 2 - 2cos(w) in Q8.
+    pr = (pr >> 8) * kr + (((pr & 255) * kr) >> 8)
+    pc = (pc >> 8) * kc + (((pc & 255) * kc) >> 8)
+    if (pr >> 8) * DGAIN[row] + (pc >> 8) * DGAIN[col] < (ed * FRAC) >> 4:
         return 16 + d
     return d
 
