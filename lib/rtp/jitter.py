@@ -58,7 +58,7 @@ class JitterBuffer:
         self.ahead = 0  # end of the newest buffered audio, samples past the play point
         self.dry = 0  # samples played since the newest audio ran out
         self._reset_windows()
-        self.drop_pending = False
+        self.drop_pending = 0  # frames to drop to shrink the buffer
         self.drop_wait = 0
 
     def _reset_windows(self):
@@ -198,7 +198,7 @@ class JitterBuffer:
             slack = 0
         self._anchor(b, tsi, slack)
         self.state = 1
-        self.drop_pending = False
+        self.drop_pending = 0
 
     def _write(self, b, pi, off, n):
         # Skip the part that is already past the play point.
@@ -288,11 +288,14 @@ class JitterBuffer:
         self.wn += 1
         if self.wn < _WINDOW:
             return
-        # Shrink when every packet of the last windows came a frame or more early.
+        # Shrink when every packet of the last two windows came a frame or more early:
+        # by that many frames, down to the minimum depth.
         lo = min(self.wmin, self.pmin)
-        if lo != _BIG and lo >= self.frame and self.depth() - self.frame >= self.min_depth:
-            self.drop_pending = True
-            self.drop_wait = 0
+        if lo != _BIG and lo >= self.frame:
+            k = min(lo, self.depth() - self.min_depth) // self.frame
+            if k > 0:
+                self.drop_pending = k
+                self.drop_wait = 0
         self.pmin = self.wmin
         self.pmax = self.wmax
         self.wmin = _BIG
@@ -313,7 +316,8 @@ class JitterBuffer:
                         self.ahead >= 2 * f):
                     self._advance(f)
                     self._shift_stats(-f)
-                    self.drop_pending = False
+                    self.drop_pending -= 1
+                    self.drop_wait = 0
                     self.drops += 1
                     kind = self._frame_flags()
         if kind == 1 or kind == 2:
@@ -336,7 +340,7 @@ class JitterBuffer:
         if self.drop_pending and self.ahead == 0:
             self._advance(f)  # silence: shrinking costs nothing
             self._shift_stats(-f)
-            self.drop_pending = False
+            self.drop_pending -= 1
             self.drops += 1
         self._advance(f)
         if self.ahead == 0 and self.dry > _DRY_LOST_MS * 8:

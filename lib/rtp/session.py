@@ -128,7 +128,6 @@ class RtpSession:
         self._erx_state = 0  # 0 none, 1 running, 2 ended
         self._erx_code = 0
         self._erx_h = self._erx_l = -1
-        self._erx_ph = self._erx_pl = -1  # previous event's timestamp
         self._erx_ms = 0
         self.jb.reset()
 
@@ -161,6 +160,7 @@ class RtpSession:
         self.sock = s
         self._poll = select.poll()
         self._poll.register(s, select.POLLIN)
+        self._readable()  # ipoll() allocates its result tuple on the first call only
         self._connected = False
         self._latched = False
         self._learned = False
@@ -569,12 +569,12 @@ class RtpSession:
                 self._erx_state = 2
                 self._report(code, True)
             return
-        if th == self._erx_ph and tl == self._erx_pl:
-            return  # a late retransmission of the previous event
+        if self._erx_state:
+            dh = (th - self._erx_h) & 0xFFFF
+            if dh >= 0x8000 or (dh == 0 and tl < self._erx_l):
+                return  # older than the current event: a late retransmission
         if self._erx_state == 1:
             self._report(self._erx_code, True)  # its end packets were all lost
-        self._erx_ph = self._erx_h
-        self._erx_pl = self._erx_l
         self._erx_h = th
         self._erx_l = tl
         self._erx_code = code

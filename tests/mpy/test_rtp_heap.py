@@ -1,0 +1,126 @@
+# Proof that the per-frame paths do not allocate: send, receive, pull, conceal/good
+# and the RTCP tick run with the heap locked (MemoryError on any allocation).
+import time
+from array import array
+
+import micropython
+from check import eq
+from rtp import AUDIO
+from rtp.plc import Concealer
+from test_rtp_recv import pair, Raw
+
+F = 160
+
+
+def test_send_receive_pull_without_allocation():
+    a, b = pair()
+    b.on_event = lambda e, ended: None
+    fr = bytearray(F)
+    out = bytearray(F)
+    kinds = bytearray(200)
+    for _ in range(6):  # warm-up: latch and learn the packet size (these allocate)
+        a.send(fr)
+        b.send(fr)
+        time.sleep_ms(1)
+        a.receive()
+        b.receive()
+        a.pull(out)
+        b.pull(out)
+    now = time.ticks_ms()
+    a.rtcp_tick(now)
+    b.rtcp_tick(now)
+    micropython.heap_lock()
+    try:
+        for t in range(200):
+            if t == 50:
+                a.event_start(7)
+            elif t == 60:
+                a.event_end()
+            elif t == 100:
+                a.send(None)  # silence tick
+            a.send(fr)
+            b.send(fr)
+            if t % 10 == 0:  # bursts: several datagrams per read, events among them
+                a.send(fr)
+            b.receive()
+            a.receive()
+            kinds[t] = b.pull(out)
+            a.pull(out)
+            a.rtcp_tick(now)
+            b.rtcp_tick(now)
+    finally:
+        micropython.heap_unlock()
+    eq(sum(1 for k in kinds if k == AUDIO) > 150, True, "audio flowed")
+    eq(b.stats["events_rx"], 1, "event received")
+    eq(b.stats["discarded"], 0, "all datagrams parsed")
+    a.close()
+    b.close()
+
+
+def test_idle_receive_without_allocation():
+    a, b = pair()  # nothing sent: the unlatched path polls
+    out = bytearray(F)
+    micropython.heap_lock()
+    try:
+        for _ in range(20):
+            a.receive()
+            a.pull(out)
+            a.send(None)
+    finally:
+        micropython.heap_unlock()
+    a.close()
+    b.close()
+
+
+def test_plc_without_allocation():
+    c = Concealer(F)
+    fr = array("h", range(-F * 40, F * 40, 80))
+    c.good(fr)
+    micropython.heap_lock()
+    try:
+        for k in range(20):
+            if k % 4 == 3:
+                c.good(fr)
+            else:
+                c.conceal(fr)
+    finally:
+        micropython.heap_unlock()
+
+
+def test_raw_stream_with_loss_and_reorder_without_allocation():
+    a, b = pair(jitter_min_ms=40)
+    r = Raw(b.local_port)
+    out = bytearray(F)
+    for k in range(4):
+        r.send(k, k * F)
+        time.sleep_ms(1)
+        b.receive()
+    order = []
+    for k in range(4, 84):
+        if k % 7 == 0:
+            continue  # lost
+        order.append(k)
+    for i in range(0, len(order) - 1, 5):
+        order[i], order[i + 1] = order[i + 1], order[i]
+    pkts = []
+    for k in order:  # built before the heap is locked
+        p = bytearray(12 + F)
+        p[0] = 0x80
+        p[2], p[3] = k >> 8, k & 0xFF
+        ts = k * F
+        p[5], p[6], p[7] = (ts >> 16) & 0xFF, (ts >> 8) & 0xFF, ts & 0xFF
+        p[8:12] = b"SSRC"
+        pkts.append(p)
+    micropython.heap_lock()
+    try:
+        for p in pkts:
+            r.s.sendto(p, r.to)
+            b.receive()
+            b.pull(out)
+    finally:
+        micropython.heap_unlock()
+    eq(b.stats["received"], 4 + len(order), "received")
+    eq(b.stats["lost"], 11, "lost")
+    r.close()
+    a.close()
+    b.close()
