@@ -1,0 +1,132 @@
+"""tools/ata/impair.py: the UDP impairment relay drops, delays, jitters and reorders
+within tolerance (measured by a receiver of its own, not by the relay's counters)."""
+import socket
+import statistics
+import struct
+import threading
+import time
+
+import pytest
+
+from ata.impair import Relay
+
+
+class Endpoint:
+    """A UDP socket that stamps what it receives (a thread reads it)."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", 0))
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.s.settimeout(0.2)
+        self.port = self.s.getsockname()[1]
+        self.got = []  # (seq, one-way delay ms, source)
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop:
+            try:
+                data, src = self.s.recvfrom(2048)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            seq, sent = struct.unpack("!Id", data[:12])
+            self.got.append((seq, (time.monotonic() - sent) * 1000.0, src))
+
+    def send(self, seq, to):
+        self.s.sendto(struct.pack("!Id", seq, time.monotonic()) + bytes(20), to)
+
+    def close(self):
+        self._stop = True
+        self._t.join(2)
+        self.s.close()
+
+
+def run(relay_kw, n, interval_s, settle_s=0.3, back=False):
+    a, b = Endpoint(), Endpoint()
+    relay = Relay(("127.0.0.1", b.port), seed=1234, **relay_kw).start()
+    try:
+        for i in range(n):
+            a.send(i, ("127.0.0.1", relay.a_port))
+            if interval_s:
+                time.sleep(interval_s)
+        if back:  # B answers to the relay's B side; it must reach A's source address
+            for i in range(n):
+                b.send(i, ("127.0.0.1", relay.b_port))
+                if interval_s:
+                    time.sleep(interval_s)
+        time.sleep(settle_s)
+    finally:
+        relay.stop()
+        a.close()
+        b.close()
+    return a, b, relay
+
+
+def test_loss_rate():
+    n = 2000
+    _, b, relay = run({"loss": 10}, n, 0.0002)
+    got = len(b.got)
+    # Binomial(2000, 0.9): sd 13.4 -> 4 sd.
+    assert abs(got - 0.9 * n) < 55, got
+    assert relay.stats["a_to_b"]["dropped"] == n - got
+
+
+def test_no_impairment_passes_everything_in_order():
+    _, b, _ = run({}, 300, 0.001)
+    assert [s for s, _, _ in b.got] == list(range(300))
+    assert max(d for _, d, _ in b.got) < 20
+
+
+def test_delay():
+    _, b, _ = run({"delay_ms": 30}, 100, 0.005)
+    d = [x for _, x, _ in b.got]
+    assert len(d) == 100
+    assert 29 <= statistics.median(d) <= 33, statistics.median(d)
+    assert min(d) >= 29.5, min(d)
+    assert max(d) < 45, max(d)
+
+
+def test_jitter_uniform():
+    _, b, _ = run({"delay_ms": 30, "jitter_ms": 10}, 400, 0.005)
+    d = [x for _, x, _ in b.got]
+    assert len(d) == 400
+    assert min(d) >= 19.5, min(d)
+    assert max(d) <= 45, max(d)
+    assert 28 <= statistics.mean(d) <= 33, statistics.mean(d)
+    # Uniform on ±10 ms: standard deviation 10/sqrt(3) = 5.8 ms.
+    assert 4.8 <= statistics.pstdev(d) <= 7.0, statistics.pstdev(d)
+
+
+def test_reorder():
+    _, b, relay = run({"reorder": 10}, 400, 0.005)
+    seqs = [s for s, _, _ in b.got]
+    assert sorted(seqs) == list(range(400)), "nothing lost"
+    late = sum(1 for i in range(1, len(seqs)) if seqs[i] < max(seqs[:i]))
+    held = relay.stats["a_to_b"]["reordered"]
+    assert 20 <= held <= 65, held
+    assert late >= held * 0.8, (late, held)
+
+
+def test_keep_order_jitter_does_not_overtake():
+    _, b, _ = run({"delay_ms": 30, "jitter_ms": 15, "keep_order": True}, 200, 0.002)
+    assert [s for s, _, _ in b.got] == list(range(200))
+
+
+def test_both_ways_to_the_source_address():
+    a, b, relay = run({"delay_ms": 5}, 50, 0.002, back=True)
+    assert len(b.got) == 50
+    assert len(a.got) == 50
+    assert all(src == ("127.0.0.1", relay.a_port) for _, _, src in a.got)
+    assert all(src == ("127.0.0.1", relay.b_port) for _, _, src in b.got)
+
+
+def test_duplicate():
+    _, b, relay = run({"duplicate": 20}, 300, 0.002)
+    seqs = [s for s, _, _ in b.got]
+    dup = len(seqs) - len(set(seqs))
+    assert dup == relay.stats["a_to_b"]["duplicated"]
+    assert 35 <= dup <= 85, dup
