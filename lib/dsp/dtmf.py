@@ -16,7 +16,7 @@ _MIN_P = const(480)      # per-tone power, about -40 dBm0
 _TWIST_REV = const(28)   # high group at most 5.5 dB above low
 _TWIST_NORM = const(71)  # low group at most 9.5 dB above high
 _OTHERS = const(50)      # other tones of a group 8 dB below the best
-_FRAC = const(173)       # strict: >= 85 % of the differenced energy
+_FRAC = const(163)       # strict: >= 80 % of the differenced energy
 _FRAC_LOOSE = const(102)  # loose (partly covered blocks, held digits): >= 50 % of E
 _R1_LO = const(10)       # pre-check: differenced energy / energy in [10/32, 42/32]
 _R1_HI = const(42)
@@ -36,38 +36,63 @@ _TMISS = const(9)   # block index of its first miss
 _NSTATE = const(10)
 _DSTR = tuple(DIGITS)   # one-character strings made once: callbacks get them, no allocation
 
-# Tone tables (see dtmf_ref): [0..7] 2cos(w) Q12, [8..15] sin(w) Q12, [16..23] and
-# [24..31] cos/sin of 51w Q12, [32..39] cos of the phase limit Q12, [40..47] DGAIN Q8,
-# [48..175] KCORR Q8. Stored + 8192 so ptr16 (unsigned) loads read them.
+# Tables, the same as dtmf_ref's (a test compares), at these offsets; stored + 8192 so
+# that ptr16 (unsigned) loads read them on every architecture.
+_T_COEF = const(0)      # 2cos(w), Q12
+_T_SIN = const(8)       # sin(w), Q12
+_T_COSA = const(16)     # cos(51w), Q12
+_T_SINA = const(24)     # sin(51w), Q12
+_T_COST = const(32)     # cos of the phase limit, Q12
+_T_DGAIN = const(40)    # 2 - 2cos(w), Q8
+_KC = const(48)         # KCORR: phi^2 / sin(phi)^2, Q8
+_T_LEAK = const(176)    # LEAK: other tone's leakage, Q15 complex
 _TAB = array('H', [v + 8192 for v in (
+    # COEF
     6995, 6739, 6425, 6055, 4768, 4081, 3271, 2329,
+    # SINQ
     2132, 2329, 2541, 2759, 3331, 3552, 3755, 3927,
+    # COSA
     -3839, 3441, -3722, 4096, -1084, -4073, -3537, -3464,
+    # SINA
     1427, -2222, 1709, -29, -3950, -437, 2066, 2187,
-    3030, 2821, 2568, 2274, 1289, 785, 212, -427,
+    # COST
+    3200, 3029, 2822, 2580, 1764, 1340, 850, 293,
+    # DGAIN
     75, 91, 110, 134, 214, 257, 308, 366,
-    257, 260, 263, 266, 268, 271, 274, 277, 281, 284, 287, 290, 293, 297, 300,
-    304, 307, 311, 315, 319, 323, 327, 331, 335, 339, 344, 348, 353, 357, 362,
-    367, 372, 377, 382, 387, 393, 399, 404, 410, 416, 422, 429, 435, 442, 449,
-    456, 463, 471, 478, 486, 494, 503, 511, 520, 529, 539, 548, 558, 569, 579,
-    590, 602, 613, 625, 638, 651, 664, 678, 693, 708, 724, 740, 757, 774, 792,
-    812, 831, 852, 874, 896, 920, 945, 971, 998, 1026, 1056, 1088, 1121, 1157,
-    1194, 1233, 1275, 1319, 1366, 1416, 1469, 1526, 1587, 1653, 1723, 1799, 1881,
-    1970, 2067, 2173, 2289, 2416, 2557, 2713, 2887, 3082, 3302, 3553, 3840, 4095,
-    4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095)])
-_KC = const(48)
+    # KCORR
+    257, 260, 263, 266, 268, 271, 274, 277, 281, 284, 287, 290, 293, 297, 300, 304,
+    307, 311, 315, 319, 323, 327, 331, 335, 339, 344, 348, 353, 357, 362, 367, 372,
+    377, 382, 387, 393, 399, 404, 410, 416, 422, 429, 435, 442, 449, 456, 463, 471,
+    478, 486, 494, 503, 511, 520, 529, 539, 548, 558, 569, 579, 590, 602, 613, 625,
+    638, 651, 664, 678, 693, 708, 724, 740, 757, 774, 792, 812, 831, 852, 874, 896,
+    920, 945, 971, 998, 1026, 1056, 1088, 1121, 1157, 1194, 1233, 1275, 1319, 1366,
+    1416, 1469, 1526, 1587, 1653, 1723, 1799, 1881, 1970, 2067, 2173, 2289, 2416, 2557,
+    2713, 2887, 3082, 3302, 3553, 3840, 4095, 4095, 4095, 4095, 4095, 4095, 4095, 4095,
+    4095, 4095, 4095, 4095, 4095, 4095,
+    # LEAK
+    418, 1110, 181, -1592, -295, 26, 564, -121, 56, 73, -163, -84, 47, 80, -154, -100,
+    973, -529, -237, -1770, 306, 1339, 822, -405, -827, 830, 51, 12, -755, 603, 9, 3,
+    776, 1571, -51, -2268, -444, 83, 818, -296, 44, 48, -122, -44, 42, 57, -127, -60,
+    2329, -675, 1057, -2759, 18, 2076, 236, 10, -1250, 803, -570, -512, -1032, 509,
+    -427, -465, -657, -988, 181, 1592, -1078, 254, -237, 1770, -705, -1604, -51, 2268,
+    -1282, 2059, 1057, 2759, -280, -98, 564, 121, -876, 1059, 822, 405, -394, -220,
+    818, 296, 189, 2067, 236, -10, 92, -3, -163, 84, -366, 1113, 51, -12, 64, 9, -122,
+    44, 665, 1328, -570, 512, 92, -11, -154, 100, -229, 939, 9, -3, 70, 4, -127, 60,
+    594, 986, -427, 465,
+    )])
 
 
 @micropython.viper
-def _phase(gs, k: int) -> int:
-    # Half-block phase test of tone k (see dtmf_ref._phase): 0 when it fails, else
-    # the Q8 factor undoing the measured frequency offset's loss. gs[2k], gs[2k+1]:
-    # the tone's Goertzel state after the first half, gs[16+2k], gs[17+2k] after the
-    # whole block, each + 2^29 (ptr32 loads are unsigned on 64-bit hosts).
+def _phase(gs, k: int, j: int) -> int:
+    # Half-block phase test of tone k, j being the other group's tone (see
+    # dtmf_ref._phase): 0 when it fails, else the Q8 factor undoing the measured
+    # frequency offset's loss. gs[2k], gs[2k+1]: the tone's Goertzel state after the
+    # first half, gs[16+2k], gs[17+2k] after the whole block, each + 2^29 (ptr32
+    # loads are unsigned on 64-bit hosts).
     g = ptr32(gs)
     tab = ptr16(_TAB)
     c = int(tab[k]) - 8192
-    sn = int(tab[8 + k]) - 8192
+    sn = int(tab[_T_SIN + k]) - 8192
     h1 = int(g[2 * k]) - 0x20000000
     h2 = int(g[2 * k + 1]) - 0x20000000
     f1 = int(g[16 + 2 * k]) - 0x20000000
@@ -76,6 +101,21 @@ def _phase(gs, k: int) -> int:
     i1 = (sn * h2) >> 16
     r2 = (f1 - ((c * f2) >> 13)) >> 4
     i2 = (sn * f2) >> 16
+    c = int(tab[j]) - 8192
+    sn = int(tab[_T_SIN + j]) - 8192
+    f1 = int(g[16 + 2 * j]) - 0x20000000
+    f2 = int(g[17 + 2 * j]) - 0x20000000
+    rb = (f1 - ((c * f2) >> 13)) >> 4
+    ib = (sn * f2) >> 16
+    q = _T_LEAK + 16 * k + 4 * (j & 3)
+    c = int(tab[q]) - 8192
+    sn = int(tab[q + 1]) - 8192
+    r1 -= (rb * c - ib * sn) >> 15
+    i1 -= (rb * sn + ib * c) >> 15
+    c = int(tab[q + 2]) - 8192
+    sn = int(tab[q + 3]) - 8192
+    r2 -= (rb * c - ib * sn) >> 15
+    i2 -= (rb * sn + ib * c) >> 15
     a = r2 * r1 + i2 * i1
     b = i2 * r1 - r2 * i1
     p1 = r1 * r1 + i1 * i1
@@ -97,13 +137,13 @@ def _phase(gs, k: int) -> int:
         b >>= 1
         p1 >>= 1
         pf >>= 1
-    ca = int(tab[16 + k]) - 8192
-    sa = int(tab[24 + k]) - 8192
+    ca = int(tab[_T_COSA + k]) - 8192
+    sa = int(tab[_T_SINA + k]) - 8192
     w = (a * ca + b * sa) >> 12
     v = (b * ca - a * sa) >> 12
     p2 = pf + p1 - 2 * w
     re = w - p1
-    if 2 * re * 4096 < (int(tab[32 + k]) - 8192) * (p1 + p2):
+    if 2 * re * 4096 < (int(tab[_T_COST + k]) - 8192) * (p1 + p2):
         return 0
     re >>= 2
     v >>= 2
@@ -209,7 +249,7 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
         s1 = int(g[16 + 2 * k]) - 0x20000000
         s2 = int(g[17 + 2 * k]) - 0x20000000
         r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
-        i = ((int(tab[8 + k]) - 8192) * s2) >> 16
+        i = ((int(tab[_T_SIN + k]) - 8192) * s2) >> 16
         g[32 + k] = r * r + i * i
         k += 1
     row = 0
@@ -242,16 +282,17 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
             if (int(g[32 + k]) >> 3) * _OTHERS > best:
                 return 16 + d
         k += 1
-    kr = int(_phase(gs, row))
+    kr = int(_phase(gs, row, col))
     if kr == 0:
         return 16 + d
-    kc = int(_phase(gs, col))
+    kc = int(_phase(gs, col, row))
     if kc == 0:
         return 16 + d
     pr = (pr >> 8) * kr + (((pr & 255) * kr) >> 8)
     pc = (pc >> 8) * kc + (((pc & 255) * kc) >> 8)
-    if ((pr >> 8) * (int(tab[40 + row]) - 8192) + (pc >> 8) * (int(tab[40 + col]) - 8192)
-            < (ed * _FRAC) >> 4):
+    pr = (pr >> 8) * (int(tab[_T_DGAIN + row]) - 8192)
+    pc = (pc >> 8) * (int(tab[_T_DGAIN + col]) - 8192)
+    if pr + pc < (ed * _FRAC) >> 4:
         return 16 + d
     return d
 
@@ -334,10 +375,10 @@ def _process(self, pcmo, n: int):
                     b1 = ((cc * b2) >> 12) - b1 + x
                     p += 4
                 x = (a1 - ((cr * a2) >> 13)) >> 4
-                v = ((int(tab[8 + (t >> 2)]) - 8192) * a2) >> 16
+                v = ((int(tab[_T_SIN + (t >> 2)]) - 8192) * a2) >> 16
                 pr = x * x + v * v
                 x = (b1 - ((cc * b2) >> 13)) >> 4
-                v = ((int(tab[12 + (t & 3)]) - 8192) * b2) >> 16
+                v = ((int(tab[_T_SIN + 4 + (t & 3)]) - 8192) * b2) >> 16
                 pc = x * x + v * v
                 if (pr >= _MIN_P and pc >= _MIN_P and (pc >> 3) * 8 <= (pr >> 3) * _TWIST_REV
                         and (pr >> 3) * 8 <= (pc >> 3) * _TWIST_NORM

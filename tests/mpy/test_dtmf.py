@@ -120,3 +120,13 @@ def test_no_allocation_with_callbacks_and_events():
     finally:
         micropython.heap_unlock()
     eq(list(hits), [1, 1], "digit ended and started once")
+
+
+def test_tables_match_reference():
+    t = dtmf._TAB
+    k = 0
+    for name in ("COEF", "SINQ", "COSA", "SINA", "COST", "DGAIN", "KCORR", "LEAK"):
+        ref = getattr(dtmf_ref, name)
+        eq([v - 8192 for v in t[k:k + len(ref)]], list(ref), name)
+        k += len(ref)
+    eq(k, len(t), "table length")
