@@ -24,10 +24,15 @@ def test_ring_frequency_and_cadence(dut, phone, sim_options):
     dut.write("ring")
     dut.expect("ring: started")
     need = 2 * bursts_per_cycle + 1        # two whole cycles and the start of a third
-    phone.wait_for(lambda: len(phone.bursts) >= need, sum(cadence) * 2.5 / 1000 + 5, "ring bursts")
+    phone.wait_for(lambda: len(phone.bursts) >= need and len(phone.bursts[need - 1].toggles) >= 2,
+                   sum(cadence) * 2.5 / 1000 + 5, "ring bursts")
     dut.write("ring stop")
     dut.expect("ring: stopped")
     bursts = phone.bursts[:need]
+    assert len(bursts) == need, bursts
+    print("ring %s: %s" % (sim_options["line"]["country"], "; ".join(
+        "%.2f Hz on %.0f ms off %.0f ms" % (b.frequency_hz, b.on_ms, (n.start_us - b.end_us) / 1000)
+        for b, n in zip(bursts, bursts[1:]))))
     for i, b in enumerate(bursts[:-1]):
         assert abs(b.frequency_hz - plan["ring_hz"]) <= 1.0, (i, b.frequency_hz)
         want_on = cadence[2 * (i % bursts_per_cycle)]
@@ -45,6 +50,7 @@ def test_off_hook_while_ringing_stops_ring_within_200ms(dut, phone):
     t_off = phone.off_hook(bounce_ms=5)
     phone.sleep_sim(7000)                  # longer than a whole cadence: no burst may follow
     burst = [b for b in phone.bursts if b.start_us <= t_off][-1]
+    print("ring trip: RM released %.1f ms after off-hook" % ((burst.end_us - t_off) / 1000))
     assert burst.end_us is not None and 0 <= burst.end_us - t_off <= 200_000, (burst, t_off)
     assert not [b for b in phone.bursts if b.start_us > t_off], phone.bursts
     dut.expect("line: ring trip")
@@ -60,6 +66,9 @@ def test_dial_tone_prompt_and_right_frequencies(phone, sim_options):
     assert t_tone is not None and t_tone - t_off <= 200_000, (t_tone, t_off)
     heard = phone.recording(t_tone + 100_000, t_tone + 1_100_000)
     peaks = signals.spectrum_peaks(heard, len(plan["dial"]))
+    print("dial tone %s: after %.1f ms, %s, %.2f dBm0" % (
+        sim_options["line"]["country"], (t_tone - t_off) / 1000,
+        " + ".join("%.1f Hz" % f for f, _ in peaks), signals.dbm0(heard)))
     got = sorted(f for f, rel in peaks if rel > -6)
     assert len(got) == len(plan["dial"]), peaks
     for f, want in zip(got, plan["dial"]):
