@@ -2,8 +2,6 @@
 spandsp's adsi_rx (libspandsp through ctypes) and Debian's minimodem, for Bell 202 and
 V.23, SDMF and MDMF, a non-ASCII name, private/unavailable, call waiting (CAS + FSK)
 and ETSI DTMF caller ID. Frequencies and timings are also measured from the samples."""
-import ctypes
-import ctypes.util
 import os
 import shutil
 import subprocess
@@ -12,6 +10,7 @@ import wave
 import numpy as np
 import pytest
 
+from ata import callerid_rx
 from conftest import MICROPYTHON, MICROPYPATH, ROOT
 
 RATE = 8000
@@ -45,44 +44,11 @@ def generate(tmp_path, kind, modem, spec):
     return np.concatenate([x, np.zeros(1600, dtype="<i2")])
 
 
-# --- spandsp adsi_rx through ctypes ---------------------------------------------------
-ADSI_STANDARD_CLASS = 1       # Bell 202 (spandsp/adsi.h)
-ADSI_STANDARD_CLIP = 2        # V.23, ETSI
-ADSI_STANDARD_CLIP_DTMF = 5   # ETSI DTMF caller ID
-_PUT_MSG = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_int)
-
-
-def _spandsp():
-    name = ctypes.util.find_library("spandsp")
-    if not name:
-        pytest.fail("libspandsp not found: install libspandsp-dev (tools/setup.sh)")
-    lib = ctypes.CDLL(name)
-    lib.adsi_rx_init.restype = ctypes.c_void_p
-    lib.adsi_rx_init.argtypes = [ctypes.c_void_p, ctypes.c_int, _PUT_MSG, ctypes.c_void_p]
-    lib.adsi_rx.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16), ctypes.c_int]
-    lib.adsi_rx_free.argtypes = [ctypes.c_void_p]
-    return lib
-
-
-def spandsp_decode(x, standard):
-    """Messages adsi_rx delivers (it checks the checksum and drops it)."""
-    lib = _spandsp()
-    msgs = []
-
-    def put(user, msg, n):
-        if n > 0:
-            msgs.append(bytes(msg[:n]))
-
-    cb = _PUT_MSG(put)
-    st = lib.adsi_rx_init(None, standard, cb, None)
-    assert st
-    try:
-        for i in range(0, len(x), 160):
-            chunk = np.ascontiguousarray(x[i:i + 160], dtype="<i2")
-            lib.adsi_rx(st, chunk.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), len(chunk))
-    finally:
-        lib.adsi_rx_free(st)
-    return msgs
+# --- spandsp adsi_rx through ctypes (the phone's decoder in tools/ata) ---------------
+ADSI_STANDARD_CLASS = callerid_rx.BELL202
+ADSI_STANDARD_CLIP = callerid_rx.V23
+ADSI_STANDARD_CLIP_DTMF = callerid_rx.DTMF
+spandsp_decode = callerid_rx.decode
 
 
 # --- minimodem ------------------------------------------------------------------------
@@ -117,17 +83,7 @@ def find_message(raw):
     raise AssertionError("no message with a valid checksum in %r" % raw)
 
 
-def fields(msg):
-    """{param: bytes} of a message without its checksum (as adsi_rx gives it)."""
-    body = msg[2:2 + msg[1]]
-    if msg[0] == 0x04:
-        return {"sdmf_datetime": body[:8], "sdmf_number": body[8:]}
-    out = {}
-    i = 0
-    while i < len(body):
-        out[body[i]] = body[i + 2:i + 2 + body[i + 1]]
-        i += 2 + body[i + 1]
-    return out
+fields = callerid_rx.fields
 
 
 NAME_IN = "Zoë Ångström-Ødegård"       # 20 characters, non-ASCII, cut to 15
