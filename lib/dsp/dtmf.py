@@ -20,6 +20,8 @@ _FRAC = const(163)       # strict: >= 80 % of the differenced energy
 _FRAC_LOOSE = const(102)  # loose (partly covered blocks, held digits): >= 50 % of E
 _R1_LO = const(10)       # pre-check: differenced energy / energy in [10/32, 42/32]
 _R1_HI = const(42)
+_HARM = const(32)        # harmonic * HARM below the tone (2H/P < -12 dB)
+_SUB = const(4)          # half the row frequency * SUB below the row tone (-3 dB)
 _END_MISSES = const(3)   # blocks without the digit that end it
 
 # State words (array 'i', all values >= 0; digit codes stored as digit + 1, 0 = none).
@@ -46,6 +48,8 @@ _T_COST = const(32)     # cos of the phase limit, Q12
 _T_DGAIN = const(40)    # 2 - 2cos(w), Q8
 _KC = const(48)         # KCORR: phi^2 / sin(phi)^2, Q8
 _T_LEAK = const(176)    # LEAK: other tone's leakage, Q15 complex
+_T_HCOEF = const(304)   # HCOEF: 2cos at the checked harmonic, Q12
+_T_HSIN = const(316)    # HSIN: sin at the checked harmonic, Q12
 _TAB = array('H', [v + 8192 for v in (
     # COEF
     6995, 6739, 6425, 6055, 4768, 4081, 3271, 2329,
@@ -56,7 +60,7 @@ _TAB = array('H', [v + 8192 for v in (
     # SINA
     1427, -2222, 1709, -29, -3950, -437, 2066, 2187,
     # COST
-    3200, 3029, 2822, 2580, 1764, 1340, 850, 293,
+    3200, 3029, 3018, 2580, 1764, 1340, 850, 293,
     # DGAIN
     75, 91, 110, 134, 214, 257, 308, 366,
     # KCORR
@@ -79,6 +83,10 @@ _TAB = array('H', [v + 8192 for v in (
     818, 296, 189, 2067, 236, -10, 92, -3, -163, 84, -366, 1113, 51, -12, 64, 9, -122,
     44, 665, 1328, -570, 512, 92, -11, -154, 100, -229, 939, 9, -3, 70, 4, -127, 60,
     594, 986, -427, 465,
+    # HCOEF
+    -585, -1975, -3465, -4934, -2641, -4126, -5580, -6868, 7887, 7820, 7738, 7639,
+    # HSIN
+    4086, 3975, 3712, 3270, 3877, 3539, 2999, 2233, 1107, 1220, 1345, 1479,
     )])
 
 
@@ -294,6 +302,40 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
     pc = (pc >> 8) * (int(tab[_T_DGAIN + col]) - 8192)
     if pr + pc < (ed * _FRAC) >> 4:
         return 16 + d
+    # harmonics (dtmf_ref._harmonic): 3rd of the row tone, 2nd of the column tone,
+    # half the row tone, each over the two half blocks
+    k = row
+    while k < 12:
+        c = int(tab[_T_HCOEF + k]) - 8192
+        sn = int(tab[_T_HSIN + k]) - 8192
+        h = 0
+        p = uint(ptr16(src)) + uint(off * 2)
+        o = 0
+        while o < 2:
+            end = p + uint(_HALF * 2)
+            a1 = 0
+            a2 = 0
+            while p < end:
+                x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+                a0 = ((c * a1) >> 12) - a2 + x
+                a2 = a1
+                a1 = a0
+                p += 2
+            r = (a1 - ((c * a2) >> 13)) >> 4
+            i = (sn * a2) >> 16
+            h += r * r + i * i
+            o += 1
+        if k < 8:
+            if h * _HARM > int(g[32 + k]):
+                return 16 + d
+        elif h * _SUB > int(g[32 + row]):
+            return 16 + d
+        if k == row:
+            k = col
+        elif k == col:
+            k = 8 + row
+        else:
+            break
     return d
 
 

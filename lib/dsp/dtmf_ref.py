@@ -17,7 +17,8 @@ HALF = const(51)       # the phase test compares the two halves of a block
 # over a half block: a deviation of 2.2 % + 1.5 Hz, just above the 1.5 % + 2 Hz that must
 # operate (Q.24; the margin covers noise) and well below the 3.5 % that must not. Kept
 # tight on purpose: notes of the equal-tempered scale lie 1.7-2.9 % from several DTMF
-# tones, and music is where talk-off comes from.
+# tones, and music is where talk-off comes from; 852 Hz gets 2 % + 1.5 Hz because G#5
+# (830.6 Hz) lies 2.5 % below it (its leakage from the column tones is small enough).
 FREQS = (697, 770, 852, 941, 1209, 1336, 1477, 1633)
 
 
@@ -30,7 +31,8 @@ def tables():
          "SINQ": [round(4096 * math.sin(x)) for x in w],
          "COSA": [round(4096 * math.cos(HALF * x)) for x in w],
          "SINA": [round(4096 * math.sin(HALF * x)) for x in w],
-         "COST": [round(4096 * math.cos(2 * math.pi * (0.022 * f + 1.5) * HALF / 8000))
+         "COST": [round(4096 * math.cos(2 * math.pi * ((0.02 if f == 852 else 0.022) * f
+                                                      + 1.5) * HALF / 8000))
                   for f in FREQS],
          "DGAIN": [round(256 * (2 - 2 * math.cos(x))) for x in w],
          "KCORR": []}
@@ -49,6 +51,11 @@ def tables():
             leak += [round(k1.real * 32768), round(k1.imag * 32768),
                      round(k2.real * 32768), round(k2.imag * 32768)]
     t["LEAK"] = leak
+    hw = [2 * math.pi * 3 * f / 8000 for f in FREQS[:4]] + \
+         [2 * math.pi * 2 * f / 8000 for f in FREQS[4:]] + \
+         [2 * math.pi * f / 2 / 8000 for f in FREQS[:4]]
+    t["HCOEF"] = [round(8192 * math.cos(x)) for x in hw]
+    t["HSIN"] = [round(4096 * math.sin(x)) for x in hw]
     return {k: tuple(v) for k, v in t.items()}
 
 
@@ -57,7 +64,7 @@ COEF = (6995, 6739, 6425, 6055, 4768, 4081, 3271, 2329)
 SINQ = (2132, 2329, 2541, 2759, 3331, 3552, 3755, 3927)
 COSA = (-3839, 3441, -3722, 4096, -1084, -4073, -3537, -3464)
 SINA = (1427, -2222, 1709, -29, -3950, -437, 2066, 2187)
-COST = (3200, 3029, 2822, 2580, 1764, 1340, 850, 293)
+COST = (3200, 3029, 3018, 2580, 1764, 1340, 850, 293)
 
 DGAIN = (75, 91, 110, 134, 214, 257, 308, 366)   # (2 - 2cos(w)) * 256
 # phi^2 / sin(phi)^2 in Q8 for cos(phi) = 1 - (u + 0.5) / 64, u = 0..127
@@ -86,6 +93,15 @@ LEAK = (418, 1110, 181, -1592, -295, 26, 564, -121, 56, 73, -163, -84, 47, 80, -
         -366, 1113, 51, -12, 64, 9, -122, 44, 665, 1328, -570, 512, 92, -11, -154, 100,
         -229, 939, 9, -3, 70, 4, -127, 60, 594, 986, -427, 465)
 
+# Harmonics checked (a tone from speech or music carries them, DTMF does not): the
+# 3rd of the row tones (2091..2823 Hz, far from every DTMF tone; the 2nd would fall
+# among the column tones), the 2nd of the column tones (2418..3266 Hz), then half the
+# row frequency (348..470 Hz): a "row tone" that is the 2nd harmonic of a louder note.
+HCOEF = (-585, -1975, -3465, -4934, -2641, -4126, -5580, -6868,   # 2cos, Q12
+         7887, 7820, 7738, 7639)
+HSIN = (4086, 3975, 3712, 3270, 3877, 3539, 2999, 2233,           # sin, Q12
+        1107, 1220, 1345, 1479)
+
 # Decision constants (units: x>>5 samples, powers of (DFT>>4), see docs/dtmf.md).
 GATE4 = const(600)       # sum of (x>>5)^2 over every 4th sample; below: no digit (about -43 dBm0 per tone)
 MIN_P = const(480)       # per-tone power, about -40 dBm0
@@ -96,6 +112,10 @@ FRAC = const(163)        # strict: the two tones hold >= 80 % of the differenced
 R1_LO = const(10)        # pre-check: differenced energy / energy >= 10/32
 R1_HI = const(42)        # ... and <= 42/32
 FRAC_LOOSE = const(102)  # loose test (partly covered blocks, held digits): >= 50 % of E
+HARM = const(32)         # harmonic (over half blocks) * HARM must stay below the tone:
+#                          2H/P < -12 dB (clipped or companded DTMF stays below -14 dB)
+SUB = const(4)           # half the row frequency: 2H/P < -3 dB (dial tone at 350 Hz
+#                          lies there, 10 dB below the digit in the Q.24 test)
 END_MISSES = const(3)    # blocks without the digit that end it (a 10 ms gap spoils <= 2)
 
 
@@ -249,7 +269,27 @@ def analyse(buf, track):
     pc = (pc >> 8) * kc + (((pc & 255) * kc) >> 8)
     if (pr >> 8) * DGAIN[row] + (pc >> 8) * DGAIN[col] < (ed * FRAC) >> 4:
         return 16 + d
+    if _harmonic(buf, row) * HARM > p[row] or _harmonic(buf, col) * HARM > p[col]:
+        return 16 + d
+    if _harmonic(buf, 8 + row) * SUB > p[row]:
+        return 16 + d
     return d
+
+
+def _harmonic(buf, k):
+    """Power at tone k's checked harmonic (k = 8..11: half row tone k - 8): the sum
+    over the two half blocks (wide
+    bins, so a tone off by 2 % still puts its harmonic in), in the units of _power."""
+    c = HCOEF[k]
+    h = 0
+    for n0 in (0, HALF):
+        s1 = s2 = 0
+        for i in range(n0, n0 + HALF):
+            s1, s2 = ((c * s1) >> 12) - s2 + (buf[i] >> 5), s1
+        r = (s1 - ((c * s2) >> 13)) >> 4
+        i = (HSIN[k] * s2) >> 16
+        h += r * r + i * i
+    return h
 
 
 def _power(k, s1, s2):

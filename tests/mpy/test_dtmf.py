@@ -125,7 +125,8 @@ def test_no_allocation_with_callbacks_and_events():
 def test_tables_match_reference():
     t = dtmf._TAB
     k = 0
-    for name in ("COEF", "SINQ", "COSA", "SINA", "COST", "DGAIN", "KCORR", "LEAK"):
+    for name in ("COEF", "SINQ", "COSA", "SINA", "COST", "DGAIN", "KCORR", "LEAK", "HCOEF",
+                 "HSIN"):
         ref = getattr(dtmf_ref, name)
         eq([v - 8192 for v in t[k:k + len(ref)]], list(ref), name)
         k += len(ref)
