@@ -175,7 +175,7 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
     # d, 16 + d or -1. e, ed: energy and differenced energy, >> 6. All eight Goertzel
     # filters run together, three samples per turn (51 = 17 * 3) with the states
     # rotating through three variables; the states after each half go to gs[0..31]
-    # (+ 2^29), the powers to gs[32..39].
+    # (+ 2^29), the powers to gs[32..39], the whole-block DFTs to gs[40..55] (+ 2^29).
     a0 = 0
     a1 = 0
     a2 = 0
@@ -259,6 +259,8 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
         r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
         i = ((int(tab[_T_SIN + k]) - 8192) * s2) >> 16
         g[32 + k] = r * r + i * i
+        g[40 + 2 * k] = r + 0x20000000
+        g[41 + 2 * k] = i + 0x20000000
         k += 1
     row = 0
     k = 1
@@ -271,6 +273,21 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
     while k < 8:
         if int(g[32 + k]) > int(g[32 + col]):
             col = k
+        k += 1
+    # remove what the best tone of the other group leaks into each tone (dtmf_ref)
+    k = 0
+    while k < 8:
+        j = col
+        if k >= 4:
+            j = row
+        q = _T_LEAK + 16 * k + 4 * (j & 3) + 2
+        c = int(tab[q]) - 8192
+        sn = int(tab[q + 1]) - 8192
+        rb = int(g[40 + 2 * j]) - 0x20000000
+        ib = int(g[41 + 2 * j]) - 0x20000000
+        r = int(g[40 + 2 * k]) - 0x20000000 - ((rb * c - ib * sn) >> 15)
+        i = int(g[41 + 2 * k]) - 0x20000000 - ((rb * sn + ib * c) >> 15)
+        g[32 + k] = r * r + i * i
         k += 1
     pr = int(g[32 + row])
     pc = int(g[32 + col])
@@ -523,7 +540,7 @@ class DtmfDetector:
         self.on_start = on_start
         self._st = array('i', bytes(4 * _NSTATE))
         self._buf = array('h', bytes(2 * _BLOCK))   # a block straddling frames
-        self._gs = array('i', bytes(4 * 40))   # Goertzel states and powers, see _classify
+        self._gs = array('i', bytes(4 * 56))   # Goertzel states, powers, DFTs: _classify
 
     def reset(self):
         st = self._st
