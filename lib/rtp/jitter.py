@@ -178,9 +178,12 @@ class JitterBuffer:
             self.wmin = off
         if off > self.wmax:
             self.wmax = off
-        if off + n <= 0:
+        if off < 0:
+            # (Partly) after its playout time: counted; what is still ahead is kept.
             self.late += 1
-            return LATE
+            if off + n <= 0:
+                return LATE
+            res = LATE
         self._write(b, pi, off, n)
         return res
 

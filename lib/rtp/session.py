@@ -10,12 +10,9 @@ from array import array
 from micropython import const
 
 from rtp import _fast
-from rtp.jitter import JitterBuffer, AUDIO, LOST, EMPTY, LATE  # noqa: F401 (re-exported)
+from rtp.jitter import JitterBuffer, AUDIO, LOST, EMPTY  # noqa: F401 (re-exported)
 
-try:
-    import select
-except ImportError:  # pragma: no cover - every MicroPython port with sockets has it
-    select = None
+import select
 
 _RX_BUF = const(2048)  # bytes: receive buffer (several datagrams may be read at once)
 _MAX_READS = const(16)  # socket reads per receive() call
@@ -87,7 +84,6 @@ class RtpSession:
         self.received = 0
         self.duplicates = 0
         self.discarded = 0
-        self.late = 0
         self.events_tx = 0
         self.events_rx = 0
         self._jitter_q4 = 0  # RFC 3550 interarrival jitter * 16, in timestamp units
@@ -205,8 +201,10 @@ class RtpSession:
             self._reopen()
 
     def _connect(self, a):
-        self.sock.connect(a)
-        self._connected = True
+        s = self.sock
+        if s is not None:
+            s.connect(a)
+            self._connected = True
 
     def set_payload_type(self, pt):
         self.pt = pt
@@ -239,11 +237,14 @@ class RtpSession:
         tx[7] = tl & 0xFF
 
     def _out(self, view):
+        s = self.sock
         try:
+            if s is None:
+                return False
             if self._connected:
-                self.sock.send(view)
+                s.send(view)
             elif self._remote is not None:
-                self.sock.sendto(view, self._remote)
+                s.sendto(view, self._remote)
             else:
                 return False
         except OSError:
@@ -487,8 +488,8 @@ class RtpSession:
                 self._learn_len = plen
                 self._learn_n = 1
         self._jitter(o + 4)
-        if plen and self.jb.put(b, o + 4, o + hl, plen, b[o + 1] & 0x80, st) == LATE:
-            self.late += 1
+        if plen:
+            self.jb.put(b, o + 4, o + hl, plen, b[o + 1] & 0x80, st)
         return True
 
     def _update_seq(self, seq):
@@ -626,8 +627,10 @@ class RtpSession:
             self.send_errors += 1
 
     def _rtcp_send(self, data):
-        ip, port = self.remote
-        self._rtcp.sendto(data, _addr(ip, port + 1))
+        r = self.remote
+        if r is None or self._rtcp is None:
+            return
+        self._rtcp.sendto(data, _addr(r[0], r[1] + 1))
         self.rtcp_sent += 1
         self._rtcp_sent_since = False
 
@@ -654,7 +657,7 @@ class RtpSession:
         jb = self.jb
         d = {
             "sent": self.sent, "sent_octets": self.sent_octets, "received": self.received,
-            "lost": lost if lost > 0 else 0, "late": self.late,
+            "lost": lost if lost > 0 else 0, "late": jb.late,
             "duplicates": self.duplicates, "discarded": self.discarded,
             "concealed": jb.concealed, "jitter_ms": (self._jitter_q4 >> 4) / 8,
             "buffer_ms": jb.depth() / 8 if jb.state else 0,
