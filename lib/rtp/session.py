@@ -207,6 +207,8 @@ class RtpSession:
             self._connected = True
 
     def set_payload_type(self, pt):
+        if getattr(self, "pt", None) == pt:
+            return
         self.pt = pt
         self.jb.alaw = 1 if pt == 8 else 0
         self.jb.quiet_check = pt == 0 or pt == 8
@@ -418,6 +420,14 @@ class RtpSession:
                 if r < hl + 4:
                     return self._unsplittable(count)
                 hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
+            if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
+                ln = (((b[o + 2] << 8) | b[o + 3]) + 1) * 4
+                if ln > r:
+                    return self._unsplittable(count)
+                self._rtcp_in(o, ln)
+                count += 1
+                o += ln
+                continue
             pt = b[o + 1] & 0x7F
             if pt == self.pt:
                 ln = hl + self._learn_len
@@ -444,6 +454,9 @@ class RtpSession:
         b = self._rx
         if n < 12 or (b[o] & 0xC0) != 0x80:
             self.discarded += 1
+            return False
+        if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
+            self._rtcp_in(o, n)
             return False
         plain = (b[o] & 0x3F) == 0  # no padding, extension or CSRCs
         hl = 12 + 4 * (b[o] & 0x0F)
@@ -491,6 +504,10 @@ class RtpSession:
         if plen:
             self.jb.put(b, o + 4, o + hl, plen, b[o + 1] & 0x80, st)
         return True
+
+    def _rtcp_in(self, o, n):
+        from rtp import rtcp
+        rtcp.parse(self, memoryview(self._rx)[o:o + n], n, self._now)
 
     def _update_seq(self, seq):
         # RFC 3550 A.1. Returns 1 for a new highest sequence number, 0 for an older

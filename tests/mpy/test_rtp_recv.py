@@ -263,6 +263,29 @@ def test_rtcp_reports_exchanged():
     b.close()
 
 
+def test_rtcp_on_the_rtp_port_is_not_rtp():
+    # RFC 5761 demultiplexing: a peer that muxes RTCP must not disturb the stream.
+    a, b = pair()
+    fr = bytes(F)
+    for _ in range(5):
+        a.send(fr)
+        settle(b, 2)
+    eq(b._learned, True, "learned")
+    from rtp import rtcp
+    sr = rtcp.build(a, time.ticks_ms())
+    a.sock.sendto(sr, a._remote)  # from A's RTP socket to B's RTP port
+    a.send(fr)
+    a.sock.sendto(sr, a._remote)
+    settle(b)
+    st = b.stats
+    eq(st["rtcp_received"], 2, "parsed as RTCP")
+    eq(st["discarded"], 0, "not discarded")
+    eq(b._learned, True, "still learned")
+    eq(st["received"], 6, "RTP unaffected")
+    a.close()
+    b.close()
+
+
 def test_stats_keys():
     a, b = pair()
     for k in ("sent", "received", "lost", "late", "duplicates", "discarded", "concealed",
