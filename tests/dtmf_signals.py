@@ -4,12 +4,13 @@ Level convention (G.711, as in docs/dsp.md): a sine at 0 dBm0 has peak amplitude
 A0 = 32768 / 10**(3.17/20) ~= 22750 in 16-bit linear PCM, because the µ-law
 full-scale sine is +3.17 dBm0. A tone of L dBm0 has peak A0 * 10**(L/20).
 """
-import audioop  # CPython 3.11's G.711 (ITU), an independent codec for the round trips
 import warnings
 
 import numpy as np
 
-warnings.filterwarnings("ignore", category=DeprecationWarning)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop  # CPython 3.11's G.711 (ITU), an independent codec for the round trips
 
 RATE = 8000
 A0 = 32768 / 10 ** (3.17 / 20)

