@@ -117,7 +117,7 @@ class UserAgent:
         self._trusted = set()
         self._req_bucket = _Bucket(rate, max(rate * 2, RATE_REQ_BURST))
         self._inv_bucket = _Bucket(RATE_INVITE_PER_S, 2 * RATE_INVITE_PER_S)
-        self._reply_bucket = _Bucket(RATE_REPLY_PER_S, RATE_REPLY_PER_S)
+        self._reply_bucket = _Bucket(RATE_REPLY_PER_S, 2 * RATE_REPLY_PER_S)
         self.running = False
 
     # ---- identities and addresses
