@@ -170,12 +170,17 @@ def _phase(gs, k: int, j: int) -> int:
 
 
 @micropython.viper
-def _classify(src, off: int, gs, e: int, ed: int) -> int:
-    # Full analysis of the block at src[off:off+102] (array 'h'), see dtmf_ref.analyse:
-    # d, 16 + d or -1. e, ed: energy and differenced energy, >> 6. All eight Goertzel
-    # filters run together, three samples per turn (51 = 17 * 3) with the states
-    # rotating through three variables; the states after each half go to gs[0..31]
-    # (+ 2^29), the powers to gs[32..39], the whole-block DFTs to gs[40..55] (+ 2^29).
+def _bank4(src, off: int, gs, group: int):
+    # Four Goertzel filters (group 0: rows, 1: columns) over the block at src[off:],
+    # three samples per turn (51 = 17 * 3), the states rotating through three
+    # variables; the states after each half go to gs[2k], gs[2k+1] and gs[16+2k],
+    # gs[17+2k] (+ 2^29). Coefficients 2cos(w), Q12.
+    tab = ptr16(_TAB)
+    t = group * 4
+    ca = int(tab[t]) - 8192
+    cb = int(tab[t + 1]) - 8192
+    cc = int(tab[t + 2]) - 8192
+    cd = int(tab[t + 3]) - 8192
     a0 = 0
     a1 = 0
     a2 = 0
@@ -188,51 +193,27 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
     d0 = 0
     d1 = 0
     d2 = 0
-    e0 = 0
-    e1 = 0
-    e2 = 0
-    f0 = 0
-    f1 = 0
-    f2 = 0
-    g0 = 0
-    g1 = 0
-    g2 = 0
-    h0 = 0
-    h1 = 0
-    h2 = 0
     g = ptr32(gs)
     p = uint(ptr16(src)) + uint(off * 2)
-    o = 0
+    o = 2 * t
     while o < 32:
         end = p + uint(_HALF * 2)
         while p < end:
             x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-            a0 = ((6995 * a1) >> 12) - a2 + x
-            b0 = ((6739 * b1) >> 12) - b2 + x
-            c0 = ((6425 * c1) >> 12) - c2 + x
-            d0 = ((6055 * d1) >> 12) - d2 + x
-            e0 = ((4768 * e1) >> 12) - e2 + x
-            f0 = ((4081 * f1) >> 12) - f2 + x
-            g0 = ((3271 * g1) >> 12) - g2 + x
-            h0 = ((2329 * h1) >> 12) - h2 + x
+            a0 = ((ca * a1) >> 12) - a2 + x
+            b0 = ((cb * b1) >> 12) - b2 + x
+            c0 = ((cc * c1) >> 12) - c2 + x
+            d0 = ((cd * d1) >> 12) - d2 + x
             x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
-            a2 = ((6995 * a0) >> 12) - a1 + x
-            b2 = ((6739 * b0) >> 12) - b1 + x
-            c2 = ((6425 * c0) >> 12) - c1 + x
-            d2 = ((6055 * d0) >> 12) - d1 + x
-            e2 = ((4768 * e0) >> 12) - e1 + x
-            f2 = ((4081 * f0) >> 12) - f1 + x
-            g2 = ((3271 * g0) >> 12) - g1 + x
-            h2 = ((2329 * h0) >> 12) - h1 + x
+            a2 = ((ca * a0) >> 12) - a1 + x
+            b2 = ((cb * b0) >> 12) - b1 + x
+            c2 = ((cc * c0) >> 12) - c1 + x
+            d2 = ((cd * d0) >> 12) - d1 + x
             x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
-            a1 = ((6995 * a2) >> 12) - a0 + x
-            b1 = ((6739 * b2) >> 12) - b0 + x
-            c1 = ((6425 * c2) >> 12) - c0 + x
-            d1 = ((6055 * d2) >> 12) - d0 + x
-            e1 = ((4768 * e2) >> 12) - e0 + x
-            f1 = ((4081 * f2) >> 12) - f0 + x
-            g1 = ((3271 * g2) >> 12) - g0 + x
-            h1 = ((2329 * h2) >> 12) - h0 + x
+            a1 = ((ca * a2) >> 12) - a0 + x
+            b1 = ((cb * b2) >> 12) - b0 + x
+            c1 = ((cc * c2) >> 12) - c0 + x
+            d1 = ((cd * d2) >> 12) - d0 + x
             p += 6
         g[o] = a1 + 0x20000000
         g[o + 1] = a2 + 0x20000000
@@ -242,18 +223,31 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
         g[o + 5] = c2 + 0x20000000
         g[o + 6] = d1 + 0x20000000
         g[o + 7] = d2 + 0x20000000
-        g[o + 8] = e1 + 0x20000000
-        g[o + 9] = e2 + 0x20000000
-        g[o + 10] = f1 + 0x20000000
-        g[o + 11] = f2 + 0x20000000
-        g[o + 12] = g1 + 0x20000000
-        g[o + 13] = g2 + 0x20000000
-        g[o + 14] = h1 + 0x20000000
-        g[o + 15] = h2 + 0x20000000
         o += 16
+
+
+@micropython.viper
+def _classify(src, off: int, gs, e: int, ed: int) -> int:
+    # Full analysis of the block at src[off:off+102] (array 'h'), see dtmf_ref.analyse:
+    # d, 16 + d or -1. e, ed: energy and differenced energy, >> 6. Goertzel states in
+    # gs[0..31] (see _bank4), powers in gs[32..39], whole-block DFTs in gs[40..55]
+    # (+ 2^29).
+    g = ptr32(gs)
     tab = ptr16(_TAB)
+    _bank4(src, off, gs, 0)      # the row filters
     k = 0
     while k < 8:
+        if k == 4:
+            # early exit (see dtmf_ref.analyse): no column filters for a weak row
+            row = 0
+            j = 1
+            while j < 4:
+                if int(g[32 + j]) > int(g[32 + row]):
+                    row = j
+                j += 1
+            if int(g[32 + row]) * 7 * 16 < e * _FRAC_LOOSE:
+                return -1
+            _bank4(src, off, gs, 1)  # the column filters
         s1 = int(g[16 + 2 * k]) - 0x20000000
         s2 = int(g[17 + 2 * k]) - 0x20000000
         r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
