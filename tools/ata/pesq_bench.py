@@ -1,0 +1,505 @@
+"""`ata bench` audio figures: PESQ (ITU-T P.862 narrowband) of speech through the ATA's
+RTP path to baresip and back, with and without network impairment, and the ATA's
+RTP send pacing on the sim.
+
+Speech: a few Harvard sentences spoken by espeak-ng at run time, resampled by sox to
+8 kHz mono 16-bit (nothing committed as audio). Scores, all in one run:
+
+  (a) ceiling   the same speech through G.711 mu-law encode + decode offline
+  (b) ATA clean the virtual phone <-> sim ATA <-> Kamailio <-> baresip, no impairment
+  (c) ATA impaired  the same call with loss and delay+jitter on the RTP path
+  (d) baresip<->baresip through the same Kamailio and the same impairment (same
+      relay settings and seed), the reference the ATA must not be worse than
+
+Both directions are scored: phone->far (the phone plays speech, baresip records what
+it decoded) and far->phone (baresip's aufile plays speech, the phone records its
+earpiece). Each recording is aligned to the reference by cross-correlation and the
+segment around each occurrence of the speech is scored; the figure is their mean.
+
+The impairment sits in the media path by a Kamailio config made for the bench: it
+rewrites the m=audio ports of the SDP bodies it relays, so each side sends its RTP to
+an ata.impair relay that forwards to the other side's real port.
+
+    .venv/bin/python -m ata.pesq_bench [--reps N] [--quick] [--no-impair] [--out DIR]
+
+Prints the table and writes build/bench-pesq.txt. Exit status 1 when a figure misses
+its target (clean within 0.05 of the ceiling, impaired not worse than baresip,
+99 % of send intervals within 20 +- 2 ms).
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from scipy import signal as sps
+
+from . import paths, peers, signals
+from .impair import Relay
+from .phone import VirtualPhone
+from .rtpbench import interval_report, send_intervals
+from .sim import SimProcess
+
+RATE = 8000
+SENTENCES = (                       # Harvard sentences (IEEE 1969), list 1
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It is easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+)
+ESPEAK_VOICE = "en-us"
+ESPEAK_WPM = 150
+SPEECH_GAIN_DB = -6.0               # espeak peaks near -3.5 dBFS: keep headroom in the path
+PAD_S = 0.6                         # silence around each occurrence of the speech
+SCORE_PAD_S = 0.3                   # silence kept around the speech in scored segments
+WARMUP_S = 1.0                      # call audio skipped before the first scored occurrence
+MIN_CORR = 0.2                      # normalised correlation below this: the speech is not there
+LOSS_PCT = 5.0
+DELAY_MS = 30.0
+JITTER_MS = 10.0                    # uniform +-, so 20..40 ms one way
+SEED = 862                          # the relay's random seed, the same for every impaired run
+CLEAN_MARGIN = 0.05                 # (b) must be within this of (a)
+PACING_NOMINAL_MS = 20.0
+PACING_TOL_MS = 2.0
+PACING_TARGET_PCT = 99.0
+RT_PRIORITY = 10                    # SCHED_FIFO priority of the media-path processes (--rt)
+
+
+# -- real-time priority for the media path ------------------------------------------------
+def set_realtime(pid, on=True):
+    """SCHED_FIFO (on) or back to SCHED_OTHER for every thread of process pid (0: us).
+    The ATA on a board owns its CPU; on a shared host other jobs' load would show up
+    as frame slips in the sim, the virtual phone or baresip and be scored as the RTP
+    path's. Applied alike to every run (ATA and baresip<->baresip). Returns False
+    when not permitted."""
+    pid = pid or os.getpid()
+    pol, prm = ((os.SCHED_FIFO, os.sched_param(RT_PRIORITY)) if on
+                else (os.SCHED_OTHER, os.sched_param(0)))
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            os.sched_setscheduler(int(tid), pol, prm)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+# -- speech and the offline codec --------------------------------------------------------
+def make_speech(workdir, sentences=SENTENCES):
+    """espeak-ng -> sox (8 kHz mono 16-bit, no dither: the same samples every run);
+    returns the int16 samples."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    raw, wav = workdir / "espeak.wav", workdir / "speech-8k.wav"
+    subprocess.run(["espeak-ng", "-v", ESPEAK_VOICE, "-s", str(ESPEAK_WPM), "-w", str(raw),
+                    " ".join(sentences)], check=True, capture_output=True)
+    subprocess.run(["sox", "-D", str(raw), "-r", str(RATE), "-c", "1", "-b", "16",
+                    "-e", "signed-integer", str(wav), "gain", str(SPEECH_GAIN_DB)],
+                   check=True, capture_output=True)
+    x = signals.read_wav(wav)
+    nz = np.flatnonzero(np.abs(x.astype(np.int32)) > 32)   # trim espeak's own silence
+    return x[nz[0]:nz[-1] + 1].copy()
+
+
+def ulaw_encode(x):
+    """G.711 mu-law encode (int16 -> codes) on the 14-bit sample, as the Sun/CCITT
+    reference code does (the firmware's encoder is bit-exact with it)."""
+    v = np.asarray(x, dtype=np.int32) >> 2
+    neg = v < 0
+    m = np.minimum(np.where(neg, -v, v) + 33, 8191)
+    seg = np.floor(np.log2(m)).astype(np.int32) - 5
+    code = (seg << 4) | ((m >> (seg + 1)) & 0x0F)
+    return code ^ np.where(neg, 0x7F, 0xFF)
+
+
+def ulaw_decode(code):
+    c = ~np.asarray(code, dtype=np.int32) & 0xFF
+    exp = (c >> 4) & 7
+    mag = (((c & 0x0F) << 3) + 0x84 << exp) - 0x84
+    return np.where(c & 0x80, -mag, mag).astype(np.int16)
+
+
+def pesq_nb(ref, deg):
+    from pesq import pesq
+    return float(pesq(RATE, np.asarray(ref, np.float32), np.asarray(deg, np.float32), "nb"))
+
+
+def padded(speech, pad_s):
+    z = np.zeros(int(pad_s * RATE), np.int16)
+    return np.concatenate([z, speech, z])
+
+
+# -- alignment and scoring ----------------------------------------------------------------
+def find_occurrences(ref, rec, period, skip, count):
+    """Start indices in rec of up to `count` occurrences of ref (repeating every
+    `period` samples), each found by cross-correlation in a window that holds a
+    full one; the search starts `skip` samples in."""
+    ref = np.asarray(ref, np.float64)
+    rec = np.asarray(rec, np.float64)
+    eref = np.sqrt(np.sum(ref * ref))
+    starts, pos = [], skip
+    while len(starts) < count and pos + len(ref) <= len(rec):
+        win = rec[pos:pos + period + len(ref)]
+        if len(win) < len(ref):
+            break
+        c = sps.correlate(win, ref, mode="valid", method="fft")
+        k = int(np.argmax(c))
+        seg = win[k:k + len(ref)]
+        norm = c[k] / (eref * np.sqrt(np.sum(seg * seg)) + 1e-9)
+        if norm >= MIN_CORR:
+            starts.append((pos + k, float(norm)))
+            pos += k + len(ref)
+        else:
+            pos += period
+    return starts
+
+
+def slips(speech, rec, start, block=2000, search=1600, min_peak=1000):
+    """Timing slips inside one aligned occurrence: the local delay of each block of
+    speech (found by cross-correlation within +-search samples) relative to `start`;
+    returns how many times it changes (frames dropped or inserted on the way)."""
+    lags = []
+    for b in range(0, len(speech) - block, block):
+        seg = speech[b:b + block].astype(np.float64)
+        if np.abs(seg).max() < min_peak:
+            continue
+        lo = max(0, start + b - search)
+        win = np.asarray(rec[lo:start + b + block + search], np.float64)
+        if len(win) < block:
+            break
+        k = int(np.argmax(sps.correlate(win, seg, mode="valid", method="fft")))
+        lags.append(lo + k - (start + b))
+    return sum(1 for a, b in zip(lags, lags[1:]) if abs(a - b) > 8)
+
+
+def score_recording(speech, rec, period, count, skip_s=WARMUP_S):
+    """[(start s, correlation, PESQ, slips)] for the occurrences of speech in rec."""
+    pad = int(SCORE_PAD_S * RATE)
+    ref = padded(speech, SCORE_PAD_S)
+    out = []
+    for start, corr in find_occurrences(speech, rec, period, int(skip_s * RATE), count):
+        if start - pad < 0 or start + len(speech) + pad > len(rec):
+            continue
+        deg = rec[start - pad:start + len(speech) + pad]
+        out.append((start / RATE, corr, pesq_nb(ref, deg), slips(speech, rec, start)))
+    return out
+
+
+def mean_score(rows):
+    return float(np.mean([r[2] for r in rows])) if rows else float("nan")
+
+
+# -- Kamailio that moves the media through relays -----------------------------------------
+class SdpRelayKamailio(peers.Kamailio):
+    """peers.Kamailio whose relayed SDP bodies (requests and replies) get their
+    `m=audio PORT` rewritten by port_map {real port: relay port}."""
+
+    def __init__(self, workdir, port_map, **kw):
+        super().__init__(workdir, **kw)
+        self.port_map = dict(port_map)
+
+    def config_text(self):
+        text = super().config_text()
+        subst = "".join('        subst_body("/m=audio %d RTP/m=audio %d RTP/");\n' % (a, b)
+                        for a, b in self.port_map.items())
+        relay = ("route[RELAY] {\n"
+                 "    if (has_body(\"application/sdp\")) {\n%s    }\n"
+                 "    t_on_reply(\"SDP\");\n"
+                 "    if (!t_relay()) sl_reply_error();\n"
+                 "    exit;\n}\n\n"
+                 "onreply_route[SDP] {\n"
+                 "    if (has_body(\"application/sdp\")) {\n%s    }\n}\n") % (subst, subst)
+        new, n = re.subn(r"route\[RELAY\] \{.*?\n\}\n", lambda m: relay, text, flags=re.S)
+        if n != 1:
+            raise RuntimeError("kamailio example: route[RELAY] not found")
+        return new
+
+
+# -- one call: the sim ATA (1001) -> Kamailio -> baresip (1002) ----------------------------
+def _relay(near_port, far_port, impair):
+    """Relay between the far end (side A) and the near end (side B)."""
+    return Relay(b_addr=("127.0.0.1", near_port), a_addr=("127.0.0.1", far_port),
+                 loss=impair["loss"], delay_ms=impair["delay_ms"],
+                 jitter_ms=impair["jitter_ms"], seed=impair["seed"]).start()
+
+
+def _kamailio(workdir, relay, near_port, far_port):
+    if relay is None:
+        return peers.Kamailio(workdir).start()
+    # the far end is told to send to relay side A, the near end to relay side B
+    return SdpRelayKamailio(workdir, {near_port: relay.a_port, far_port: relay.b_port}).start()
+
+
+def _wav_repeated(path, unit, seconds):
+    reps = int(np.ceil(seconds * RATE / len(unit)))
+    signals.write_wav(path, np.tile(unit, reps))
+    return path
+
+
+def _console_json(sim, command, pattern):
+    """Type a console command and parse the JSON the firmware prints for it."""
+    n = len(sim.log_text())
+    sim.send(command)
+    try:
+        return json.loads(sim.wait_log(pattern, 5, start=n).group(1))
+    except (TimeoutError, ValueError):
+        return None
+
+
+def ata_call(work, unit, call_s, impair=None, capture=False, rt=False, log=print):
+    """Place one call from the virtual phone; both ends play `unit` in a loop.
+    Returns {"phone_heard", "far_heard", "relay", "pacing", "dtmf", "rtp", "media"}."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    ata_rtp = peers.free_udp_range(2)[0]
+    far_lo = peers.free_udp_range(2)[0]
+    relay = _relay(ata_rtp, far_lo, impair) if impair else None
+    kam = far = sim = phone = cap = None
+    res = {"relay": None, "pacing": None, "rt": False}
+    try:
+        kam = _kamailio(work / "kamailio", relay, ata_rtp, far_lo)
+        far_wav = _wav_repeated(work / "far-speech.wav", unit, call_s + 20)
+        far = peers.Baresip(work / "baresip", "1002", "secret2", kam.port, audio_wav=far_wav,
+                            record_dir=work / "rec", rtp_range=(far_lo, far_lo + 1),
+                            codecs="PCMU").start()
+        cfg = {
+            "sip": {"server": "127.0.0.1", "port": kam.port, "user": "1001",
+                    "password": "secret1", "sip_port": peers.free_udp_port(), "expires": 120},
+            "rtp": {"port": ata_rtp, "codecs": "PCMU"},
+            "line": {"country": "US", "interdigit_ms": 1000},
+            "sim": {"phone_port": peers.free_tcp_port()},
+        }
+        if capture:
+            pcap = work / "ata-rtp.pcap"
+            cap = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode",
+                                    "-w", str(pcap), "udp and src port %d" % ata_rtp],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        sim = SimProcess(cfg, run_dir=work / "sim").start()
+        sim.wait_log("sip: registered", 15)
+        if rt:
+            res["rt"] = set_realtime(0) and set_realtime(sim.proc.pid) and \
+                set_realtime(far.proc.pid)
+        phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
+        if rt:
+            set_realtime(0)             # the phone's reader thread too
+        phone.off_hook()
+        phone.sleep_sim(300)
+        phone.dial_dtmf("1002", on_ms=70, off_ms=70, level_dbm0=-8)
+        far.wait_event("CALL_ESTABLISHED", 15)
+        sim.wait_log("call: confirmed", 5)
+        t_call = phone.sim_now_us
+        phone.play(signals.WavSource(work / "far-speech.wav", loop=True))
+        log("  call up; speech both ways for %.0f s" % call_s)
+        phone.sleep_sim(call_s * 1000)
+        res["phone_heard"] = phone.recording(t_call)
+        calls = _console_json(sim, "calls", r"(\{.*\"call\": .*\})\n") or {}
+        res["rtp"] = calls.get("rtp")
+        res["media"] = _console_json(sim, "status", r"media: (\{.*\})\n")
+        phone.silence()
+        phone.on_hook()
+        far.wait_event("CALL_CLOSED", 10)
+        res["dtmf"] = len(re.findall(r"call: DTMF", sim.log_text()))
+    finally:
+        set_realtime(0, False)
+        if phone is not None:
+            phone.close()
+        if sim is not None:
+            sim.stop()
+        if far is not None:
+            far.stop()
+        if kam is not None:
+            kam.stop()
+        if relay is not None:
+            relay.stop()
+            res["relay"] = relay.stats
+        if cap is not None:
+            time.sleep(0.3)
+            cap.terminate()
+            cap.wait(5)
+    rec = far.recordings("dec")
+    res["far_heard"] = signals.read_wav(rec[-1]) if rec else np.zeros(0, np.int16)
+    if capture:
+        res["pacing"] = interval_report(send_intervals(work / "ata-rtp.pcap", far_lo, pt=0),
+                                        PACING_NOMINAL_MS, PACING_TOL_MS)
+    return res
+
+
+def b2b_call(work, unit, call_s, impair, rt=False, log=print):
+    """baresip 1001 calls baresip 1002 through Kamailio and the same relay settings."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    near_lo = peers.free_udp_range(2)[0]
+    far_lo = peers.free_udp_range(2)[0]
+    relay = _relay(near_lo, far_lo, impair) if impair else None
+    kam = far = near = None
+    res = {"rt": False}
+    try:
+        kam = _kamailio(work / "kamailio", relay, near_lo, far_lo)
+        wav = _wav_repeated(work / "speech.wav", unit, call_s + 20)
+        far = peers.Baresip(work / "far", "1002", "secret2", kam.port, audio_wav=wav,
+                            record_dir=work / "far-rec", rtp_range=(far_lo, far_lo + 1),
+                            codecs="PCMU").start()
+        near = peers.Baresip(work / "near", "1001", "secret1", kam.port, audio_wav=wav,
+                             record_dir=work / "near-rec", rtp_range=(near_lo, near_lo + 1),
+                             codecs="PCMU").start()
+        if rt:
+            res["rt"] = set_realtime(0) and set_realtime(near.proc.pid) and \
+                set_realtime(far.proc.pid)
+        near.dial("sip:1002@127.0.0.1:%d" % kam.port)
+        far.wait_event("CALL_ESTABLISHED", 15)
+        log("  call up; speech both ways for %.0f s" % call_s)
+        time.sleep(call_s + 0.5)
+        near.hangup()
+        far.wait_event("CALL_CLOSED", 10)
+    finally:
+        set_realtime(0, False)
+        for p in (near, far, kam):
+            if p is not None:
+                p.stop()
+        if relay is not None:
+            relay.stop()
+    res["relay"] = relay.stats if relay else None
+    got = near.recordings("dec")
+    res["phone_heard"] = signals.read_wav(got[-1]) if got else np.zeros(0, np.int16)
+    got = far.recordings("dec")
+    res["far_heard"] = signals.read_wav(got[-1]) if got else np.zeros(0, np.int16)
+    return res
+
+
+# -- the bench --------------------------------------------------------------------------------
+def measure(out, sentences=SENTENCES, reps=2, impaired=True, pacing=True, rt=True, log=print):
+    """Run everything; returns a dict of the figures (scores per direction)."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="speech-", dir=str(out)))
+    speech = make_speech(tmp / "speech", sentences)
+    unit = padded(speech, PAD_S)
+    call_s = WARMUP_S + (reps + 1) * len(unit) / RATE
+    ref = padded(speech, SCORE_PAD_S)
+    fig = {"speech_s": len(speech) / RATE, "reps": reps,
+           "ceiling": pesq_nb(ref, ulaw_decode(ulaw_encode(ref)))}
+    impair = {"loss": LOSS_PCT, "delay_ms": DELAY_MS, "jitter_ms": JITTER_MS, "seed": SEED}
+    runs = [("ata_clean", "ATA clean", lambda w: ata_call(w, unit, call_s, None, pacing, rt, log))]
+    if impaired:
+        runs.append(("ata_impaired", "ATA impaired",
+                     lambda w: ata_call(w, unit, call_s, impair, False, rt, log)))
+        runs.append(("b2b_impaired", "baresip<->baresip impaired",
+                     lambda w: b2b_call(w, unit, call_s, impair, rt, log)))
+    for key, name, fn in runs:
+        log("%s ..." % name)
+        r = fn(out / key)
+        period = len(unit)
+        row = {k: r.get(k) for k in ("relay", "dtmf", "rtp", "media", "rt")}
+        for d, rec in (("to_far", r["far_heard"]), ("to_phone", r["phone_heard"])):
+            rows = score_recording(speech, rec, period, reps)
+            row[d] = mean_score(rows)
+            row[d + "_rows"] = rows
+            signals.write_wav(out / ("pesq-%s-%s.wav" % (key, d)), rec)
+        if r.get("pacing"):
+            fig["pacing"] = r["pacing"]
+        fig[key] = row
+    shutil.rmtree(tmp, ignore_errors=True)
+    return fig
+
+
+def verdicts(fig):
+    """[(ok, text)] for each target the figures can be held to."""
+    out = []
+    c = fig["ceiling"]
+    for d, what in (("to_far", "phone->far"), ("to_phone", "far->phone")):
+        s = fig["ata_clean"][d]
+        out.append((s == s and c - s <= CLEAN_MARGIN,
+                    "clean %s within %.2f of the ceiling (%.3f vs %.3f)" % (what, CLEAN_MARGIN, s, c)))
+        if "ata_impaired" in fig:
+            a, b = fig["ata_impaired"][d], fig["b2b_impaired"][d]
+            out.append((a == a and b == b and a >= b,
+                        "impaired %s: ATA %.3f not worse than baresip %.3f" % (what, a, b)))
+    p = fig.get("pacing")
+    if p:
+        ok = p.get("count", 0) > 0 and p["within_pct"] >= PACING_TARGET_PCT
+        out.append((ok, "RTP send pacing: %.2f %% of %d intervals within %g +- %g ms (target %g %%)"
+                    % (p.get("within_pct", 0), p.get("count", 0), PACING_NOMINAL_MS,
+                       PACING_TOL_MS, PACING_TARGET_PCT)))
+    return out
+
+
+def _fmt(v):
+    return "  n/a" if v != v else "%.3f" % v
+
+
+def report(fig):
+    lines = ["PESQ P.862 narrowband (pesq 0.0.4), espeak-ng speech %.1f s, %d occurrence(s) scored"
+             " per direction" % (fig["speech_s"], fig["reps"]),
+             "impairment: %.0f %% loss, %.0f +- %.0f ms delay (uniform), both directions, seed %d"
+             % (LOSS_PCT, DELAY_MS, JITTER_MS, SEED), "",
+             "%-40s %10s %10s" % ("", "phone->far", "far->phone"),
+             "%-40s %10s %10s" % ("(a) ceiling: G.711 mu-law offline", _fmt(fig["ceiling"]),
+                                  _fmt(fig["ceiling"]))]
+    names = (("ata_clean", "(b) ATA path, clean"), ("ata_impaired", "(c) ATA path, impaired"),
+             ("b2b_impaired", "(d) baresip<->baresip, impaired"))
+    for key, name in names:
+        if key in fig:
+            lines.append("%-40s %10s %10s" % (name, _fmt(fig[key]["to_far"]),
+                                              _fmt(fig[key]["to_phone"])))
+    lines.append("")
+    for key, name in names:
+        if key not in fig:
+            continue
+        row = fig[key]
+        lines.append("%s%s:" % (name, " (media path at SCHED_FIFO)" if row.get("rt") else ""))
+        for d, what in (("to_far", "phone->far"), ("to_phone", "far->phone")):
+            lines.append("    %s per occurrence: %s" % (what, ", ".join(
+                "%.3f at %.1f s (corr %.2f, %d slips)" % (sc, t, c, n)
+                for t, c, sc, n in row[d + "_rows"]) or "none found"))
+        if row.get("relay"):
+            st = row["relay"]
+            lines.append("    relay far->near %(received)d in, %(dropped)d dropped; " % st["a_to_b"]
+                         + "near->far %(received)d in, %(dropped)d dropped" % st["b_to_a"])
+        st = row.get("rtp")
+        if st:
+            lines.append("    ATA receiver: %s" % ", ".join("%s %s" % (k, st.get(k)) for k in (
+                "received", "lost", "late", "concealed", "jitter_ms", "buffer_ms", "grown",
+                "shrunk", "resyncs")))
+        md = row.get("media")
+        if md:
+            lines.append("    ATA media: %s" % json.dumps(md))
+        if row.get("dtmf"):
+            lines.append("    note: the ATA detected %d DTMF digit(s) in speech (talk-off)" % row["dtmf"])
+    p = fig.get("pacing")
+    if p and p.get("count"):
+        lines += ["", "RTP send pacing (sim, clean call, pcap of the ATA's packets): %d intervals, "
+                  "%.2f %% within %g +- %g ms; min %.2f, p1 %.2f, median %.2f, p99 %.2f, max %.2f ms"
+                  % (p["count"], p["within_pct"], PACING_NOMINAL_MS, PACING_TOL_MS, p["min_ms"],
+                     p["p1_ms"], p["median_ms"], p["p99_ms"], p["max_ms"])]
+    lines.append("")
+    for ok, text in verdicts(fig):
+        lines.append(("ok    " if ok else "FAIL  ") + text)
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m ata.pesq_bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=2, help="occurrences scored per direction")
+    ap.add_argument("--quick", action="store_true", help="one sentence, clean path only")
+    ap.add_argument("--no-impair", action="store_true", help="skip the impaired runs")
+    ap.add_argument("--no-rt", action="store_true",
+                    help="leave the media path at normal priority (host load then shows)")
+    ap.add_argument("--out", default=str(paths.BUILD / "bench-pesq"),
+                    help="work folder (recordings of each run are kept there)")
+    args = ap.parse_args(argv)
+    sentences = SENTENCES[:1] if args.quick else SENTENCES
+    fig = measure(pathlib.Path(args.out), sentences, reps=1 if args.quick else args.reps,
+                  impaired=not (args.quick or args.no_impair), rt=not args.no_rt)
+    text = report(fig)
+    print("\n" + text)
+    paths.BUILD.mkdir(parents=True, exist_ok=True)
+    (paths.BUILD / "bench-pesq.txt").write_text(text + "\n")
+    return 0 if all(ok for ok, _ in verdicts(fig)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
