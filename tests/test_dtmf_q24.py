@@ -156,3 +156,14 @@ def test_detector_compiles_for_each_target(tmp_path, arch):
 def test_reference_tables_match_their_definitions():
     for name, values in dtmf_ref.tables().items():
         assert getattr(dtmf_ref, name) == values, name
+
+
+def test_viper_constants_match_reference():
+    # dsp.dtmf's private consts vanish at compile time: compare its source with dtmf_ref
+    import re
+    src = (ROOT / "lib" / "dsp" / "dtmf.py").read_text()
+    names = ("GATE4", "MIN_P", "TWIST_REV", "TWIST_NORM", "OTHERS", "FRAC", "FRAC_LOOSE",
+             "R1_LO", "R1_HI", "HARM", "SUB", "END_MISSES", "BLOCK", "HALF")
+    for name in names:
+        m = re.search(r"^_%s = const\((\d+)\)" % name, src, re.M)
+        assert m and int(m.group(1)) == getattr(dtmf_ref, name), name
