@@ -36,3 +36,22 @@ def test_report_arithmetic():
     assert rep["count"] == 100 and rep["within"] == 97 and rep["within_pct"] == 97.0
     assert rep["max_ms"] == 40.0 and rep["min_ms"] == 17.5 and rep["median_ms"] == 20.0
     assert interval_report([]) == {"count": 0}
+
+
+def test_pesq_leg_clean_path_reaches_the_codec_ceiling(tmp_path):
+    # lib/rtp alone (sender, loopback, jitter buffer, PLC delay line) must not cost
+    # audio quality on a clean path: the issue allows 0.05 for the whole chain.
+    import shutil
+    import pytest
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        pytest.skip("espeak-ng/sox not installed")
+    from ata.rtpbench import pesq_leg
+    # Direct and unpaced: the result must not depend on how loaded the machine is
+    # (the real-time relay run is `python -m ata.rtpbench pesq`).
+    rep = pesq_leg(workdir=tmp_path, direct=True,
+                   text="Glue the sheet to the dark blue background. "
+                        "It is easy to tell the depth of a well.")
+    assert rep["ceiling"] > 3.5, rep
+    assert abs(rep["leg"] - rep["ceiling"]) <= 0.05, rep
+    assert rep["receiver"]["lost"] == 0 and rep["receiver"]["late"] == 0, rep
+    assert rep["receiver"]["frames"]["lost"] <= 3, rep  # only the stream's tail

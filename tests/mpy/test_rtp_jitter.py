@@ -206,3 +206,23 @@ def test_thirty_ms_packets_into_twenty_ms_frames():
         want.extend(bytes([s & 0xFF]) * 240)
     eq(bytes(got), bytes(want[:len(got)]), "samples in order")
     near(len(got), 55 * F, 4 * F, "played")
+
+
+def test_shrink_drops_only_quiet_frames():
+    jb = JitterBuffer(F, 20, 200)
+    out = bytearray(F)
+    # Packets arrive 3 ticks before they are needed (a slack of 2 frames after the
+    # 40 ms start): the buffer wants to shrink, but the first 8 s are loud speech.
+    got = []
+    for t in range(700):
+        k = t
+        fill = 0x10 if k < 400 else 0xFF  # u-law 0x10: loud; 0xFF: silence
+        p = pkt(k, 1000 + k * F, fill)
+        jb.put(p, 4, 12, F, 0, 1)
+        if t >= 3 and jb.pull(out) == AUDIO:
+            got.append(out[0])
+        if t == 399:
+            eq(jb.drops, 0, "no loud frame dropped")
+            eq(got.count(0x10), len(got), "all loud frames played")
+    eq(jb.drops >= 1, True, "shrank in the quiet part")
+    eq(got[:len(got)].count(0x10) >= 396, True, "loud frames kept")
