@@ -188,11 +188,12 @@ def test_call_leg_through_impairment_relay(tmp_path):
     if cols[-1] == "X":  # tshark's "problems" flag: here, the loss
         cols = cols[:-1]
     mean_jitter = float(cols[-2])  # ... Min Jitter, Mean Jitter, Max Jitter
-    assert 3 <= mean_jitter <= 10, row
-    assert abs(st["jitter_ms"] - mean_jitter) <= 3, (st["jitter_ms"], row)
-    # The buffer grew to cover the jitter but stayed far below its 200 ms maximum.
-    assert 20 <= st["buffer_ms"] <= 100, st
-    assert st["late"] <= 4, st
+    assert 3 <= mean_jitter <= 12, row
+    assert abs(st["jitter_ms"] - mean_jitter) <= 4, (st["jitter_ms"], row)
+    # The buffer grew to cover the jitter but stayed well below its 200 ms maximum.
+    # (Tolerances leave room for a loaded machine: this runs in real time.)
+    assert 20 <= st["buffer_ms"] <= 140, st
+    assert st["late"] <= 8, st
     # Frames concealed: the lost ones, plus a few while the buffer adapted.
     assert dropped <= res["lost"] <= dropped + st["late"] + 4, (res["lost"], st)
     order = res["order"]
@@ -221,10 +222,10 @@ def test_call_leg_with_reordering_and_duplicates(tmp_path):
     assert 0 <= stats["duplicated"] - st["duplicates"] <= 2, (st, stats)
     assert st["lost"] <= 2, st  # only what is still in flight at the end
     # The first held-back packets come too late; then the buffer covers 45 ms.
-    assert st["late"] <= 3, st
-    assert 60 <= st["buffer_ms"] <= 120, st
+    assert st["late"] <= 6, st
+    assert 60 <= st["buffer_ms"] <= 160, st
     order = res["order"]
     assert len(order) == len(set(order)) or len(order) > 256, "a frame played twice"
     assert all((order[i + 1] - order[i]) % 256 in (1, 2) for i in range(len(order) - 1)), \
         "frames in order"
-    assert res["lost"] <= st["late"] + 4, (res["lost"], st)
+    assert res["lost"] <= st["late"] + 6, (res["lost"], st)
