@@ -1,7 +1,5 @@
 # SIP user agent over UDP: socket, receive loop, request filter, dispatch, timers.
 import asyncio
-import binascii
-import os
 import socket
 import time
 
@@ -12,6 +10,7 @@ from sip import message as M
 from sip.digest import DigestAuth
 from sip.register import Registration
 from sip.transaction import TxLayer
+from sip.wire import RateBucket, bad_request_response, peer_of, rand_hex, stamp_via
 
 TICK_MS = const(50)             # ms: transaction timer resolution
 RECV_BYTES = const(8192)        # bytes read per datagram (larger ones are dropped)
@@ -33,44 +32,6 @@ REASONS = {
 }
 _COUNTERS = ("rx", "tx", "keepalive_rx", "malformed", "dropped", "rejected", "rate_limited",
              "stray", "errors", "retransmits", "calls_in", "calls_out")
-
-
-def _rand_hex(n):
-    return binascii.hexlify(os.urandom(n)).decode()
-
-
-class _Bucket:
-    """Token bucket: allow() spends one token; refills `rate` per second up to `burst`."""
-
-    def __init__(self, rate, burst):
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.t = time.ticks_ms()
-
-    def allow(self):
-        now = time.ticks_ms()
-        dt = time.ticks_diff(now, self.t)
-        if dt > 0:
-            self.tokens = min(self.burst, self.tokens + dt * self.rate / 1000)
-            self.t = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-def peer_of(addr):
-    """Source address from recvfrom: (ip, port) tuple (ESP32) or raw sockaddr (unix)."""
-    if isinstance(addr, tuple):
-        return addr[0], addr[1]
-    b = bytes(addr)
-    port = (b[2] << 8) | b[3]
-    if b[0] == 2 or (len(b) >= 8 and b[1] == 2):
-        return "%d.%d.%d.%d" % (b[4], b[5], b[6], b[7]), port
-    # AF_INET6: sockaddr_in6 address at offset 8
-    a = b[8:24]
-    return ":".join("%x" % ((a[i] << 8) | a[i + 1]) for i in range(0, 16, 2)), port
 
 
 class UserAgent:
@@ -115,9 +76,9 @@ class UserAgent:
         self._tasks = []
         self._addr_cache = {}
         self._trusted = set()
-        self._req_bucket = _Bucket(rate, max(rate * 2, RATE_REQ_BURST))
-        self._inv_bucket = _Bucket(RATE_INVITE_PER_S, 2 * RATE_INVITE_PER_S)
-        self._reply_bucket = _Bucket(RATE_REPLY_PER_S, 2 * RATE_REPLY_PER_S)
+        self._req_bucket = RateBucket(rate, max(rate * 2, RATE_REQ_BURST))
+        self._inv_bucket = RateBucket(RATE_INVITE_PER_S, 2 * RATE_INVITE_PER_S)
+        self._reply_bucket = RateBucket(RATE_REPLY_PER_S, 2 * RATE_REPLY_PER_S)
         self.running = False
 
     # ---- identities and addresses
@@ -129,13 +90,13 @@ class UserAgent:
                 pass
 
     def new_tag(self):
-        return _rand_hex(5)
+        return rand_hex(5)
 
     def new_call_id(self):
-        return "%s@%s" % (_rand_hex(8), self.local_ip)
+        return "%s@%s" % (rand_hex(8), self.local_ip)
 
     def new_branch(self):
-        return "z9hG4bK" + _rand_hex(8)
+        return "z9hG4bK" + rand_hex(8)
 
     def _domain_host(self):
         if self.domain == self.server and self.port != 5060:
@@ -293,7 +254,7 @@ class UserAgent:
         first = True
         for v in req.get_all("via"):
             if first:
-                v = _stamp_via(v, req.via, addr)
+                v = stamp_via(v, req.via, addr)
                 first = False
             r.add("via", v)
         if req.method == "INVITE" and 100 < status < 300:
@@ -353,9 +314,11 @@ class UserAgent:
                 self.log("sip: timer error: %r" % e)
 
     async def _keepalive_loop(self):
+        if self.keepalive_s <= 0 or self.keepalive == "none":
+            return
         while self.running:
             await asyncio.sleep_ms(self.keepalive_s * 1000)
-            if not self.reg.registered or self.keepalive == "none":
+            if not self.reg.registered:
                 continue
             addr = self.outbound_addr()
             if self.keepalive == "crlf":
@@ -396,22 +359,9 @@ class UserAgent:
         self.log("sip: malformed from %s:%d: %s" % (addr[0], addr[1], reason))
         if data[:3] == b"ACK":
             return
-        try:
-            lenient = M.Message()
-            head = data.split(b"\r\n\r\n")[0].decode()
-            for line in head.split("\r\n")[1:]:
-                n, c, v = line.partition(":")
-                if c:
-                    lenient.headers.append([H.full_name(n.strip()), v.strip()])
-            for need in ("via", "from", "to", "call-id", "cseq"):
-                if not lenient.get(need):
-                    return
-            r = "SIP/2.0 400 %s\r\n" % reason.replace("\r", " ").replace("\n", " ")[:60]
-            for k in ("via", "from", "to", "call-id", "cseq"):
-                r += "%s: %s\r\n" % (H.canonical(k), lenient.get(k))
-            self._send((r + "Content-Length: 0\r\n\r\n").encode(), addr)
-        except (ValueError, UnicodeError, IndexError):
-            pass
+        data400 = bad_request_response(data, reason)
+        if data400:
+            self._send(data400, addr)
 
     def _response(self, msg, addr):
         if self.tx.response(msg):
@@ -548,23 +498,3 @@ class UserAgent:
 
     def remove_call(self, call):
         self.calls.pop((call.call_id, call.local_tag), None)
-
-
-def _stamp_via(value, via, addr):
-    """Top Via with received= (and rport= when asked, RFC 3581) for the response."""
-    params = via[3]
-    add = ""
-    if via[1] != addr[0]:
-        add += ";received=" + addr[0]
-    if "rport" in params and params["rport"] is None:
-        semi = value.find(";rport")
-        while semi >= 0:
-            after = value[semi + 6:semi + 7]
-            if after in ("", ";", " ", ","):
-                value = value[:semi] + value[semi + 6:]
-                break
-            semi = value.find(";rport", semi + 1)
-        add += ";rport=%d" % addr[1]
-        if ";received=" not in add:
-            add += ";received=" + addr[0]
-    return value + add

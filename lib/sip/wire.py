@@ -1,0 +1,88 @@
+# Datagram-level helpers: addresses, random tokens, rate limiting, Via stamping, bare 400s.
+import binascii
+import os
+import time
+
+from sip import headers as H
+
+
+def rand_hex(n):
+    return binascii.hexlify(os.urandom(n)).decode()
+
+
+class RateBucket:
+    """Token bucket: allow() spends one token; refills `rate` per second up to `burst`."""
+
+    def __init__(self, rate, burst):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.t = time.ticks_ms()
+
+    def allow(self):
+        now = time.ticks_ms()
+        dt = time.ticks_diff(now, self.t)
+        if dt > 0:
+            self.tokens = min(self.burst, self.tokens + dt * self.rate / 1000)
+            self.t = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def peer_of(addr):
+    """Source address from recvfrom: (ip, port) tuple (ESP32) or raw sockaddr (unix)."""
+    if isinstance(addr, tuple):
+        return addr[0], addr[1]
+    b = bytes(addr)
+    port = (b[2] << 8) | b[3]
+    if b[0] == 2 or (len(b) >= 8 and b[1] == 2):
+        return "%d.%d.%d.%d" % (b[4], b[5], b[6], b[7]), port
+    # AF_INET6: sockaddr_in6 address at offset 8
+    a = b[8:24]
+    return ":".join("%x" % ((a[i] << 8) | a[i + 1]) for i in range(0, 16, 2)), port
+
+
+def stamp_via(value, via, addr):
+    """Top Via with received= (and rport= when asked, RFC 3581) for the response."""
+    params = via[3]
+    add = ""
+    if via[1] != addr[0]:
+        add += ";received=" + addr[0]
+    if "rport" in params and params["rport"] is None:
+        semi = value.find(";rport")
+        while semi >= 0:
+            after = value[semi + 6:semi + 7]
+            if after in ("", ";", " ", ","):
+                value = value[:semi] + value[semi + 6:]
+                break
+            semi = value.find(";rport", semi + 1)
+        add += ";rport=%d" % addr[1]
+        if ";received=" not in add:
+            add += ";received=" + addr[0]
+    return value + add
+
+
+def bad_request_response(data, reason):
+    """Bytes of a 400 for a request we could not parse, or None when its Via, From, To,
+    Call-ID or CSeq did not survive (then nothing can be answered)."""
+    if data[:3] == b"ACK" or data[:4] == b"SIP/":
+        return None
+    try:
+        fields = {}
+        head = data.split(b"\r\n\r\n")[0].decode()
+        for line in head.split("\r\n")[1:]:
+            n, c, v = line.partition(":")
+            if c:
+                k = H.full_name(n.strip())
+                if k not in fields:
+                    fields[k] = v.strip()
+        r = "SIP/2.0 400 %s\r\n" % reason.replace("\r", " ").replace("\n", " ")[:60]
+        for k in ("via", "from", "to", "call-id", "cseq"):
+            if not fields.get(k):
+                return None
+            r += "%s: %s\r\n" % (H.canonical(k), fields[k])
+        return (r + "Content-Length: 0\r\n\r\n").encode()
+    except (ValueError, UnicodeError, IndexError):
+        return None
