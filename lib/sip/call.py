@@ -304,8 +304,8 @@ class Call:
             self._final(code)
 
     def _acked(self, stx, ack):
-        if ack is not None and ack.body and self.remote_sdp is None:
-            self.remote_sdp = ack.body   # late offer: the answer came in the ACK
+        if ack is not None and ack.body:
+            self.remote_sdp = ack.body   # our offer was in the 2xx: the answer is in the ACK
 
     def _no_ack(self, stx):
         if self.state == "confirmed":
