@@ -160,6 +160,15 @@ print(json.dumps({"stats": st, "audio": counts[AUDIO], "lost": counts[LOST],
 """
 
 
+def check_order(order, may_skip):
+    """Frames (numbered mod 256) played in order, none twice, and no more skipped than
+    were lost, late or dropped by the buffer shrinking."""
+    assert len(order) >= 200
+    gaps = [(order[i + 1] - order[i]) % 256 for i in range(len(order) - 1)]
+    assert all(1 <= g <= 8 for g in gaps), ("frames out of order", order)
+    assert sum(g - 1 for g in gaps) <= may_skip, (sum(g - 1 for g in gaps), may_skip)
+
+
 def test_call_leg_through_impairment_relay(tmp_path):
     """A -> relay (5 % loss, 30 +- 10 ms) -> B, 5 s in real time; B's statistics
     against the relay's own count and against tshark's RFC 3550 jitter."""
@@ -196,10 +205,7 @@ def test_call_leg_through_impairment_relay(tmp_path):
     assert st["late"] <= 8, st
     # Frames concealed: the lost ones, plus a few while the buffer adapted.
     assert dropped <= res["lost"] <= dropped + st["late"] + 4, (res["lost"], st)
-    order = res["order"]
-    assert len(order) >= 200
-    assert all((order[i + 1] - order[i]) % 256 in (1, 2, 3) for i in range(len(order) - 1)), \
-        "frames in order"
+    check_order(res["order"], dropped + st["shrunk"] + st["late"])
 
 
 def test_call_leg_with_reordering_and_duplicates(tmp_path):
@@ -224,8 +230,5 @@ def test_call_leg_with_reordering_and_duplicates(tmp_path):
     # The first held-back packets come too late; then the buffer covers 45 ms.
     assert st["late"] <= 6, st
     assert 60 <= st["buffer_ms"] <= 160, st
-    order = res["order"]
-    assert len(order) == len(set(order)) or len(order) > 256, "a frame played twice"
-    assert all((order[i + 1] - order[i]) % 256 in (1, 2) for i in range(len(order) - 1)), \
-        "frames in order"
+    check_order(res["order"], st["shrunk"] + st["late"])
     assert res["lost"] <= st["late"] + 6, (res["lost"], st)

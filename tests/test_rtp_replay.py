@@ -105,8 +105,9 @@ def test_sipp_g711a_stream_plays_bit_exact():
             assert pos + 160 * k < len(sent), "frame %d not found in order" % (i // 160)
         skipped += k
         pos += 160 * (k + 1)
-    assert skipped == st["shrunk"], (skipped, st)
-    assert len(got) + 160 * skipped >= len(sent) - 160, (len(got), len(sent))
+    # (A dropped silent frame may equal its neighbour, so count at most that many.)
+    assert skipped <= st["shrunk"], (skipped, st)
+    assert len(got) + 160 * st["shrunk"] >= len(sent) - 160, (len(got), len(sent))
 
 
 @pytest.mark.skipif(not (PCAPS / "dtmf_2833_5.pcap").exists(), reason="sipp's pcaps not installed")

@@ -100,7 +100,8 @@ from array import array
 from rtp import RtpSession, AUDIO, LOST
 from rtp.plc import Concealer
 from dsp.g711 import ulaw_decode
-pa, pb, relay, src, dst = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+pa, pb, relay = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+src, dst = sys.argv[4], sys.argv[5]
 jmin, jmax, realtime = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 codes = open(src, "rb").read()
 a = RtpSession("127.0.0.1", pa)

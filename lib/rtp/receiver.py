@@ -1,0 +1,255 @@
+# RTP receive path, as functions of an RtpSession `s`: reading the socket without
+# allocation, the symmetric-RTP latch, packet validation, RFC 3550 sequence and jitter
+# statistics, and filing audio into the jitter buffer.
+import time
+
+from micropython import const
+
+from rtp import _fast, events
+
+_RX_BUF = const(2048)  # bytes: receive buffer (several datagrams may be read at once)
+_MAX_READS = const(16)  # socket reads per receive() call
+_LEARN = const(3)  # plain audio packets of one size before switching to readinto()
+_MAX_DROPOUT = const(3000)  # RFC 3550 A.1: sequence jump still taken as in order
+_MAX_MISORDER = const(100)  # RFC 3550 A.1: sequence this far back is reordering
+SEEN = const(128)  # sequence numbers remembered for duplicate detection
+RX_BUF = _RX_BUF
+
+
+def addr_parts(a):
+    """(ip, port) of a socket address as this port returns it (tuple or sockaddr)."""
+    if isinstance(a, tuple):
+        return a[0], a[1]
+    return "%d.%d.%d.%d" % (a[4], a[5], a[6], a[7]), (a[2] << 8) | a[3]
+
+
+def readable(s):
+    for _ in s._poll.ipoll(0):
+        return True
+    return False
+
+
+def receive(s, now_ms=None):
+    """Drain the socket into the jitter buffer; returns the packets read."""
+    if s.sock is None:
+        return 0
+    if now_ms is None:
+        now_ms = time.ticks_ms()
+    s._now = now_ms
+    got = 0
+    reads = 0
+    while reads < _MAX_READS:
+        reads += 1
+        if s._learned:
+            try:
+                n = s.sock.readinto(s._rx, s._rx_req)
+            except OSError:  # e.g. ICMP port unreachable on a connected socket
+                s.rx_errors += 1
+                break
+            if not n:
+                break
+            got += _split(s, n)
+        else:
+            if not readable(s):
+                break
+            try:
+                if s._connected:
+                    data = s.sock.recv(_RX_BUF)
+                    a = None
+                else:
+                    data, a = s.sock.recvfrom(_RX_BUF)
+            except OSError:
+                s.rx_errors += 1
+                break
+            n = len(data)
+            _fast.copy8(s._rx, 0, data, 0, n)
+            got += 1
+            if packet(s, 0, n) and a is not None and s.latch and not s._latched:
+                _latch(s, a)
+    events.event_timeout(s, now_ms)
+    return got
+
+
+def _latch(s, a):
+    # Symmetric RTP: send to where the peer's packets come from, and let the kernel
+    # drop everyone else's (connect), which also lets receive() use readinto().
+    s._latched_ip, s._latched_port = addr_parts(a)
+    try:
+        s._connect(a)
+    except OSError:
+        return
+    s._latched = True
+
+
+def _split(s, n):
+    # readinto() concatenates the queued datagrams: cut them apart by the
+    # learned sizes (audio: the peer's constant packet size, events: 16 bytes).
+    b = s._rx
+    o = 0
+    count = 0
+    while o < n:
+        r = n - o
+        if r < 12 or (b[o] & 0xE0) != 0x80:
+            return _unsplittable(s, count)
+        hl = 12 + 4 * (b[o] & 0x0F)
+        if b[o] & 0x10:
+            if r < hl + 4:
+                return _unsplittable(s, count)
+            hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
+        if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
+            ln = (((b[o + 2] << 8) | b[o + 3]) + 1) * 4
+            if ln > r:
+                return _unsplittable(s, count)
+            _rtcp_in(s, o, ln)
+            count += 1
+            o += ln
+            continue
+        pt = b[o + 1] & 0x7F
+        if pt == s.pt:
+            ln = hl + s._learn_len
+        elif pt == s.dtmf_pt:
+            ln = hl + 4
+        else:
+            return _unsplittable(s, count)
+        if ln > r:
+            return _unsplittable(s, count)
+        packet(s, o, ln)
+        count += 1
+        o += ln
+    return count
+
+
+def _unsplittable(s, count):
+    # Unexpected size or padding: drop the rest and learn the sizes again.
+    s.discarded += 1
+    s._learned = False
+    s._learn_n = 0
+    return count + 1
+
+
+def packet(s, o, n):
+    """Validate and file one packet at s._rx[o:o+n]; True when it is ours."""
+    b = s._rx
+    if n < 12 or (b[o] & 0xC0) != 0x80:
+        s.discarded += 1
+        return False
+    if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
+        _rtcp_in(s, o, n)
+        return False
+    plain = (b[o] & 0x3F) == 0  # no padding, extension or CSRCs
+    hl = 12 + 4 * (b[o] & 0x0F)
+    if b[o] & 0x10:
+        if n < hl + 4:
+            s.discarded += 1
+            return False
+        hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
+    plen = n - hl
+    if b[o] & 0x20 and plen > 0:
+        plen -= b[o + n - 1]
+    if plen < 0:
+        s.discarded += 1
+        return False
+    pt = b[o + 1] & 0x7F
+    if pt != s.pt and pt != s.dtmf_pt:
+        s.discarded += 1
+        return False
+    ss = s._rx_ssrc
+    if not s._have_ssrc or ss[0] != b[o + 8] or ss[1] != b[o + 9] or (
+            ss[2] != b[o + 10]) or ss[3] != b[o + 11]:
+        if s._have_ssrc:
+            s.jb.resyncs += 1
+        s._reset_rx()
+        s._have_ssrc = True
+        _fast.copy8(ss, 0, b, o + 8, 4)
+    seq = (b[o + 2] << 8) | b[o + 3]
+    st = _update_seq(s, seq)
+    if st < 0:
+        return True
+    if pt == s.dtmf_pt:
+        events.event_in(s, o + hl, plen, o + 4)
+        return True
+    if not s._learned and plain:
+        if plen == s._learn_len:
+            s._learn_n += 1
+            if s._learn_n >= _LEARN and s._connected:
+                s._learned = True
+                k = (_RX_BUF - 64) // (12 + plen)
+                s._rx_req = k * (12 + plen)
+        else:
+            s._learn_len = plen
+            s._learn_n = 1
+    _jitter(s, o + 4)
+    if plen:
+        s.jb.put(b, o + 4, o + hl, plen, b[o + 1] & 0x80, st)
+    return True
+
+
+def _rtcp_in(s, o, n):
+    from rtp import rtcp
+    rtcp.parse(s, memoryview(s._rx)[o:o + n], n, s._now)
+
+
+def _update_seq(s, seq):
+    # RFC 3550 A.1. Returns 1 for a new highest sequence number, 0 for an older
+    # one, -1 for a duplicate or a packet to discard.
+    if not s._seq_init:
+        s._seq_init = True
+        s._base_seq = seq
+        s._max_seq = seq
+        s._cycles = 0
+        s._bad_seq = -1
+        s._seen[seq % SEEN] = seq
+        s._stream_rcv = 1
+        s.received += 1
+        return 1
+    if s._seen[seq % SEEN] == seq:
+        s.duplicates += 1
+        return -1
+    ud = (seq - s._max_seq) & 0xFFFF
+    res = 0
+    if ud < _MAX_DROPOUT:
+        if seq < s._max_seq:
+            s._cycles += 1
+        s._max_seq = seq
+        res = 1
+    elif ud <= 0x10000 - _MAX_MISORDER:
+        if seq == s._bad_seq:
+            # Two in a row after a big jump: the peer restarted its sequence.
+            s._seq_init = False
+            for i in range(SEEN):
+                s._seen[i] = -1
+            return _update_seq(s, seq)
+        s._bad_seq = (seq + 1) & 0xFFFF
+        s.discarded += 1
+        return -1
+    s._seen[seq % SEEN] = seq
+    s._stream_rcv += 1
+    s.received += 1
+    return res
+
+
+def _jitter(s, tsi):
+    # RFC 3550 A.8 interarrival jitter, with the arrival time of this receive().
+    b = s._rx
+    th = (b[tsi] << 8) | b[tsi + 1]
+    tl = (b[tsi + 2] << 8) | b[tsi + 3]
+    if s._jit_have:
+        dh = (th - s._jit_h) & 0xFFFF
+        if dh == 0 or dh == 0xFFFF or dh == 1:
+            if dh == 0xFFFF:
+                dh = -1
+            sd = dh * 0x10000 + tl - s._jit_l
+            d = time.ticks_diff(s._now, s._jit_ms) * 8 - sd
+            if d < 0:
+                d = -d
+            s._jitter_q4 += d - ((s._jitter_q4 + 8) >> 4)
+    s._jit_have = True
+    s._jit_ms = s._now
+    s._jit_h = th
+    s._jit_l = tl
+
+
+def expected(s):
+    if not s._seq_init:
+        return 0
+    return s._cycles * 0x10000 + s._max_seq - s._base_seq + 1
