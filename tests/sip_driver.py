@@ -49,7 +49,8 @@ def my_sdp(direction="sendrecv"):
 
 def on_incoming(call):
     n = watch(call)
-    out({"ev": "incoming", "call": n, "from": call.remote_uri, "remote_sdp": call.remote_sdp})
+    out({"ev": "incoming", "call": n, "from": call.remote_uri, "remote_sdp": call.remote_sdp,
+         "caller": [call.caller_name, call.caller_number]})
     if AUTO == "none":
         return
     if isinstance(AUTO, int):

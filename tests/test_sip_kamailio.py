@@ -97,6 +97,7 @@ def test_call_in_answered_far_end_hangs_up(kam, tmp_path):
         b.dial("sip:1001@127.0.0.1:%d" % kam.port)
         inc = ua.wait_for(lambda e: e.get("ev") == "incoming", 5)
         assert inc["from"].startswith("sip:1002@") and "PCMU" in inc["remote_sdp"]
+        assert inc["caller"][1] == "1002"
         b.wait_event("CALL_ESTABLISHED", 5)
         ua.wait_state("confirmed", 0, 5)
         time.sleep(0.3)

@@ -49,7 +49,8 @@ def test_retransmitted_200_is_acked_each_time(peer):
 
 def test_200_retransmitted_until_ack_and_invite_retransmission_absorbed(peer):
     with _ua(peer) as ua:
-        data, call_id = invite(peer, ua.port, br=branch())
+        pai = 'P-Asserted-Identity: "Alice Smith" <sip:+4930123@pbx.example>\r\n'
+        data, call_id = invite(peer, ua.port, br=branch(), extra=pai)
         peer.send(data, ("127.0.0.1", ua.port))
         got = [peer.expect(lambda m: m.status == 200)]
         peer.send(data, ("127.0.0.1", ua.port))      # INVITE retransmission
@@ -63,7 +64,8 @@ def test_200_retransmitted_until_ack_and_invite_retransmission_absorbed(peer):
         # the retransmitted INVITE re-sent the 200 at once; timer G re-sent it at ~0.5, ~1.5 s
         assert len(got) >= 3, times
         assert len({m.raw for m in got}) == 1
-        assert len([e for e in ua.lines if e.get("ev") == "incoming"]) == 1
+        inc = [e for e in ua.lines if e.get("ev") == "incoming"]
+        assert len(inc) == 1 and inc[0]["caller"] == ["Alice Smith", "+4930123"], inc
         ok = got[0]
         ack = ("ACK sip:1001@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
                "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n") % (

@@ -21,6 +21,9 @@ class Call:
         self.local_sdp = None
         self.on_state = None
         self.on_offer = None
+        self.on_info = None        # fn(call, content_type, body): INFO (e.g. dtmf-relay)
+        self.caller_name = ""      # incoming: display name (P-Asserted-Identity, else From)
+        self.caller_number = None  # incoming: user part (P-Asserted-Identity, else From)
         self.dialog = None
         self.call_id = None
         self.local_tag = ua.new_tag()
@@ -66,11 +69,23 @@ class Call:
         c.invite = req
         c.addr = addr
         c.server_tx = stx
-        try:
-            _, c.remote_uri, _ = H.parse_addr(req.get("from"))
-            c.remote_display = H.parse_addr(req.get("from"))[0]
-        except ValueError:
-            c.remote_uri = req.get("from")
+        c.remote_display, c.remote_uri, _ = H.parse_addr(req.get("from"))  # parser checked it
+        # caller ID: a PBX's asserted identity wins over From (RFC 3325, Remote-Party-ID)
+        for name in ("p-asserted-identity", "remote-party-id"):
+            v = req.get(name)
+            if v:
+                try:
+                    d, u, _ = H.parse_addr(H.split_commas(v)[0])
+                    c.caller_name, c.caller_number = d, H.parse_uri(u).user
+                    break
+                except (ValueError, IndexError):
+                    continue
+        else:
+            c.caller_name = c.remote_display
+            try:
+                c.caller_number = H.parse_uri(c.remote_uri).user
+            except ValueError:
+                c.caller_number = None
         if req.body:
             try:
                 offer = S.parse(req.body)
@@ -417,6 +432,11 @@ class Call:
             self._on_reinvite(msg, addr, stx)
         elif m in ("INFO", "OPTIONS", "NOTIFY"):
             ua.reply(msg, addr, 200, stx=stx)
+            if m == "INFO" and self.on_info is not None:
+                try:
+                    self.on_info(self, msg.get("content-type") or "", msg.body)
+                except Exception as e:  # app errors never break the dialog
+                    ua.log("sip: on_info raised %r" % e)
         else:
             ua.reply(msg, addr, 405, stx=stx, extra=[("allow", ua.ALLOW)])
 
