@@ -130,7 +130,7 @@ class RtpSession:
             self._rtcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._rtcp.bind(_addr(self.local_ip, self.local_port + 1))
             self._rtcp.setblocking(False)
-            self._rtcp_rx = bytearray(1500)
+            self._rtcp_rx = bytearray(512)  # an SR+SDES+BYE compound is < 200 bytes
         except OSError:
             self._rtcp = None  # RTCP is optional: the call works without it
         self._t0_s = int(time.time())
