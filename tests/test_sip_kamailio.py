@@ -194,3 +194,27 @@ def test_registration_recovers_after_kamailio_restart(tmp_path):
     finally:
         ua.stop()
         k.stop()
+
+
+def test_outbound_proxy_carries_registration_and_calls(kam_plain, tmp_path):
+    # the registrar's own address is unreachable; everything goes through the proxy,
+    # and the proxy's address is the one trusted for incoming requests
+    b = _baresip(tmp_path, kam_plain)
+    cfg = ua_config(kam_plain.port, outbound_proxy="127.0.0.1:%d" % kam_plain.port)
+    cfg["port"] = 9                      # discard port: nothing answers there
+    ua = UaProc(cfg)
+    try:
+        ua.wait_registered(5)
+        assert kam_plain.contacts("1001")
+        b.dial("sip:1001@127.0.0.1:%d" % kam_plain.port)
+        ua.wait_for(lambda e: e.get("ev") == "incoming", 5)
+        b.wait_event("CALL_ESTABLISHED", 5)
+        b.hangup()
+        ua.wait_state("ended", 0, 5)
+        r = ua.cmd("invite", target="1002")
+        b.wait_event("CALL_ESTABLISHED", 5)
+        ua.cmd("hangup", call=r["call"])
+        b.wait_event("CALL_CLOSED", 5)
+    finally:
+        ua.stop()
+        b.stop()
