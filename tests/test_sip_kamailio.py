@@ -34,9 +34,13 @@ def test_register_refresh_unregister(kam):
     try:
         ua.wait_registered(5)
         assert kam.contacts("1001") == ["sip:1001@127.0.0.1:%d" % ua.port]
-        time.sleep(3.0)            # granted 4 s: refreshed at half-time
+        t0 = time.monotonic()      # granted 4 s: refreshed at half-time
+        while ua.status()["registrations"] < 2 and time.monotonic() - t0 < 6:
+            time.sleep(0.1)
+        took = time.monotonic() - t0
         st = ua.status()
         assert st["registrations"] >= 2 and st["registered"], st
+        assert 1.0 < took < 4.0, took
     finally:
         ua.stop()
     assert kam.contacts("1001") == [], "un-REGISTER on stop"
@@ -50,9 +54,12 @@ def test_auth_id_differs_from_user(tmp_path):
             assert k.contacts("1001"), k.ul_dump()
         bad = UaProc(ua_config(k.port, auth_id="a-1001", password="wrong"))
         with bad:
-            time.sleep(1.0)
+            t0 = time.monotonic()
+            while not bad.status()["last_error"] and time.monotonic() - t0 < 5:
+                time.sleep(0.1)
             st = bad.status()
             assert not st["registered"] and "authentication rejected" in st["last_error"], st
+            assert not k.contacts("1001")
 
 
 def test_423_interval_too_brief(tmp_path):
