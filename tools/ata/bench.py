@@ -222,15 +222,16 @@ def _have(mod):
 # ---------------------------------------------------------------- the bench
 
 def talkoff(exe, workdir, minutes, music_minutes=5):
-    """False digits over speech + music: returns (ours, spandsp, seconds of audio)."""
+    """False digits over speech + music: returns (ours, spandsp, speech s, music s)."""
     from ata.dtmf_cmd import detect_raw
     speech = make_speech(pathlib.Path(workdir) / "speech", minutes * 60)
+    speech_s = sum(len(x) for x in speech) / RATE
     sig = np.concatenate(speech + [make_music(music_minutes * 60)])
     raw = pathlib.Path(workdir) / "talkoff.raw"
     sig.astype("<i2").tofile(raw)
     ours = detect_raw([(raw, 0, len(sig))], timeout=3600)[0]
     theirs = spandsp_digits(exe, raw)
-    return ours, theirs, len(sig) / RATE
+    return ours, theirs, speech_s, music_minutes * 60
 
 
 def run(minutes=30, out=None, log=print):
@@ -269,7 +270,7 @@ def run(minutes=30, out=None, log=print):
                 rows.append((name, v.result() - b, r.result() - b, c.result(),
                              av.result(), ar.result()))
         log("bench: talk-off over %d minutes of speech + music ..." % minutes)
-        ours, theirs, secs = talkoff(exe, work, minutes)
+        ours, theirs, speech_s, music_s = talkoff(exe, work, minutes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = []
@@ -293,8 +294,10 @@ def run(minutes=30, out=None, log=print):
         c = enc["G.711 A-law encode"][1] + enc["G.711 A-law decode"][1]
         lines.append("%-24s %12.0f %14s %12.0f %9.2f" % ("G.711 A-law enc+dec", v, "", c, v / c))
     lines.append("")
-    lines.append("DTMF talk-off: %.1f minutes of espeak-ng speech (%d voices) and synthetic "
-                 "music" % (secs / 60, len(VOICES)))
+    lines.append("DTMF talk-off: %.1f minutes of espeak-ng speech (%d voices, %d languages) "
+                 "and %.0f minutes of synthetic music" % (
+                     speech_s / 60, len(VOICES), len({v.split("+")[0].split("-")[0]
+                                                      for v in VOICES}), music_s / 60))
     lines.append("  false digits, dsp.dtmf:        %d  %s" % (
         len(ours), " ".join(d for _, _, d in ours)[:200]))
     lines.append("  false digits, spandsp dtmf_rx: %d  %s" % (
