@@ -9,7 +9,7 @@ from rtp import _fast, events
 
 _RX_BUF = const(2048)  # bytes: receive buffer (several datagrams may be read at once)
 _MAX_READS = const(16)  # socket reads per receive() call
-_LEARN = const(3)  # plain audio packets of one size before switching to readinto()
+_LEARN = const(3)  # unpadded audio packets of one size before switching to readinto()
 _MAX_DROPOUT = const(3000)  # RFC 3550 A.1: sequence jump still taken as in order
 _MAX_MISORDER = const(100)  # RFC 3550 A.1: sequence this far back is reordering
 SEEN = const(128)  # sequence numbers remembered for duplicate detection
@@ -136,7 +136,7 @@ def packet(s, o, n):
     if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
         _rtcp_in(s, o, n)
         return False
-    plain = (b[o] & 0x3F) == 0  # no padding, extension or CSRCs
+    unpadded = not b[o] & 0x20  # its payload length is known from its header alone
     hl = 12 + 4 * (b[o] & 0x0F)
     if b[o] & 0x10:
         if n < hl + 4:
@@ -168,15 +168,16 @@ def packet(s, o, n):
     if pt == s.dtmf_pt:
         events.event_in(s, o + hl, plen, o + 4)
         return True
-    if not s._learned and plain:
-        if plen == s._learn_len:
+    if not s._learned and unpadded:
+        # CSRCs and header extensions are fine: _split reads their length per packet.
+        if plen == s._learn_len and n == s._learn_n_bytes:
             s._learn_n += 1
             if s._learn_n >= _LEARN and s._connected:
                 s._learned = True
-                k = (_RX_BUF - 64) // (12 + plen)
-                s._rx_req = k * (12 + plen)
+                s._rx_req = ((_RX_BUF - 64) // n) * n  # whole datagrams: no truncation
         else:
             s._learn_len = plen
+            s._learn_n_bytes = n
             s._learn_n = 1
     _jitter(s, o + 4)
     if plen:

@@ -149,7 +149,8 @@ class RtpSession:
         self._latched = False
         self._learned = False
         self._learn_n = 0
-        self._learn_len = 0
+        self._learn_len = 0  # payload bytes of the peer's audio packets
+        self._learn_n_bytes = 0  # and their whole datagram
         if self._remote is not None and not self.latch:
             self._connect(self._remote)
 

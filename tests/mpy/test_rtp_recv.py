@@ -214,6 +214,34 @@ def test_bursts_are_split_into_datagrams():
     b.close()
 
 
+def test_header_extensions_are_skipped_and_learned():
+    # Some peers put a header extension (e.g. an audio level) on every packet.
+    a, b = pair()
+    r = Raw(b.local_port)
+    ext = b"\xbe\xde\x00\x01\x10\x2a\x00\x00"  # one-byte header, 1 word
+    out = bytearray(F)
+    for k in range(4):
+        r.send(k, k * F, first=0x90, body=ext + bytes([k]) * F)
+        settle(b, 2)
+    eq(b._learned, True, "learned with the extension")
+    for k in range(4, 12):  # a burst: several datagrams per read
+        r.send(k, k * F, first=0x90, body=ext + bytes([k]) * F)
+    r.event(12, 12 * F, 2, F)
+    time.sleep_ms(20)
+    b.receive()
+    eq(b.stats["received"], 13, "all datagrams")
+    eq(b.stats["discarded"], 0, "none garbled")
+    got = []
+    for _ in range(14):
+        if b.pull(out) == AUDIO:
+            got.append(out[0])
+            eq(out[F - 1], out[0], "payload after the extension")
+    eq(got[-6:], list(range(6, 12)), "payloads in order")
+    r.close()
+    a.close()
+    b.close()
+
+
 def test_unexpected_size_is_relearned():
     a, b = pair()
     r = Raw(b.local_port)
