@@ -85,9 +85,10 @@ def test_delay():
     _, b, _ = run({"delay_ms": 30}, 100, 0.005)
     d = [x for _, x, _ in b.got]
     assert len(d) == 100
-    assert 29 <= statistics.median(d) <= 33, statistics.median(d)
+    # Never early; late only by scheduling (loose upper bounds: machines are shared).
+    assert 29.5 <= statistics.median(d) <= 34, statistics.median(d)
     assert min(d) >= 29.5, min(d)
-    assert max(d) < 45, max(d)
+    assert max(d) < 60, max(d)
 
 
 def test_jitter_uniform():
@@ -95,10 +96,13 @@ def test_jitter_uniform():
     d = [x for _, x, _ in b.got]
     assert len(d) == 400
     assert min(d) >= 19.5, min(d)
-    assert max(d) <= 45, max(d)
-    assert 28 <= statistics.mean(d) <= 33, statistics.mean(d)
+    assert max(d) <= 60, max(d)
+    assert 28 <= statistics.mean(d) <= 34, statistics.mean(d)
     # Uniform on ±10 ms: standard deviation 10/sqrt(3) = 5.8 ms.
-    assert 4.8 <= statistics.pstdev(d) <= 7.0, statistics.pstdev(d)
+    assert 4.8 <= statistics.pstdev(d) <= 7.5, statistics.pstdev(d)
+    # ...and flat: each 5 ms quarter of the range holds about a quarter of the delays.
+    quarters = [sum(1 for x in d if 20 + 5 * q <= x - 0.3 < 25 + 5 * q) for q in range(4)]
+    assert all(60 <= c <= 140 for c in quarters), quarters
 
 
 def test_reorder():
