@@ -82,20 +82,16 @@ def _latch(s, a):
 
 
 def _split(s, n):
-    # readinto() concatenates the queued datagrams: cut them apart by the
-    # learned sizes (audio: the peer's constant packet size, events: 16 bytes).
+    # readinto() concatenates the queued datagrams: cut them apart by their header
+    # lengths and the learned payload sizes (audio: the peer's constant size, events:
+    # 4 bytes, RTCP: its length field).
     b = s._rx
     o = 0
     count = 0
     while o < n:
         r = n - o
-        if r < 12 or (b[o] & 0xE0) != 0x80:
+        if r < 8 or (b[o] & 0xC0) != 0x80:
             return _unsplittable(s, count)
-        hl = 12 + 4 * (b[o] & 0x0F)
-        if b[o] & 0x10:
-            if r < hl + 4:
-                return _unsplittable(s, count)
-            hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
         if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
             ln = (((b[o + 2] << 8) | b[o + 3]) + 1) * 4
             if ln > r:
@@ -104,6 +100,13 @@ def _split(s, n):
             count += 1
             o += ln
             continue
+        if r < 12 or b[o] & 0x20:  # padded: its length is not in its header
+            return _unsplittable(s, count)
+        hl = 12 + 4 * (b[o] & 0x0F)
+        if b[o] & 0x10:
+            if r < hl + 4:
+                return _unsplittable(s, count)
+            hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
         pt = b[o + 1] & 0x7F
         if pt == s.pt:
             ln = hl + s._learn_len
@@ -130,11 +133,14 @@ def _unsplittable(s, count):
 def packet(s, o, n):
     """Validate and file one packet at s._rx[o:o+n]; True when it is ours."""
     b = s._rx
-    if n < 12 or (b[o] & 0xC0) != 0x80:
+    if n < 8 or (b[o] & 0xC0) != 0x80:
         s.discarded += 1
         return False
     if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
         _rtcp_in(s, o, n)
+        return False
+    if n < 12:
+        s.discarded += 1
         return False
     unpadded = not b[o] & 0x20  # its payload length is known from its header alone
     hl = 12 + 4 * (b[o] & 0x0F)
