@@ -86,8 +86,10 @@ def event_in(s, p, plen, tsi):
     tl = (b[tsi + 2] << 8) | b[tsi + 3]
     # The span of the event plays as silence, and so do the ticks the sender spends
     # repeating the end packet (audio arriving there still wins).
-    s.jb.put_event(b, tsi, ((b[p + 2] << 8) | b[p + 3]) +
-                      (_END_PACKETS * s.frame if end else 0))
+    span = (b[p + 2] << 8) | b[p + 3]
+    if end:
+        span += _END_PACKETS * s.frame
+    s.jb.put_event(b, tsi, span)
     if th == s._erx_h and tl == s._erx_l:
         s._erx_ms = s._now
         if s._erx_state == 1 and end:

@@ -125,13 +125,15 @@ class RtpSession:
         self.ssrc = bytes(r[6:10])
         self._tx[8:12] = self.ssrc
         self._open_rtp()
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            self._rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self._rtcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._rtcp.bind(_addr(self.local_ip, self.local_port + 1))
-            self._rtcp.setblocking(False)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            c.bind(_addr(self.local_ip, self.local_port + 1))
+            c.setblocking(False)
+            self._rtcp = c
             self._rtcp_rx = bytearray(512)  # an SR+SDES+BYE compound is < 200 bytes
         except OSError:
+            c.close()
             self._rtcp = None  # RTCP is optional: the call works without it
         self._t0_s = int(time.time())
         self._t0_ms = time.ticks_ms()
