@@ -82,7 +82,6 @@ def parse(s, buf, n, now_ms):
             s.rtcp_received += 1
         elif pt == _BYE:
             s.remote_bye = True
-            s.rtcp_received += 1
         o += ln
 
 

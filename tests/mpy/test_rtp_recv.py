@@ -314,6 +314,22 @@ def test_rtcp_on_the_rtp_port_is_not_rtp():
     b.close()
 
 
+def test_rtcp_bye_seen():
+    a, b = pair()
+    fr = bytes(F)
+    for _ in range(3):
+        a.send(fr)
+        b.send(fr)
+        settle(a, 2)
+        settle(b, 2)
+    a.close()  # sends an RTCP BYE to B's RTP port + 1
+    time.sleep_ms(10)
+    b.rtcp_tick()
+    eq(b.remote_bye, True, "BYE parsed")
+    eq(b.stats["rtcp_received"], 1, "its SR counted as one report")
+    b.close()
+
+
 def test_stats_keys():
     a, b = pair()
     for k in ("sent", "received", "lost", "late", "duplicates", "discarded", "concealed",

@@ -260,3 +260,31 @@ def test_latch_off_keeps_sdp_address_and_ignores_strangers():
     s.close()
     k.close()
     stranger.close()
+
+
+def test_relatch_follows_a_new_source():
+    k = Sink()
+    p1 = Sink()
+    p2 = Sink()
+    s = session(k)
+    pkt = bytearray(12 + F)
+    pkt[0] = 0x80
+    pkt[8:12] = b"abcd"
+    p1.s.sendto(pkt, _addr(s.local_port))
+    time.sleep_ms(10)
+    s.receive()
+    eq(s.stats["remote"], ("127.0.0.1", p1.port), "latched to the first source")
+    pkt[3] = 1
+    p2.s.sendto(pkt, _addr(s.local_port))
+    time.sleep_ms(10)
+    eq(s.receive(), 0, "a second source is not heard while latched")
+    s.relatch()  # e.g. the media moved without a new SDP
+    pkt[3] = 2
+    p2.s.sendto(pkt, _addr(s.local_port))
+    time.sleep_ms(10)
+    s.receive()
+    eq(s.stats["remote"], ("127.0.0.1", p2.port), "latched again")
+    s.send(frame(1))
+    eq(len(p2.packets()), 1, "replies to the new source")
+    for x in (s, k, p1, p2):
+        x.close()
