@@ -162,7 +162,8 @@ def test_viper_constants_match_reference():
     # dsp.dtmf's private consts vanish at compile time: compare its source with dtmf_ref
     import re
     src = (ROOT / "lib" / "dsp" / "dtmf.py").read_text()
-    names = ("GATE4", "MIN_P", "TWIST_REV", "TWIST_NORM", "OTHERS", "FRAC", "FRAC_LOOSE",
+    names = ("GATE3", "MIN_P", "TWIST_REV", "TWIST_NORM", "LTWIST_REV", "LTWIST_NORM",
+             "OTHERS", "FRAC", "FRAC_LOOSE",
              "R1_LO", "R1_HI", "HARM", "SUB", "END_MISSES", "BLOCK", "HALF")
     for name in names:
         m = re.search(r"^_%s = const\((\d+)\)" % name, src, re.M)

@@ -11,10 +11,12 @@ DIGITS = "123A456B789C*0#D"   # index = row * 4 + col
 _BLOCK = const(102)      # samples per analysis block (12.75 ms)
 _HALF = const(51)
 # Decision constants, identical to dsp.dtmf_ref (see there and docs/dtmf.md for units).
-_GATE4 = const(600)      # energy of every 4th sample, below: no digit (about -43 dBm0/tone)
+_GATE3 = const(800)      # energy of every 3rd sample, below: no digit (about -43 dBm0/tone)
 _MIN_P = const(480)      # per-tone power, about -40 dBm0
 _TWIST_REV = const(28)   # high group at most 5.5 dB above low
 _TWIST_NORM = const(71)  # low group at most 9.5 dB above high
+_LTWIST_REV = const(50)  # loose test: 8 dB ...
+_LTWIST_NORM = const(127)  # ... and 12 dB
 _OTHERS = const(50)      # other tones of a group 8 dB below the best
 _FRAC = const(163)       # strict: >= 80 % of the differenced energy
 _FRAC_LOOSE = const(102)  # loose (partly covered blocks, held digits): >= 50 % of E
@@ -288,10 +290,12 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
     d = row * 4 + col - 4
     if pr < _MIN_P or pc < _MIN_P:
         return -1
-    if (pc >> 3) * 8 > (pr >> 3) * _TWIST_REV or (pr >> 3) * 8 > (pc >> 3) * _TWIST_NORM:
+    if (pc >> 3) * 8 > (pr >> 3) * _LTWIST_REV or (pr >> 3) * 8 > (pc >> 3) * _LTWIST_NORM:
         return -1
     if (pr + pc) * 16 < e * _FRAC_LOOSE:
         return -1
+    if (pc >> 3) * 8 > (pr >> 3) * _TWIST_REV or (pr >> 3) * 8 > (pc >> 3) * _TWIST_NORM:
+        return 16 + d
     k = 0
     while k < 8:
         if k != row and k != col:
@@ -392,7 +396,7 @@ def _process(self, pcmo, n: int):
             pos = 0
             src = bufo
             off = 0
-        # -- one block at src[off:off+102]: gate on the energy of every 4th sample --
+        # -- one block at src[off:off+102]: gate on the energy of every 3rd sample --
         base = uint(ptr16(src)) + uint(off * 2)
         end = base + uint(_BLOCK * 2)
         t = int(st[_CUR]) - 1
@@ -404,8 +408,8 @@ def _process(self, pcmo, n: int):
         while p < end:
             v = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
             e += v * v
-            p += 8
-        if e >= _GATE4:
+            p += 6
+        if e >= _GATE3:
             if t >= 0:
                 # a digit is held (or pending): the loose test of its two tones only
                 tab = ptr16(_TAB)
@@ -433,8 +437,8 @@ def _process(self, pcmo, n: int):
                 x = (b1 - ((cc * b2) >> 13)) >> 4
                 v = ((int(tab[_T_SIN + 4 + (t & 3)]) - 8192) * b2) >> 16
                 pc = x * x + v * v
-                if (pr >= _MIN_P and pc >= _MIN_P and (pc >> 3) * 8 <= (pr >> 3) * _TWIST_REV
-                        and (pr >> 3) * 8 <= (pc >> 3) * _TWIST_NORM
+                if (pr >= _MIN_P and pc >= _MIN_P and (pc >> 3) * 8 <= (pr >> 3) * _LTWIST_REV
+                        and (pr >> 3) * 8 <= (pc >> 3) * _LTWIST_NORM
                         and (pr + pc) * 16 >= (e >> 6) * _FRAC_LOOSE):
                     r = t
             else:

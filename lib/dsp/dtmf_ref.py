@@ -103,10 +103,14 @@ HSIN = (4086, 3975, 3712, 3270, 3877, 3539, 2999, 2233,           # sin, Q12
         1107, 1220, 1345, 1479)
 
 # Decision constants (units: x>>5 samples, powers of (DFT>>4), see docs/dtmf.md).
-GATE4 = const(600)       # sum of (x>>5)^2 over every 4th sample; below: no digit (about -43 dBm0 per tone)
+GATE3 = const(800)       # sum of (x>>5)^2 over every 3rd sample; below: no digit (about
+#                          -43 dBm0 per tone). Not every 4th: at 2 kHz a column tone
+#                          aliases onto its row tone (770 + 1229 Hz) and they can cancel.
 MIN_P = const(480)       # per-tone power, about -40 dBm0
 TWIST_REV = const(28)    # high group at most 5.5 dB above low: Phigh*8 <= Plow*28
 TWIST_NORM = const(71)   # low group at most 9.5 dB above high: Plow*8 <= Phigh*71
+LTWIST_REV = const(50)   # the loose test allows 8 dB and 12 dB (held digits are measured
+LTWIST_NORM = const(127)  # without the leakage correction)
 OTHERS = const(50)       # other tones of a group 8 dB below the best: Pother*50 <= Pbest*8
 FRAC = const(163)        # strict: the two tones hold >= 80 % of the differenced energy
 R1_LO = const(10)        # pre-check: differenced energy / energy >= 10/32
@@ -198,10 +202,10 @@ def analyse(buf, track):
     track >= 0: only digit track's two tones are computed and the loose tests applied;
     returns track or -1."""
     g = 0
-    for i in range(0, BLOCK, 4):
+    for i in range(0, BLOCK, 3):
         v = buf[i] >> 5
         g += v * v
-    if g < GATE4:
+    if g < GATE3:
         return -1
     e = 0
     for i in range(BLOCK):
@@ -213,7 +217,7 @@ def analyse(buf, track):
         col = 4 + (track & 3)
         pr = _power(row, *_goertzel(buf, row, 0, BLOCK, 0, 0))
         pc = _power(col, *_goertzel(buf, col, 0, BLOCK, 0, 0))
-        if _levels_ok(pr, pc) and (pr + pc) * 16 >= e * FRAC_LOOSE:
+        if _levels_ok(pr, pc, LTWIST_REV, LTWIST_NORM) and (pr + pc) * 16 >= e * FRAC_LOOSE:
             return track
         return -1
     # Pre-check: the energy of the first difference relative to the energy (the mean
@@ -263,8 +267,10 @@ def analyse(buf, track):
     pr = p[row]
     pc = p[col]
     d = row * 4 + col - 4
-    if not _levels_ok(pr, pc) or (pr + pc) * 16 < e * FRAC_LOOSE:
+    if not _levels_ok(pr, pc, LTWIST_REV, LTWIST_NORM) or (pr + pc) * 16 < e * FRAC_LOOSE:
         return -1
+    if not _levels_ok(pr, pc, TWIST_REV, TWIST_NORM):
+        return 16 + d
     for k in range(8):
         if k != row and k != col:
             best = pr if k < 4 else pc
@@ -312,12 +318,12 @@ def _power(k, s1, s2):
     return r * r + i * i
 
 
-def _levels_ok(pr, pc):
+def _levels_ok(pr, pc, rev, norm):
     if pr < MIN_P or pc < MIN_P:
         return False
-    if (pc >> 3) * 8 > (pr >> 3) * TWIST_REV:
+    if (pc >> 3) * 8 > (pr >> 3) * rev:
         return False
-    return (pr >> 3) * 8 <= (pc >> 3) * TWIST_NORM
+    return (pr >> 3) * 8 <= (pc >> 3) * norm
 
 
 class DtmfDetector:
