@@ -417,7 +417,8 @@ def measure(out, sentences=SENTENCES, reps=2, impaired=True, pacing=True, rt=Tru
         row = {k: r.get(k) for k in ("relay", "dtmf", "rtp", "media", "rt")}
         for d, rec in (("to_far", r["far_heard"]), ("to_phone", r["phone_heard"])):
             rows = score_recording(speech, rec, period, reps)
-            row[d] = mean_score(rows)
+            # an occurrence not found counts as a failure, not as a smaller sample
+            row[d] = mean_score(rows) if len(rows) == reps else float("nan")
             row[d + "_rows"] = rows
             signals.write_wav(out / ("pesq-%s-%s.wav" % (key, d)), rec)
         if r.get("pacing"):
