@@ -4,9 +4,21 @@
 from rtp import RtpSession
 from rtp.plc import Concealer
 from sip import UserAgent, sdp
+from sip.headers import parse_uri
 
 _BUSY_CODES = (486, 600)
 _EVENT_CODES = "0123456789*#ABCD"   # RFC 4733 event number = index
+
+
+def caller(call):
+    """(number, name, private) for caller ID from an incoming call's From header."""
+    try:
+        number = parse_uri(call.remote_uri or "").user or None
+    except ValueError:
+        number = None
+    name = (call.remote_display or "").strip().strip('"') or None
+    private = (number or "").lower() == "anonymous" or (name or "").lower() == "anonymous"
+    return number, name, private
 
 
 class CallControl:
@@ -83,9 +95,10 @@ class CallControl:
         self.call = call
         call.on_state = self._state
         call.on_offer = self._reoffer
-        self.line.ring()
+        number, name, private = caller(call)
+        self.line.ring(number, name, private)
         call.ringing()
-        self.log("call: incoming, ringing")
+        self.log("call: incoming from %s %r, ringing" % (number, name))
 
     def _answer(self):
         call = self.call
@@ -110,6 +123,8 @@ class CallControl:
         if call is not self.call:
             return
         self.log("call: %s %s" % (state, detail if detail is not None else ""))
+        if call.incoming and state in ("ringing", "early"):
+            return                        # our own 180: the phone is the one ringing
         if state == "ringing":
             self.line.play("ringback")
         elif state == "early" and call.remote_sdp:

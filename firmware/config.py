@@ -34,6 +34,7 @@ SCHEMA = {
         "interdigit_ms": (int, 4000, (1000, 20000)),
         "first_digit_ms": (int, 15000, (3000, 60000)),
         "pulse_map": (str, "normal", ("normal", "nz", "se")),
+        "caller_id": (str, "auto", ("auto", "off", "bell202", "v23", "sin227")),
     },
     "network": {
         "mode": (str, "host", ("host", "wifi", "ethernet")),

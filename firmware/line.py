@@ -4,6 +4,7 @@
 import time
 
 import hook
+from clip import Clip
 
 IDLE = "idle"            # on-hook, quiet
 RINGING = "ringing"      # on-hook, ringing
@@ -41,6 +42,9 @@ class Line:
         self.interdigit_ms = lcfg["interdigit_ms"]
         self.first_digit_ms = lcfg["first_digit_ms"]
         self.pulse_map = _PULSE_MAPS[lcfg["pulse_map"]]
+        mode = lcfg.get("caller_id", "auto")
+        mode = plan.get("cid") if mode == "auto" else (None if mode == "off" else mode)
+        self.clip = Clip(self.slic, media, mode, log)
         self.state = IDLE
         self.digits = ""
         self.deadline = None
@@ -69,20 +73,30 @@ class Line:
             if ev is None:
                 break
             self._hook_event(ev[0], ev[1], now)
+        if self.state == RINGING and self.clip.poll(now):
+            self._ring_now()              # caller ID went before the first ring
         if self.deadline is not None and time.ticks_diff(now, self.deadline) >= 0:
             self.deadline = None
             self._timeout(now)
 
     # -- requests from call control -------------------------------------------------
-    def ring(self):
+    def ring(self, number=None, name=None, private=False):
+        """Ring with the country cadence, presenting caller ID when there is a caller."""
         if self.state != IDLE:
             return False
-        self.slic.ring_start(self.plan["ring_hz"], self.plan["ring_cadence"])
+        clip = (number is not None or name is not None or private) and \
+            self.clip.start(number, name, self.now, private)
+        if not (clip and self.clip.before_ring):
+            self._ring_now()
         self._enter(RINGING)
         return True
 
+    def _ring_now(self):
+        self.slic.ring_start(self.plan["ring_hz"], self.plan["ring_cadence"])
+
     def stop_ring(self):
         if self.state == RINGING:
+            self.clip.stop()
             self.slic.ring_stop()
             self._enter(IDLE)
 
@@ -131,6 +145,7 @@ class Line:
             self.counts["off_hook"] += 1
             if self.state == RINGING:
                 self.slic.ring_stop()       # ring trip: RM released at once
+                self.clip.stop()
                 self.counts["ring_trips"] += 1
                 self.log("line: ring trip")
                 self._enter(CALL, now=now)

@@ -10,7 +10,9 @@ from dsp.tone import ToneGen
 from rtp import AUDIO, LOST
 
 FRAME_SAMPLES = 160      # 20 ms at 8 kHz
-_TX_RING = 3             # earpiece frames prepared ahead of the codec
+_TX_RING = 4             # earpiece frames prepared ahead of the codec, at most
+_PREROLL = 2             # frames queued before the earpiece starts (again): a late
+                         # frame then shifts the stream instead of cutting a gap in it
 
 _ENCODERS = {0: g711.ulaw_encode, 8: g711.alaw_encode}
 _DECODERS = {0: g711.ulaw_decode, 8: g711.alaw_decode}
@@ -18,7 +20,6 @@ _DECODERS = {0: g711.ulaw_decode, 8: g711.alaw_decode}
 
 class Media:
     def __init__(self, port, log=print):
-        import asyncio
         self.i2s_rx = port.i2s_rx
         self.i2s_tx = port.i2s_tx
         self.log = log
@@ -33,7 +34,8 @@ class Media:
         self._tx_head = 0        # next tx buffer to prepare
         self._tx_tail = 0        # next tx buffer to hand to the codec
         self._tx_count = 0
-        self.flag = asyncio.ThreadSafeFlag()
+        self._tx_need = _PREROLL  # frames that must be ready before one is played
+        self.flag = port.new_flag()     # ThreadSafeFlag on a board
         self.rtp = None
         self.plc = None
         self.encode = None
@@ -42,6 +44,7 @@ class Media:
         self.dtmf = DtmfDetector(on_digit=self._dtmf_end, on_start=self._dtmf_start)
         self.dtmf_listening = False   # only while off-hook: saves the work on-hook
         self.on_dtmf = None      # fn(digit, down): down at its start, not down at its end
+        self.cid = None          # caller-ID sender, made on first use (dsp.callerid is big)
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
@@ -54,13 +57,16 @@ class Media:
         self.flag.set()
 
     def _tx_done(self, _i2s):
-        if self._tx_count:
+        if self._tx_count >= self._tx_need:
             buf = self.tx_bufs[self._tx_tail]
             self._tx_tail = (self._tx_tail + 1) % _TX_RING
             self._tx_count -= 1
+            self._tx_need = 1
         else:
             buf = self.silence
-            self.counts["underruns"] += 1
+            if self._tx_need == 1:
+                self.counts["underruns"] += 1
+                self._tx_need = _PREROLL
         self.i2s_tx.write(buf)
 
     def start(self):
@@ -94,7 +100,9 @@ class Media:
         if self._tx_count >= _TX_RING:
             return               # the codec is behind: drop this earpiece frame
         out = self.tx_bufs[self._tx_head]
-        if self.tone.active:
+        if self.cid is not None and self.cid.active:
+            self.cid.fill(out, n)
+        elif self.tone.active:
             self.tone.fill(out, n)
         elif rtp is not None:
             self._far_end(rtp, out, n)
@@ -127,6 +135,20 @@ class Media:
         if on and not self.dtmf_listening:
             self.dtmf.reset()
         self.dtmf_listening = on
+
+    def caller_id(self, prepare):
+        """Send caller ID: prepare(tx) calls one of CallerIdTx's send_*() methods."""
+        if self.cid is None:
+            from dsp.callerid import CallerIdTx
+            self.cid = CallerIdTx()
+        prepare(self.cid)
+
+    def caller_id_active(self):
+        return self.cid is not None and self.cid.active
+
+    def caller_id_stop(self):
+        if self.cid is not None:
+            self.cid.stop()
 
     def play_tone(self, spec):
         if spec is None:

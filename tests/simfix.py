@@ -12,6 +12,8 @@ from ata import peers
 from ata.phone import VirtualPhone
 from ata.sim import SimProcess
 
+FAR_TONE_HZ = 440     # what baresip (the far end) plays in calls
+
 
 def pytest_addoption(parser):
     parser.addoption("--phone", default=None,
@@ -86,3 +88,52 @@ def phone(request, sim, sim_config):
     ph.connect()
     yield ph
     ph.close()
+
+
+class NamedBaresip(peers.Baresip):
+    """baresip whose account carries a display name (the caller's name for caller ID)."""
+    display = None
+
+    def write_config(self):
+        super().write_config()
+        if self.display:
+            acc = self.workdir / "accounts"
+            acc.write_text('"%s" %s' % (self.display, acc.read_text()))
+
+
+@pytest.fixture
+def far_display():
+    """Display name of the far end (1002); parametrize to change it."""
+    return None
+
+
+@pytest.fixture
+def pbx(tmp_path, far_display):
+    """Kamailio with users 1001/1002 and baresip as 1002 playing a 440 Hz tone."""
+    kam = peers.Kamailio(tmp_path / "kamailio")
+    kam.start()
+    wav = tmp_path / "far.wav"
+    peers.write_tone_wav(wav, seconds=300, freq_hz=FAR_TONE_HZ)
+    far = NamedBaresip(tmp_path / "baresip", "1002", "secret2", kam.port, audio_wav=wav,
+                       record_dir=tmp_path / "rec")
+    far.display = far_display
+    far.start()
+    yield kam, far
+    far.stop()
+    kam.stop()
+
+
+@pytest.fixture
+def ata(pbx, tmp_path, sim_options):
+    """The sim ATA registered at the pbx, and the virtual phone on its line."""
+    kam, _ = pbx
+    cfg = deep_merge(deep_merge(base_config(kam.port), {"line": {"interdigit_ms": 1500}}),
+                     sim_options)
+    sim = SimProcess(cfg, run_dir=tmp_path / "sim").start()
+    sim.wait_log("sip: registered", 15)
+    phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
+    yield sim, phone
+    phone.close()
+    rc = sim.stop()
+    assert "Traceback" not in sim.log_text(), sim.log_text()[-3000:]
+    assert rc == 0, sim.log_text()[-2000:]

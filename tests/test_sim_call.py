@@ -2,41 +2,10 @@
 phone dials baresip through it, audio flows both ways, and hang-ups work both ways."""
 import pytest
 
-from ata import peers, signals
-from simfix import base_config, deep_merge
-from ata.sim import SimProcess
-from ata.phone import VirtualPhone
+from ata import signals
+from simfix import FAR_TONE_HZ
 
 PHONE_TONE_HZ = 1000
-FAR_TONE_HZ = 440
-
-
-@pytest.fixture
-def pbx(tmp_path):
-    kam = peers.Kamailio(tmp_path / "kamailio")
-    kam.start()
-    wav = tmp_path / "far.wav"
-    peers.write_tone_wav(wav, seconds=300, freq_hz=FAR_TONE_HZ)
-    far = peers.Baresip(tmp_path / "baresip", "1002", "secret2", kam.port, audio_wav=wav,
-                        record_dir=tmp_path / "rec")
-    far.start()
-    yield kam, far
-    far.stop()
-    kam.stop()
-
-
-@pytest.fixture
-def ata(pbx, tmp_path):
-    kam, _ = pbx
-    cfg = deep_merge(base_config(kam.port), {"line": {"interdigit_ms": 1500}})
-    sim = SimProcess(cfg, run_dir=tmp_path / "sim").start()
-    sim.wait_log("sip: registered", 15)
-    phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
-    yield sim, phone
-    phone.close()
-    rc = sim.stop()
-    assert "Traceback" not in sim.log_text(), sim.log_text()[-3000:]
-    assert rc == 0, sim.log_text()[-2000:]
 
 
 def tone_share(x, hz):

@@ -20,6 +20,12 @@ class Port:
         self.i2s_rx = i2s_rx
         self.i2s_tx = i2s_tx
 
+    @staticmethod
+    def new_flag():
+        """A flag the I2S/timer callbacks (interrupt context) set and a task waits on."""
+        import asyncio
+        return asyncio.ThreadSafeFlag()
+
 
 def _i2s(spec, mode):
     return I2S(spec["id"], sck=Pin(spec["sck"]), ws=Pin(spec["ws"]), sd=Pin(spec["sd"]),

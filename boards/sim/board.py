@@ -2,7 +2,7 @@
 # hands them to the same drivers the ESP32 board uses.
 import json
 
-from vmachine import I2S, Pin, Timer
+from vmachine import Flag, I2S, Pin, Timer
 from phonelink import PhoneLink
 from codec import SimCodec
 from slic.ag1171 import AG1171
@@ -18,6 +18,11 @@ class Port:
         self.hook_timer = hook_timer
         self.i2s_rx = i2s_rx
         self.i2s_tx = i2s_tx
+
+    @staticmethod
+    def new_flag():
+        """A flag the I2S/timer callbacks set and a task waits on."""
+        return Flag()
 
 
 class Board:

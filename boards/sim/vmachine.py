@@ -7,7 +7,8 @@ import time
 
 import uctypes
 
-_MAX_CATCH_UP_US = 500_000  # behind by more than this: skip ahead, don't replay
+_MAX_CATCH_UP_US = 2_000_000  # behind by more than this: skip ahead, don't replay
+_MAX_SLEEP_MS = 5             # the timer task wakes at least this often
 
 
 class Clock:
@@ -79,7 +80,7 @@ class _Engine:
 
     def __init__(self):
         self.timers = []
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()   # set when the first timer starts
         self.task = None
 
     def add(self, t):
@@ -100,16 +101,20 @@ class _Engine:
                 await self.wake.wait()
                 continue
             now = clock.real_us()
-            due = min(t.due_us for t in self.timers)
-            if due > now:
-                self.wake.clear()
-                try:
-                    await asyncio.wait_for_ms(self.wake.wait(), max(1, (due - now) // 1000))
-                except asyncio.TimeoutError:
-                    pass
-                continue
+            fired = False
             for t in list(self.timers):
-                t._fire_due(clock.real_us())
+                if t.due_us <= now:
+                    t._fire_once(now)
+                    fired = True
+            if fired:
+                # One period per timer per pass, then yield: after a host stall the
+                # catch-up interleaves with the tasks the callbacks woke (the media
+                # pipeline), as a real chip's interrupts would with its main loop.
+                await asyncio.sleep_ms(0)
+                continue
+            due = min(t.due_us for t in self.timers)
+            # Short sleeps: a timer started meanwhile is never noticed late by more.
+            await asyncio.sleep_ms(min(_MAX_SLEEP_MS, max(0, (due - now) // 1000)))
 
 
 engine = _Engine()
@@ -145,19 +150,20 @@ class Timer:
         engine.remove(self)
         self.callback = None
 
-    def _fire_due(self, now):
+    def _fire_once(self, now):
         if now - self.due_us > _MAX_CATCH_UP_US:
             self.due_us = now
-        while self.callback is not None and self.due_us <= now:
-            clock.virtual = self.due_us
-            try:
-                self.callback(self)
-            finally:
-                clock.virtual = None
-            if self.mode == Timer.ONE_SHOT:
-                engine.remove(self)
-                self.callback = None
-                return
+        if self.callback is None:
+            return
+        clock.virtual = self.due_us
+        try:
+            self.callback(self)
+        finally:
+            clock.virtual = None
+        if self.mode == Timer.ONE_SHOT:
+            engine.remove(self)
+            self.callback = None
+        else:
             self.due_us += self.period_us
 
 
@@ -222,3 +228,22 @@ class I2S:
         self.handler = None
         self.pending = None
         I2S.codec.detach(self)
+
+
+class Flag:
+    """ThreadSafeFlag's interface for callbacks that run inside the asyncio loop, as
+    the sim's do: ThreadSafeFlag on the unix port wakes its waiter only at the next
+    I/O poll, which can be far later. (A board with real interrupts uses ThreadSafeFlag.)"""
+
+    def __init__(self):
+        self._ev = asyncio.Event()
+
+    def set(self):
+        self._ev.set()
+
+    def clear(self):
+        self._ev.clear()
+
+    async def wait(self):
+        await self._ev.wait()
+        self._ev.clear()

@@ -6,6 +6,7 @@ from array import array
 
 import country
 from media import Media, FRAME_SAMPLES
+from vmachine import Flag
 from rtp import RtpSession
 from rtp.plc import Concealer
 from check import eq
@@ -15,6 +16,10 @@ from check import eq
 class Port:
     i2s_rx = None
     i2s_tx = None
+
+    @staticmethod
+    def new_flag():
+        return Flag()
 
 
 def free_even_port():
