@@ -14,6 +14,12 @@ _TX_RING = 4             # earpiece frames prepared ahead of the codec, at most
 _PREROLL = 2             # frames queued before the earpiece starts (again): a late
                          # frame then shifts the stream instead of cutting a gap in it
 
+_DTMF_LEVEL_DBM0 = -10   # per tone, for keys the far end sends as RFC 4733 events
+# RFC 4733 events 0-15: 0-9, *, #, A-D as (low, high) DTMF frequencies, Hz
+_DTMF_PAIRS = ((941, 1336), (697, 1209), (697, 1336), (697, 1477), (770, 1209),
+               (770, 1336), (770, 1477), (852, 1209), (852, 1336), (852, 1477),
+               (941, 1209), (941, 1477), (697, 1633), (770, 1633), (852, 1633), (941, 1633))
+
 _ENCODERS = {0: g711.ulaw_encode, 8: g711.alaw_encode}
 _DECODERS = {0: g711.ulaw_decode, 8: g711.alaw_decode}
 
@@ -95,6 +101,8 @@ class Media:
             if self.sending:
                 self.encode(mic, self.payload_out, n)
                 rtp.send(self.payload_out)
+            else:
+                rtp.send(None)   # on hold: nothing sent, but the RTP clock runs on
             rtp.receive()
             rtp.rtcp_tick()
         if self._tx_count >= _TX_RING:
@@ -121,6 +129,8 @@ class Media:
             self.plc.conceal(out)
         else:
             out[:] = self.silence
+            if self.plc is not None:
+                self.plc.good(out)   # keeps the concealer's delay line in step
 
     def _dtmf_start(self, digit, _start_ms):
         if self.on_dtmf is not None:
@@ -157,7 +167,16 @@ class Media:
             f1, f2, level, cadence = spec
             self.tone.set(f1, f2, level, cadence)
 
+    def _far_event(self, code, ended):
+        """An RFC 4733 event from the far end: the phone hears the DTMF key."""
+        if ended or code >= len(_DTMF_PAIRS):
+            self.tone.stop()
+        else:
+            lo, hi = _DTMF_PAIRS[code]
+            self.tone.set(lo, hi, _DTMF_LEVEL_DBM0)
+
     def start_call(self, rtp, pt, plc=None):
+        rtp.on_event = self._far_event
         self.encode = _ENCODERS[pt]
         self.decode = _DECODERS[pt]
         self.plc = plc

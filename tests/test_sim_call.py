@@ -88,3 +88,23 @@ def test_touch_tone_dialled_call_and_rfc4733_in_call(pbx, ata):
     far.wait_event("CALL_CLOSED", 10)
     log = far.log_tail(20000)
     assert "received event: '5'" in log and "received event: '#'" in log, log[-2000:]
+
+
+def test_far_end_rfc4733_digit_is_played_to_the_phone(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    phone.off_hook()
+    phone.sleep_sim(400)
+    phone.dial_pulse("1002")
+    far.wait_event("CALL_ESTABLISHED", 15)
+    sim.wait_log("call: confirmed", 5)
+    phone.sleep_sim(500)
+    t0 = phone.sim_now_us
+    far.command("sndcode", "7")
+    phone.sleep_sim(1500)
+    heard = phone.recording(t0)
+    frames = heard[:len(heard) // 160 * 160].reshape(-1, 160)
+    has_key = [signals.tone_power(f, 852) + signals.tone_power(f, 1209) > 0.6 for f in frames]
+    assert sum(has_key) >= 3, "the phone never heard DTMF 7 (852 + 1209 Hz)"
+    phone.on_hook()
+    far.wait_event("CALL_CLOSED", 10)
