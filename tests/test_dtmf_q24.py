@@ -20,6 +20,13 @@ from ata.dtmf_cmd import detect_raw  # noqa: E402
 LAWS = ("linear", "ulaw", "alaw")
 
 
+@pytest.fixture
+def port():
+    """No board and no sim here: overrides tests/simfix.py's `port`, which
+    pytest-embedded's per-test fixtures request (it would boot the sim per test)."""
+    return None
+
+
 def _one(d, ms=60, **kw):
     return [(d, ms, kw)]
 
@@ -92,9 +99,9 @@ def _make(segments, rng):
 def _cases():
     out = []
     for law in LAWS:
-        for i, d in enumerate(S.DIGITS):
+        for d in S.DIGITS:
             for name, (segs, want) in _conditions(d).items():
-                out.append(("%s-%s-%s" % (law, name, "digit" + d), law, d, segs, want))
+                out.append(("%s-%s-digit%s" % (law, name, d), law, d, segs, want))
     return out
 
 
