@@ -196,9 +196,10 @@ class ServerTx:
         return True
 
 
-def server_key(msg):
-    """Match key of a request's server transaction (ACK maps to its INVITE)."""
-    method = "INVITE" if msg.method == "ACK" else msg.method
+def server_key(msg, method=None):
+    """Match key of a request's server transaction (ACK and CANCEL look up their INVITE
+    when `method` is "INVITE")."""
+    method = method or ("INVITE" if msg.method == "ACK" else msg.method)
     via = msg.via
     sent_by = "%s:%s" % (via[1], via[2] or 5060)
     branch = msg.branch
@@ -231,8 +232,8 @@ class TxLayer:
         tx.receive(msg)
         return True
 
-    def find_server(self, msg):
-        return self.server.get(server_key(msg))
+    def find_server(self, msg, method=None):
+        return self.server.get(server_key(msg, method))
 
     def new_server(self, msg, addr):
         """A server transaction for a new request, or None when the table is full."""

@@ -470,18 +470,19 @@ class UserAgent:
         Call.incoming(self, msg, addr, stx)
 
     def _cancel(self, msg, addr):
-        key_msg = msg
-        key_msg.method = "INVITE"
-        inv = self.tx.find_server(key_msg)
-        key_msg.method = "CANCEL"
+        inv = self.tx.find_server(msg, "INVITE")
         if inv is None:
             self.reply(msg, addr, 481)
             return
-        self.reply(msg, addr, 200, to_tag=None)
-        for call in self.calls.values():
-            if call.server_tx is inv:
-                call.cancelled()
-                return
+        call = None
+        for c in self.calls.values():
+            if c.server_tx is inv:
+                call = c
+                break
+        # the 200 for CANCEL carries the To tag of the INVITE's responses
+        self.reply(msg, addr, 200, to_tag=call.local_tag if call else None)
+        if call is not None:
+            call.cancelled()
 
     # ---- calls
     def invite(self, target, sdp_text):
