@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 
@@ -137,8 +136,3 @@ class UaProc:
     def __exit__(self, *exc):
         self.stop()
 
-
-def ensure_tools_path():
-    tools = str(ROOT / "tools")
-    if tools not in sys.path:
-        sys.path.insert(0, tools)

@@ -10,6 +10,7 @@ import pathlib
 import socket
 import threading
 import time
+import types
 
 import pytest
 
@@ -95,13 +96,10 @@ def _flood(sources, ua_port, count, answers, stop):
         s.bind((ip, 0))
         s.setblocking(False)
         socks.append(s)
-
-    class P:
-        pass
     for i in range(count):
         s = socks[i % len(socks)]
-        p = P()
-        p.ip, p.port = s.getsockname()
+        ip, port = s.getsockname()
+        p = types.SimpleNamespace(ip=ip, port=port)
         data, _ = invite(p, ua_port, user="1001" if i % 2 else str(100 + i))
         s.sendto(data, ("127.0.0.1", ua_port))
         time.sleep(0.01)

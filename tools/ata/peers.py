@@ -324,7 +324,10 @@ class Baresip:
             "sip_listen 127.0.0.1:%d\n"
             "net_interface 127.0.0.1\n"
             "dns_server 127.0.0.1:53\n"
-            "audio_player alsa,null\n"
+            # An aubridge device nobody opens never starts its thread: nothing plays,
+            # and sndfile still records the decoded audio. (`alsa,null` busy-loops:
+            # about one core per baresip during a call, load that shows up as jitter.)
+            "audio_player aubridge,idle-%s\n"
             "audio_source %s\n"
             "audio_alert alsa,null\n"
             "ausrc_srate 8000\nauplay_srate 8000\nausrc_channels 1\nauplay_channels 1\n"
@@ -333,6 +336,7 @@ class Baresip:
             "module_path /usr/lib/baresip/modules\n"
             "%s"
             "module alsa.so\n"
+            "module aubridge.so\n"
             "%s"
             "%s"
             "module cons.so\n"
@@ -341,7 +345,7 @@ class Baresip:
             "module_app menu.so\n"
             "module_app ctrl_tcp.so\n"
             "ctrl_tcp_listen 127.0.0.1:%d\n"
-        ) % (self.sip_port, src, self.rtp_range[0], self.rtp_range[1], self._codec_modules(),
+        ) % (self.sip_port, self.user, src, self.rtp_range[0], self.rtp_range[1], self._codec_modules(),
              srcmod, rec,
              free_tcp_port(), self.ctrl_port)
         (self.workdir / "config").write_text(cfg)
@@ -431,11 +435,13 @@ class Baresip:
 
     # -- ctrl_tcp: netstring JSON on one connection for commands and events
     def _send(self, obj):
+        assert self.sock is not None, "baresip not started"
         data = json.dumps(obj).encode()
         self.sock.sendall(b"%d:%s," % (len(data), data))
 
     def _read_one(self, timeout):
         """Next JSON message or None on time-out."""
+        assert self.sock is not None, "baresip not started"
         deadline = time.monotonic() + timeout
         while True:
             m = re.match(rb"(\d+):", self._buf)
