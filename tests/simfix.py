@@ -5,6 +5,7 @@ console instead and the sim is not started; `--phone HOST:PORT` then names the
 phone rig (a device speaking docs/phone-protocol.md) wired to that board's line.
 """
 import copy
+import threading
 
 import pytest
 
@@ -72,9 +73,47 @@ def embedded_services():
 
 
 @pytest.fixture
-def port(request, sim):
-    """The console's serial port: a real board's (--port) or the sim's pty."""
-    return request.config.getoption("port", None) or str(sim.console_path)
+def port(request):
+    """The console's serial port: a real board's (--port) or the sim's pty. Only
+    console tests (those using pytest-embedded's `dut`) boot a sim for it; the
+    plugin's own fixtures ask for `port` in every test."""
+    given = request.config.getoption("port", None)
+    if given or "dut" not in request.fixturenames:
+        return given
+    return str(request.getfixturevalue("sim").console_path)
+
+
+class _LazyManager:
+    """pytest-embedded's message-queue manager, started only when a console test
+    needs it, and stopped with a deadline: its shutdown was seen to hang."""
+
+    def __init__(self):
+        self._manager = None
+
+    def __getattr__(self, name):
+        if self._manager is None:
+            from pytest_embedded.log import MessageQueueManager
+            self._manager = MessageQueueManager()
+            self._manager.start()
+        return getattr(self._manager, name)
+
+    def close(self, timeout=10):
+        m = self._manager
+        if m is None:
+            return
+        t = threading.Thread(target=m.shutdown, daemon=True)
+        t.start()
+        t.join(timeout)
+        if t.is_alive():
+            m._process.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mp_manager():
+    """Replaces pytest-embedded's eager one (see _LazyManager)."""
+    manager = _LazyManager()
+    yield manager
+    manager.close()
 
 
 @pytest.fixture

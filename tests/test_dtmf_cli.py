@@ -12,11 +12,6 @@ from ata import dtmf_cmd
 ATA = str(VENV_BIN / "ata")
 
 
-@pytest.fixture
-def port():
-    """No board and no sim here (see test_dtmf_q24.port)."""
-    return None
-
 
 def _wav(path, pcm, rate=8000, channels=1, width=2):
     with wave.open(str(path), "wb") as w:

@@ -20,12 +20,6 @@ from ata.dtmf_cmd import detect_raw  # noqa: E402
 LAWS = ("linear", "ulaw", "alaw")
 
 
-@pytest.fixture
-def port():
-    """No board and no sim here: overrides tests/simfix.py's `port`, which
-    pytest-embedded's per-test fixtures request (it would boot the sim per test)."""
-    return None
-
 
 def _one(d, ms=60, **kw):
     return [(d, ms, kw)]

@@ -8,11 +8,6 @@ from ata import bench
 from ata.dtmf_cmd import detect_raw
 
 
-@pytest.fixture
-def port():
-    """No board and no sim here (see test_dtmf_q24.port)."""
-    return None
-
 
 def test_no_more_false_digits_than_spandsp(tmp_path):
     exe = bench.build_spandsp_ref(tmp_path / "spandsp_ref")

@@ -222,24 +222,6 @@ class SdpRelayKamailio(peers.Kamailio):
         return new
 
 
-class QuietBaresip(peers.Baresip):
-    """peers.Baresip with an idle player. Its `alsa,null` player busy-loops (the null
-    PCM never blocks): about one core per baresip during a call, which on a shared
-    host is load that shows up as jitter everywhere. An aubridge device whose source
-    side nobody opens never starts its thread, so nothing plays; the sndfile filter
-    records the decoded audio in the receive path all the same."""
-
-    def write_config(self):
-        super().write_config()
-        cfg = self.workdir / "config"
-        text = cfg.read_text()
-        new = text.replace("audio_player alsa,null\n",
-                           "audio_player aubridge,idle-%s\n" % self.user)
-        if new == text:
-            raise RuntimeError("peers.Baresip config changed: no `audio_player alsa,null`")
-        cfg.write_text(new.replace("module alsa.so\n", "module alsa.so\nmodule aubridge.so\n"))
-
-
 # -- one call: the sim ATA (1001) -> Kamailio -> baresip (1002) ----------------------------
 def _relay(near_port, far_port, impair):
     """Relay between the far end (side A) and the near end (side B)."""
@@ -284,7 +266,7 @@ def ata_call(work, unit, call_s, impair=None, capture=False, rt=False, log=print
     try:
         kam = _kamailio(work / "kamailio", relay, ata_rtp, far_lo)
         far_wav = _wav_repeated(work / "far-speech.wav", unit, call_s + 20)
-        far = QuietBaresip(work / "baresip", "1002", "secret2", kam.port, audio_wav=far_wav,
+        far = peers.Baresip(work / "baresip", "1002", "secret2", kam.port, audio_wav=far_wav,
                             record_dir=work / "rec", rtp_range=(far_lo, far_lo + 1),
                             codecs="PCMU").start()
         cfg = {
@@ -362,10 +344,10 @@ def b2b_call(work, unit, call_s, impair, rt=False, log=print):
     try:
         kam = _kamailio(work / "kamailio", relay, near_lo, far_lo)
         wav = _wav_repeated(work / "speech.wav", unit, call_s + 20)
-        far = QuietBaresip(work / "far", "1002", "secret2", kam.port, audio_wav=wav,
+        far = peers.Baresip(work / "far", "1002", "secret2", kam.port, audio_wav=wav,
                             record_dir=work / "far-rec", rtp_range=(far_lo, far_lo + 1),
                             codecs="PCMU").start()
-        near = QuietBaresip(work / "near", "1001", "secret1", kam.port, audio_wav=wav,
+        near = peers.Baresip(work / "near", "1001", "secret1", kam.port, audio_wav=wav,
                              record_dir=work / "near-rec", rtp_range=(near_lo, near_lo + 1),
                              codecs="PCMU").start()
         if rt:
