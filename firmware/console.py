@@ -8,9 +8,10 @@ HELP = """commands:
   config            the running configuration (secrets hidden)
   calls             the current call and its RTP statistics
   ring [stop]       ring the phone with the country cadence, or stop
-  dial NUMBER       place a call as if NUMBER had been dialled
+  dial NUMBER       place a call as if NUMBER had been dialled (for testing a PBX)
   hangup            end the current call
   py EXPR           evaluate Python with the running objects (app, line, sip, media)
+  shutdown          end calls, un-register and stop the firmware
   help              this text"""
 
 PROMPT = "ata> "
@@ -32,8 +33,11 @@ class Console:
             raw = await reader.readline()
             if not raw:
                 return              # console closed (sim: stdin ended)
+            line = raw.decode().strip()
+            if line == "shutdown":
+                return
             try:
-                self.command(raw.decode().strip())
+                self.command(line)
             except Exception as e:  # a console typo must never stop the ATA
                 self.out("error: %r" % (e,))
             self.out(PROMPT, end="")

@@ -77,7 +77,7 @@ class App:
         log("ready: SIP %s@%s:%d from %s:%d" % (cfg["sip"]["user"], cfg["sip"]["server"],
                                                cfg["sip"]["port"], ip, cfg["sip"]["sip_port"]))
         await Console(self).run()
-        log("console closed: shutting down")
+        log("console: shutting down")
         await self.calls.stop()
 
     def status(self):

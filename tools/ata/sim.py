@@ -135,9 +135,12 @@ class SimProcess:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
+            # Ask by command, not only by EOF: a forked helper process (pytest-embedded
+            # forks its listener) may hold a copy of the stdin pipe open.
             try:
-                self.proc.stdin.close()     # console EOF: the firmware shuts down cleanly
-            except OSError:
+                self.proc.stdin.write(b"shutdown\n")
+                self.proc.stdin.close()
+            except (OSError, ValueError):
                 pass
             try:
                 self.proc.wait(timeout)
