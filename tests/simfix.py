@@ -43,6 +43,22 @@ def base_config(registrar_port=None):
     }
 
 
+def start_sim(cfg, run_dir, attempts=3):
+    """Boot the sim with cfg. Ports are picked free, but another process may take one
+    before the firmware binds it: then pick new ones (in cfg, in place) and retry."""
+    for attempt in range(attempts):
+        proc = SimProcess(cfg, run_dir=run_dir)
+        try:
+            return proc.start()
+        except RuntimeError as e:
+            proc.stop()
+            if "EADDRINUSE" not in str(e) or attempt == attempts - 1:
+                raise
+            cfg["sip"]["sip_port"] = peers.free_udp_port()
+            cfg["rtp"]["port"] = peers.free_udp_range(2)[0]
+            cfg["sim"]["phone_port"] = peers.free_tcp_port()
+
+
 @pytest.fixture
 def sim_options():
     """Config overrides for the sim under test; parametrize this name to change them."""
@@ -59,8 +75,7 @@ def sim(request, sim_config, tmp_path):
     if request.config.getoption("port", None):
         yield None            # a real board: nothing to start
         return
-    proc = SimProcess(sim_config, run_dir=tmp_path / "sim")
-    proc.start()
+    proc = start_sim(sim_config, tmp_path / "sim")
     yield proc
     rc = proc.stop()
     assert "Traceback" not in proc.log_text(), proc.log_text()[-3000:]
@@ -168,7 +183,7 @@ def ata(pbx, tmp_path, sim_options):
     kam, _ = pbx
     cfg = deep_merge(deep_merge(base_config(kam.port), {"line": {"interdigit_ms": 1500}}),
                      sim_options)
-    sim = SimProcess(cfg, run_dir=tmp_path / "sim").start()
+    sim = start_sim(cfg, tmp_path / "sim")
     sim.wait_log("sip: registered", 15)
     phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
     yield sim, phone

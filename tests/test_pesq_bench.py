@@ -12,7 +12,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # noqa: E402  (deprecated in 3.11, still an independent G.711)
 
-SMOKE_MARGIN = 0.1      # the bench's target is 0.05; a short sample is noisier
+# The bench holds the 0.05 figure over long speech. This 2.4 s smoke test catches a
+# broken path (wrong law, gaps, one-way audio score below 2.5); one concealed frame
+# on a loaded host already costs 0.4 here, so it must not be the place of that figure.
+SMOKE_MARGIN = 0.6
 
 
 def test_offline_ulaw_is_g711():

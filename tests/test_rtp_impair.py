@@ -102,7 +102,9 @@ def test_jitter_uniform():
     assert 4.8 <= statistics.pstdev(d) <= 7.5, statistics.pstdev(d)
     # ...and flat: each 5 ms quarter of the range holds about a quarter of the delays.
     quarters = [sum(1 for x in d if 20 + 5 * q <= x - 0.3 < 25 + 5 * q) for q in range(4)]
-    assert all(60 <= c <= 140 for c in quarters), quarters
+    # 100 expected per quarter (binomial sd ~8.7); 50..150 still fails a lopsided
+    # distribution but tolerates a loaded host's scheduling.
+    assert all(50 <= c <= 150 for c in quarters), quarters
 
 
 def test_reorder():
