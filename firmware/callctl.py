@@ -4,19 +4,15 @@
 from rtp import RtpSession
 from rtp.plc import Concealer
 from sip import UserAgent, sdp
-from sip.headers import parse_uri
 
 _BUSY_CODES = (486, 600)
-_EVENT_CODES = "0123456789*#ABCD"   # RFC 4733 event number = index
 
 
 def caller(call):
-    """(number, name, private) for caller ID from an incoming call's From header."""
-    try:
-        number = parse_uri(call.remote_uri or "").user or None
-    except ValueError:
-        number = None
-    name = (call.remote_display or "").strip().strip('"') or None
+    """(number, name, private) for caller ID; the UA takes them from P-Asserted-Identity
+    or From. An anonymous caller is presented as private."""
+    number = call.caller_number or None
+    name = (call.caller_name or "").strip() or None
     private = (number or "").lower() == "anonymous" or (name or "").lower() == "anonymous"
     return number, name, private
 
@@ -63,7 +59,7 @@ class CallControl:
             self.hangup()
         elif kind == "dtmf_down" and self.rtp is not None:
             self.log("call: DTMF %s -> RFC 4733" % value)
-            self.rtp.event_start(_EVENT_CODES.find(value))
+            self.rtp.event_start(value)
         elif kind == "dtmf_up" and self.rtp is not None:
             self.rtp.event_end()
 

@@ -6,8 +6,8 @@ from array import array
 
 from dsp import g711
 from dsp.dtmf import DtmfDetector
-from dsp.tone import ToneGen
-from rtp import AUDIO, LOST
+from dsp.tone import ToneGen, dtmf_freqs
+from rtp import AUDIO, EVENT_CHARS, LOST
 
 FRAME_SAMPLES = 160      # 20 ms at 8 kHz
 _TX_RING = 4             # earpiece frames prepared ahead of the codec, at most
@@ -15,10 +15,6 @@ _PREROLL = 2             # frames queued before the earpiece starts (again): a l
                          # frame then shifts the stream instead of cutting a gap in it
 
 _DTMF_LEVEL_DBM0 = -10   # per tone, for keys the far end sends as RFC 4733 events
-# RFC 4733 events 0-15: 0-9, *, #, A-D as (low, high) DTMF frequencies, Hz
-_DTMF_PAIRS = ((941, 1336), (697, 1209), (697, 1336), (697, 1477), (770, 1209),
-               (770, 1336), (770, 1477), (852, 1209), (852, 1336), (852, 1477),
-               (941, 1209), (941, 1477), (697, 1633), (770, 1633), (852, 1633), (941, 1633))
 
 _ENCODERS = {0: g711.ulaw_encode, 8: g711.alaw_encode}
 _DECODERS = {0: g711.ulaw_decode, 8: g711.alaw_decode}
@@ -169,10 +165,10 @@ class Media:
 
     def _far_event(self, code, ended):
         """An RFC 4733 event from the far end: the phone hears the DTMF key."""
-        if ended or code >= len(_DTMF_PAIRS):
+        if ended or code > 15:       # 16 is flash: nothing to hear
             self.tone.stop()
         else:
-            lo, hi = _DTMF_PAIRS[code]
+            lo, hi = dtmf_freqs(EVENT_CHARS[code])
             self.tone.set(lo, hi, _DTMF_LEVEL_DBM0)
 
     def start_call(self, rtp, pt, plc=None):

@@ -14,6 +14,7 @@
 from array import array
 
 from dsp import tone
+from dsp.tone import dtmf_freqs  # noqa: F401  (part of this module's API too)
 from dsp.fsk import BELL202, V23, DEFAULT_LEVEL_DBM0, FskTx, frame_bits  # noqa: F401
 
 SDMF = 0x04
@@ -38,9 +39,6 @@ DTMF_OFF_MS = 50
 DTMF_LEVEL_DBM0 = -8.0      # low group; the high group is sent 2 dB louder
 DTMF_TWIST_DB = 2.0
 
-_DTMF_ROWS = (697, 770, 852, 941)
-_DTMF_COLS = (1209, 1336, 1477, 1633)
-_DTMF_KEYS = '123A456B789C*0#D'
 
 # Latin letters U+00C0..U+017F without their accents, one character each; '?' = see
 # _SPECIAL (ligatures, letters with no plain base) — anything else non-ASCII is dropped.
@@ -143,12 +141,6 @@ def parse(msg):
         params.append((body[i], body[i + 2:i + 2 + body[i + 1]]))
         i += 2 + body[i + 1]
     return msg[0], params
-
-
-def dtmf_freqs(key):
-    """(low Hz, high Hz) of a DTMF key 0-9 * # A-D."""
-    i = _DTMF_KEYS.index(key.upper())
-    return _DTMF_ROWS[i >> 2], _DTMF_COLS[i & 3]
 
 
 # sequencer step kinds

@@ -43,6 +43,17 @@ _A2 = const(5)
 _DC = const(6)
 
 
+DTMF_ROWS = (697, 770, 852, 941)        # Hz, low group
+DTMF_COLS = (1209, 1336, 1477, 1633)    # Hz, high group
+DTMF_KEYS = '123A456B789C*0#D'          # row-major
+
+
+def dtmf_freqs(key):
+    """(low Hz, high Hz) of a DTMF key 0-9 * # A-D."""
+    i = DTMF_KEYS.index(key.upper())
+    return DTMF_ROWS[i >> 2], DTMF_COLS[i & 3]
+
+
 def dbm0_to_peak(level_dbm0):
     """Peak amplitude (16-bit units) of a sine at level_dbm0."""
     return 32768.0 * math.pow(10.0, (level_dbm0 - FULL_SCALE_DBM0) / 20.0)
