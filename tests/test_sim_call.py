@@ -8,6 +8,15 @@ from simfix import FAR_TONE_HZ
 PHONE_TONE_HZ = 1000
 
 
+def call_far_end(sim, phone, far, bounce_ms=0):
+    """Lift, listen for dial tone, pulse-dial 1002, wait until the call is up."""
+    phone.off_hook(bounce_ms=bounce_ms)
+    phone.sleep_sim(400)
+    phone.dial_pulse("1002", bounce_ms=bounce_ms)
+    far.wait_event("CALL_ESTABLISHED", 15)
+    sim.wait_log("call: confirmed", 5)
+
+
 def tone_share(x, hz):
     return signals.tone_power(x, hz) if len(x) else 0.0
 
@@ -16,12 +25,8 @@ def test_pulse_dialled_call_audio_both_ways_and_hang_up(pbx, ata):
     kam, far = pbx
     sim, phone = ata
     assert kam.registered("1001")
-    phone.off_hook(bounce_ms=5)
     phone.play_tone(PHONE_TONE_HZ, -10)
-    phone.sleep_sim(400)               # listens for dial tone, then dials
-    phone.dial_pulse("1002", bounce_ms=5)
-    far.wait_event("CALL_ESTABLISHED", 15)
-    sim.wait_log("call: confirmed", 5)
+    call_far_end(sim, phone, far, bounce_ms=5)
     t0 = phone.sim_now_us
     phone.sleep_sim(3000)
     heard = phone.recording(t0 + 500_000, phone.sim_now_us)
@@ -38,11 +43,7 @@ def test_pulse_dialled_call_audio_both_ways_and_hang_up(pbx, ata):
 def test_far_end_hang_up_gives_the_phone_a_tone(pbx, ata):
     kam, far = pbx
     sim, phone = ata
-    phone.off_hook()
-    phone.sleep_sim(400)
-    phone.dial_pulse("1002")
-    far.wait_event("CALL_ESTABLISHED", 15)
-    sim.wait_log("call: confirmed", 5)
+    call_far_end(sim, phone, far)
     phone.sleep_sim(500)
     far.hangup()
     sim.wait_log("call: ended", 5)
@@ -93,11 +94,7 @@ def test_touch_tone_dialled_call_and_rfc4733_in_call(pbx, ata):
 def test_far_end_rfc4733_digit_is_played_to_the_phone(pbx, ata):
     kam, far = pbx
     sim, phone = ata
-    phone.off_hook()
-    phone.sleep_sim(400)
-    phone.dial_pulse("1002")
-    far.wait_event("CALL_ESTABLISHED", 15)
-    sim.wait_log("call: confirmed", 5)
+    call_far_end(sim, phone, far)
     phone.sleep_sim(500)
     t0 = phone.sim_now_us
     far.command("sndcode", "7")

@@ -6,25 +6,16 @@ import json
 import network
 from machine import I2S, Pin, Timer
 from slic.ag1171 import AG1171
+from slic.port import Port
 
-_I2S_IBUF = 4096         # bytes of DMA buffering per direction (~250 ms)
+_I2S_IBUF = 1280         # bytes of buffering per direction: 4 frames (80 ms), little latency
 _NET_TIMEOUT_MS = 20000  # give up waiting for an address after this
 
 
-class Port:
-    """One FXS port: its SLIC driver, hook-sampling timer and audio streams."""
-
-    def __init__(self, slic, hook_timer, i2s_rx, i2s_tx):
-        self.slic = slic
-        self.hook_timer = hook_timer
-        self.i2s_rx = i2s_rx
-        self.i2s_tx = i2s_tx
-
-    @staticmethod
-    def new_flag():
-        """A flag the I2S/timer callbacks (interrupt context) set and a task waits on."""
-        import asyncio
-        return asyncio.ThreadSafeFlag()
+def _thread_safe_flag():
+    """Timer and I2S callbacks run in interrupt context here: ThreadSafeFlag."""
+    import asyncio
+    return asyncio.ThreadSafeFlag()
 
 
 def _i2s(spec, mode):
@@ -49,7 +40,7 @@ class Board:
             slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]))
             rx = _i2s(p["i2s_rx"], I2S.RX)
             tx = _i2s(p["i2s_tx"], I2S.TX)
-            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx))
+            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, _thread_safe_flag))
 
     async def network_up(self):
         """Bring the network up as the config says; returns our IP address."""

@@ -6,23 +6,9 @@ from vmachine import Flag, I2S, Pin, Timer
 from phonelink import PhoneLink
 from codec import SimCodec
 from slic.ag1171 import AG1171
+from slic.port import Port
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-
-
-class Port:
-    """One FXS port: its SLIC driver, hook-sampling timer and audio streams."""
-
-    def __init__(self, slic, hook_timer, i2s_rx, i2s_tx):
-        self.slic = slic
-        self.hook_timer = hook_timer
-        self.i2s_rx = i2s_rx
-        self.i2s_tx = i2s_tx
-
-    @staticmethod
-    def new_flag():
-        """A flag the I2S/timer callbacks set and a task waits on."""
-        return Flag()
 
 
 class Board:
@@ -46,7 +32,7 @@ class Board:
             slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]))
             rx = I2S(p["i2s_rx"], mode=I2S.RX, bits=16, format=I2S.MONO, rate=8000)
             tx = I2S(p["i2s_tx"], mode=I2S.TX, bits=16, format=I2S.MONO, rate=8000)
-            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx))
+            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag))
 
     async def network_up(self):
         """Start the phone link; the sim's network is the host's loopback."""

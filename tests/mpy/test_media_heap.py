@@ -41,6 +41,15 @@ def frames(m, mic, count):
         m.frame(mic)
 
 
+def frames_locked(m, mic, count):
+    """count frames with the heap locked: any allocation raises MemoryError."""
+    micropython.heap_lock()
+    try:
+        frames(m, mic, count)
+    finally:
+        micropython.heap_unlock()
+
+
 def mic_tone():
     mic = array("h", bytes(2 * FRAME_SAMPLES))
     for i in range(FRAME_SAMPLES):
@@ -54,11 +63,7 @@ def test_tone_and_dtmf_listening_frames_do_not_allocate():
     m.listen_dtmf(True)
     mic = mic_tone()
     frames(m, mic, 10)
-    micropython.heap_lock()
-    try:
-        frames(m, mic, 200)
-    finally:
-        micropython.heap_unlock()
+    frames_locked(m, mic, 200)
     eq(m.counts["frames"], 210, "frames")
 
 
@@ -72,11 +77,7 @@ def test_call_frames_do_not_allocate():
     m.start_call(rtp, 0, Concealer(FRAME_SAMPLES))
     mic = mic_tone()
     frames(m, mic, 30)
-    micropython.heap_lock()
-    try:
-        frames(m, mic, 150)
-    finally:
-        micropython.heap_unlock()
+    frames_locked(m, mic, 150)
     st = rtp.stats
     rtp.close()
     if st["received"] < 100:

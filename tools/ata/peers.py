@@ -131,7 +131,23 @@ def sip_ping(host, port, timeout=0.3, method="OPTIONS", uri=None):
         return int(m.group(1)) if m else None
 
 
-class Kamailio:
+class _Peer:
+    """What every peer process shares: its log, and use as a context manager."""
+
+    def log_tail(self, n=4000):
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Kamailio(_Peer):
     """Kamailio registrar + proxy with digest auth on 127.0.0.1:<port>.
 
     users: {user: password}; qop: challenge with qop="auth"; nonce_expire: seconds
@@ -231,17 +247,6 @@ class Kamailio:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def log_tail(self, n=4000):
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # -- inspection
     def kamcmd(self, *args):
@@ -274,7 +279,7 @@ class Kamailio:
         return self.kamcmd("ul.rm", "location", "s:%s" % user)
 
 
-class Baresip:
+class Baresip(_Peer):
     """A headless baresip phone registered at 127.0.0.1:<registrar_port>.
 
     audio_wav: 8 kHz mono WAV it sends (longer than the call: baresip hangs up at its
@@ -417,17 +422,6 @@ class Baresip:
             self._log.close()
             self._log = None
 
-    def log_tail(self, n=4000):
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     @property
     def uri(self):

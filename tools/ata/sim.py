@@ -2,8 +2,8 @@
 
 The firmware runs on the MicroPython unix port in its own run folder. Its console
 is a pty (a serial port look-alike, path printed and linked as RUN/console) fed
-by a relay that never blocks the firmware: like a UART, output nobody reads is
-lost, not queued. The virtual phone connects to the phone port of the config.
+by a relay that never blocks the firmware: like a UART driver's ring buffer, it
+holds output for a slow reader up to a bound, then drops the oldest. The virtual phone connects to the phone port of the config.
 """
 import argparse
 import json
@@ -17,6 +17,8 @@ import time
 import tty
 
 from . import paths
+
+_CONSOLE_BUFFER = 65536   # bytes of console output held for a slow reader, at most
 
 
 class SimProcess:
@@ -42,6 +44,8 @@ class SimProcess:
         self.console_path = self.run_dir / "console"
         self.log_path = self.run_dir / "console.log"
         self._log = []
+        self._tx = bytearray()          # console output the pty has not taken yet
+        self._tx_lock = threading.Lock()
         self._eof = False
         self._cond = threading.Condition()
 
@@ -78,10 +82,11 @@ class SimProcess:
             if self.echo:
                 sys.stdout.write(data.decode(errors="replace"))
                 sys.stdout.flush()
-            try:
-                os.write(self.master, data.replace(b"\n", b"\r\n"))
-            except (BlockingIOError, OSError):
-                pass               # nobody reads the console: drop, like a UART
+            with self._tx_lock:
+                self._tx += data.replace(b"\n", b"\r\n")
+                if len(self._tx) > _CONSOLE_BUFFER:   # nobody reads: drop the oldest,
+                    del self._tx[:len(self._tx) - _CONSOLE_BUFFER]   # like a UART's ring
+            self._flush_console()
             with self._cond:
                 self._log.append(data.decode(errors="replace"))
                 self._cond.notify_all()
@@ -89,10 +94,21 @@ class SimProcess:
             self._eof = True
             self._cond.notify_all()
 
+    def _flush_console(self):
+        """Write what the pty takes now; the rest waits for the reader."""
+        with self._tx_lock:
+            try:
+                n = os.write(self.master, self._tx) if self._tx else 0
+            except (BlockingIOError, OSError):
+                n = 0
+            del self._tx[:n]
+
     def _pump_in(self):
         import select
         while self.proc.poll() is None:
-            r, _, _ = select.select([self.master], [], [], 0.2)
+            r, w, _ = select.select([self.master], [self.master] if self._tx else [], [], 0.2)
+            if w:
+                self._flush_console()
             if not r:
                 continue
             try:

@@ -1,0 +1,12 @@
+# One FXS port as a board hands it to the firmware: the SLIC driver, the timer that
+# samples its hook switch, the two I2S audio streams, and how to make a flag that
+# the timer and I2S callbacks set for a task to wait on.
+
+
+class Port:
+    def __init__(self, slic, hook_timer, i2s_rx, i2s_tx, new_flag):
+        self.slic = slic
+        self.hook_timer = hook_timer
+        self.i2s_rx = i2s_rx
+        self.i2s_tx = i2s_tx
+        self.new_flag = new_flag
