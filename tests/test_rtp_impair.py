@@ -66,6 +66,10 @@ def run(relay_kw, n, interval_s, settle_s=0.3, back=False):
     return a, b, relay
 
 
+def p99(values):
+    return sorted(values)[int(0.99 * len(values))]
+
+
 def test_loss_rate():
     n = 2000
     _, b, relay = run({"loss": 10}, n, 0.0002)
@@ -88,7 +92,8 @@ def test_delay():
     # Never early; late only by scheduling (loose upper bounds: machines are shared).
     assert 29.5 <= statistics.median(d) <= 34, statistics.median(d)
     assert min(d) >= 29.5, min(d)
-    assert max(d) < 60, max(d)
+    # Late only by host scheduling: a rare outlier is the host's, not the relay's.
+    assert p99(d) < 40, p99(d)
 
 
 def test_jitter_uniform():
@@ -96,7 +101,7 @@ def test_jitter_uniform():
     d = [x for _, x, _ in b.got]
     assert len(d) == 400
     assert min(d) >= 19.5, min(d)
-    assert max(d) <= 60, max(d)
+    assert p99(d) <= 45, p99(d)       # 40 ms by design; a rare host stall is not the relay
     assert 28 <= statistics.mean(d) <= 34, statistics.mean(d)
     # Uniform on ±10 ms: standard deviation 10/sqrt(3) = 5.8 ms.
     assert 4.8 <= statistics.pstdev(d) <= 7.5, statistics.pstdev(d)
