@@ -54,44 +54,11 @@ def full_name(name):
     return COMPACT.get(n, n)
 
 
-def split_commas(value):
-    """Split a comma list, keeping commas inside quotes and <...> intact."""
+def _split(s, sep, angles):
+    """Split s on sep outside double quotes (and outside <...> when angles); every
+    part is kept as it is, empty ones included."""
     out = []
     depth = 0
-    quoted = False
-    start = 0
-    i = 0
-    n = len(value)
-    while i < n:
-        ch = value[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            part = value[start:i].strip()
-            if part:
-                out.append(part)
-            start = i + 1
-        i += 1
-    if quoted:
-        raise ValueError("unterminated quote")
-    part = value[start:].strip()
-    if part:
-        out.append(part)
-    return out
-
-
-def _split_semis(s):
-    """Split on ';' outside quotes."""
-    out = []
     quoted = False
     start = 0
     i = 0
@@ -105,7 +72,11 @@ def _split_semis(s):
                 quoted = False
         elif ch == '"':
             quoted = True
-        elif ch == ";":
+        elif angles and ch == "<":
+            depth += 1
+        elif angles and ch == ">":
+            depth -= 1
+        elif ch == sep and depth == 0:
             out.append(s[start:i])
             start = i + 1
         i += 1
@@ -113,6 +84,16 @@ def _split_semis(s):
         raise ValueError("unterminated quote")
     out.append(s[start:])
     return out
+
+
+def split_commas(value):
+    """Split a comma list, keeping commas inside quotes and <...> intact."""
+    return [p for p in (part.strip() for part in _split(value, ",", True)) if p]
+
+
+def _split_semis(s):
+    """Split on ';' outside quotes."""
+    return _split(s, ";", False)
 
 
 def unquote(v):
