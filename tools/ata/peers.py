@@ -94,15 +94,49 @@ def write_tone_wav(path, seconds=120.0, freq_hz=440.0, level=0.3, rate=8000):
 
 
 def _stop_proc(proc, timeout=STOP_TIMEOUT_S):
-    """Stop one child process by PID: SIGTERM, wait, SIGKILL if needed, reap."""
-    if proc is None or proc.poll() is not None:
+    """Stop one child and everything it forked, then reap it.
+
+    Peers are started with start_new_session=True, so each leads its own process
+    group: Kamailio's workers (and anything a peer forks) get the same SIGTERM and,
+    after `timeout`, SIGKILL. The group is signalled even when the leader has
+    already exited, because orphaned workers can outlive it and hold its port.
+    """
+    if proc is None:
         return
     try:
-        proc.send_signal(signal.SIGTERM)
+        pgid = os.getpgid(proc.pid) if proc.poll() is None else proc.pid
+    except ProcessLookupError:
+        pgid = proc.pid
+    own = pgid == os.getpgrp()   # never signal our own group (not started with a session)
+    def _signal(sig):
+        try:
+            if own:
+                proc.send_signal(sig)
+            else:
+                os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    _signal(signal.SIGTERM)
+    try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        _signal(signal.SIGKILL)
         proc.wait(timeout)
+    if not own:
+        # Workers of the group that ignored SIGTERM or outlived the leader.
+        deadline = time.monotonic() + timeout
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _group_alive(pgid):
+            _signal(signal.SIGKILL)
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def sip_ping(host, port, timeout=0.3, method="OPTIONS", uri=None):
@@ -224,7 +258,8 @@ class Kamailio(_Peer):
                "-l", "udp:127.0.0.1:%d" % self.port, "-Y", str(self.workdir),
                "-w", str(self.workdir), "-m", "32", "-M", "4"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=self.workdir)
+                                     stderr=subprocess.STDOUT, cwd=self.workdir,
+                                     start_new_session=True)
         _LIVE.add(self)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -381,7 +416,8 @@ class Baresip(_Peer):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(["baresip", "-f", str(self.workdir), "-v"],
                                      stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=self.workdir)
+                                     stderr=subprocess.STDOUT, cwd=self.workdir,
+                                     start_new_session=True)
         _LIVE.add(self)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -542,7 +578,8 @@ def run_sipp(scenario_xml, remote, local_port=None, workdir=None, users_csv=None
         cmd.append(remote)
     if background:
         return subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
     r = subprocess.run(cmd, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=timeout_s + 20)
     log = ""
