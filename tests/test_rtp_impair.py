@@ -142,3 +142,40 @@ def test_duplicate():
     dup = len(seqs) - len(set(seqs))
     assert dup == relay.stats["a_to_b"]["duplicated"]
     assert 35 <= dup <= 85, dup
+
+
+def fates(direction, n):
+    """Per datagram: dropped (None) or its delay in ms, from the direction's plan."""
+    out = []
+    for _ in range(n):
+        due = direction.plan(0.0)
+        out.append(round(due[0] * 1000.0, 6) if due else None)
+    return out
+
+
+def test_same_seed_same_pattern_per_direction_whatever_the_other_carries():
+    """Both systems of a comparison get one seed; their traffic in the other direction
+    differs (count and interleaving), which must not change a direction's pattern."""
+    kw = dict(loss=5, delay_ms=30, jitter_ms=10, seed=862)
+    quiet = Relay(("127.0.0.1", 9), **kw)
+    busy = Relay(("127.0.0.1", 9), **kw)
+    try:
+        # quiet: one direction after the other; busy: interleaved, 3 back per 1 forward
+        want_ab, want_ba = fates(quiet.a_to_b, 400), fates(quiet.b_to_a, 400)
+        got_ab, got_ba = [], []
+        for _ in range(400):
+            got_ab += fates(busy.a_to_b, 1)
+            got_ba += fates(busy.b_to_a, 3)
+        assert got_ab == want_ab
+        assert got_ba[:400] == want_ba
+        # the pattern is the seed's: not constant, not shared between directions
+        drops = [i for i, f in enumerate(want_ab) if f is None]
+        assert 5 <= len(drops) <= 40, drops
+        assert want_ab != want_ba
+        assert len({f for f in want_ab if f is not None}) > 100
+        other = Relay(("127.0.0.1", 9), **dict(kw, seed=863))
+        assert fates(other.a_to_b, 400) != want_ab
+        other.stop()
+    finally:
+        quiet.stop()
+        busy.stop()

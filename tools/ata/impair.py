@@ -7,6 +7,12 @@ direction can drop (loss %), delay (base ± uniform jitter), hold some packets b
 past later ones (reorder %) and duplicate them. It runs in a thread of the calling
 process; no root, no netem.
 
+Each direction draws from its own generator, seeded from (seed, direction), and
+draws the same four numbers for every datagram whatever happens to it. So with one
+seed the n-th datagram of a direction meets the same fate in every run, however
+the other direction's traffic interleaves: two systems measured with the same seed
+see the identical loss and delay pattern per direction.
+
     relay = Relay(b_addr=("127.0.0.1", 4000), loss=5, delay_ms=30, jitter_ms=10)
     relay.start()   # endpoint A now sends to relay.a_port instead of 4000
     ...
@@ -30,7 +36,7 @@ class Direction:
     """The impairment applied to one direction, and what it did."""
 
     def __init__(self, loss=0.0, delay_ms=0.0, jitter_ms=0.0, reorder=0.0, duplicate=0.0,
-                 keep_order=False):
+                 keep_order=False, rng=None):
         self.loss = loss / 100.0
         self.delay_ms = delay_ms
         self.jitter_ms = jitter_ms
@@ -44,17 +50,19 @@ class Direction:
         self.duplicated = 0
         self.delays_ms = []  # per forwarded datagram, as scheduled
         self._last_due = 0.0
+        self.rng = rng or random.Random()
 
-    def plan(self, rng, now):
+    def plan(self, now):
         """Due times (seconds) for one arriving datagram: [] when dropped."""
         self.received += 1
-        if rng.random() < self.loss:
+        # four draws per datagram, always: the pattern of datagram n does not depend
+        # on what happened to the ones before it
+        u_loss, u_jit, u_reo, u_dup = (self.rng.random() for _ in range(4))
+        if u_loss < self.loss:
             self.dropped += 1
             return []
-        d = self.delay_ms
-        if self.jitter_ms:
-            d += rng.uniform(-self.jitter_ms, self.jitter_ms)
-        if self.reorder and rng.random() < self.reorder:
+        d = self.delay_ms + self.jitter_ms * (2.0 * u_jit - 1.0)
+        if u_reo < self.reorder:
             d += REORDER_HOLD_MS
             self.reordered += 1
         d = max(d, 0.0)
@@ -63,7 +71,7 @@ class Direction:
             due = self._last_due
         self._last_due = max(self._last_due, due)
         out = [due]
-        if self.duplicate and rng.random() < self.duplicate:
+        if u_dup < self.duplicate:
             out.append(due + 0.001)
             self.duplicated += 1
         return out
@@ -72,6 +80,13 @@ class Direction:
         return {"received": self.received, "dropped": self.dropped,
                 "forwarded": self.forwarded, "reordered": self.reordered,
                 "duplicated": self.duplicated}
+
+
+def direction_rng(seed, name):
+    """The generator of one direction: a string seed is hashed (SHA-512) by
+    random.Random, so (seed, "a_to_b") and (seed, "b_to_a") give unrelated streams;
+    None: unseeded."""
+    return random.Random(None if seed is None else "%s/%s" % (seed, name))
 
 
 class Relay:
@@ -94,9 +109,9 @@ class Relay:
         self.b_port = self.sock_b.getsockname()[1]
         kw = dict(loss=loss, delay_ms=delay_ms, jitter_ms=jitter_ms, reorder=reorder,
                   duplicate=duplicate, keep_order=keep_order)
-        self.a_to_b = Direction(**kw)
-        self.b_to_a = Direction(**kw) if both_ways else Direction()
-        self.rng = random.Random(seed)
+        self.a_to_b = Direction(rng=direction_rng(seed, "a_to_b"), **kw)
+        self.b_to_a = (Direction(rng=direction_rng(seed, "b_to_a"), **kw) if both_ways
+                       else Direction())
         self._queue = []  # (due, n, socket, data, address)
         self._n = 0
         self._stop = threading.Event()
@@ -157,7 +172,7 @@ class Relay:
                 if self.a_addr is None:
                     continue  # nobody to send it to yet
                 direction, out_sock, dest = self.b_to_a, self.sock_a, self.a_addr
-            for due in direction.plan(self.rng, now):
+            for due in direction.plan(now):
                 self._n += 1
                 heapq.heappush(self._queue, (due, self._n, out_sock, data, dest, direction,
                                              now))
