@@ -6,7 +6,8 @@ from array import array
 
 from dsp import g711
 from dsp.dtmf import DtmfDetector
-from dsp.tone import ToneGen, dtmf_freqs
+from dsp.tone import ToneGen, dtmf_freqs, preset
+from dsp.tone import _zero as zero_fill  # array('h')[:] = ... allocates; this does not
 from rtp import AUDIO, EVENT_CHARS, LOST
 
 FRAME_SAMPLES = 160      # 20 ms at 8 kHz
@@ -47,6 +48,7 @@ class Media:
         self.dtmf_listening = False   # only while off-hook: saves the work on-hook
         self.on_dtmf = None      # fn(digit, down): down at its start, not down at its end
         self.cid = None          # caller-ID sender, made on first use (dsp.callerid is big)
+        self._far_keys = None    # tone presets of the 16 RFC 4733 keys, made per call
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
@@ -111,7 +113,7 @@ class Media:
         elif rtp is not None:
             self._far_end(rtp, out, n)
         else:
-            out[:] = self.silence
+            zero_fill(out, 0, n)
         self._tx_head = (self._tx_head + 1) % _TX_RING
         self._tx_count += 1
 
@@ -124,7 +126,7 @@ class Media:
         elif kind == LOST and self.plc is not None:
             self.plc.conceal(out)
         else:
-            out[:] = self.silence
+            zero_fill(out, 0, n)
             if self.plc is not None:
                 self.plc.good(out)   # keeps the concealer's delay line in step
 
@@ -168,10 +170,15 @@ class Media:
         if ended or code > 15:       # 16 is flash: nothing to hear
             self.tone.stop()
         else:
-            lo, hi = dtmf_freqs(EVENT_CHARS[code])
-            self.tone.set(lo, hi, _DTMF_LEVEL_DBM0)
+            self.tone.start(self._far_keys[code])   # preset: set() would allocate here
 
     def start_call(self, rtp, pt, plc=None):
+        if self._far_keys is None:
+            keys = []
+            for code in range(16):
+                lo, hi = dtmf_freqs(EVENT_CHARS[code])
+                keys.append(preset(lo, hi, _DTMF_LEVEL_DBM0))
+            self._far_keys = keys
         rtp.on_event = self._far_event
         self.encode = _ENCODERS[pt]
         self.decode = _DECODERS[pt]

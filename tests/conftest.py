@@ -33,3 +33,29 @@ def run_micropython(args, heapsize=None, timeout=120, env_extra=None, cwd=None):
 @pytest.fixture(scope="session")
 def micropython():
     return run_micropython
+
+
+# A test module that collects nothing (a renamed function, a bad parametrize list,
+# a module-level skip) would pass silently; every module must run at least one test.
+_EMPTY_MODULES = []
+
+
+def pytest_collectreport(report):
+    if report.passed and report.nodeid.endswith(".py") and not report.result:
+        _EMPTY_MODULES.append(report.nodeid)
+
+
+def pytest_collection_finish(session):
+    if _EMPTY_MODULES:
+        raise pytest.UsageError("test modules with no tests: %s" % ", ".join(_EMPTY_MODULES))
+
+
+def require_tool(path_or_name, hint="run `make setup`"):
+    """Fail (never skip) when a tool the suite needs is missing, with how to install it."""
+    import shutil
+    if os.path.sep in str(path_or_name):
+        ok = os.path.exists(path_or_name)
+    else:
+        ok = shutil.which(path_or_name) is not None
+    if not ok:
+        pytest.fail("%s is missing: %s" % (path_or_name, hint), pytrace=False)

@@ -41,10 +41,9 @@ def test_report_arithmetic():
 def test_pesq_leg_clean_path_reaches_the_codec_ceiling(tmp_path):
     # lib/rtp alone (sender, loopback, jitter buffer, PLC delay line) must not cost
     # audio quality on a clean path: the issue allows 0.05 for the whole chain.
-    import shutil
-    import pytest
-    if not (shutil.which("espeak-ng") and shutil.which("sox")):
-        pytest.skip("espeak-ng/sox not installed")
+    from conftest import require_tool
+    require_tool("espeak-ng", "Debian package espeak-ng (make setup)")
+    require_tool("sox", "Debian package sox (make setup)")
     from ata.rtpbench import pesq_leg
     # Direct and unpaced: the result must not depend on how loaded the machine is
     # (the real-time relay run is `python -m ata.rtpbench pesq`).

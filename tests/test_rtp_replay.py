@@ -13,9 +13,10 @@ import pytest
 
 from ata import peers
 from ata.rtpbench import read_pcap_udp
-from conftest import MICROPYTHON, MICROPYPATH, ROOT
+from conftest import MICROPYTHON, MICROPYPATH, ROOT, require_tool
 
 PCAPS = pathlib.Path("/usr/share/sip-tester")
+_PCAP_HINT = "sipp's sample pcaps come with the Debian package sip-tester (make setup)"
 
 RECEIVER = r"""
 import sys, time, json
@@ -81,8 +82,8 @@ def replay(pt, packets, quiet_ms=600):
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not (PCAPS / "g711a.pcap").exists(), reason="sipp's pcaps not installed")
 def test_sipp_g711a_stream_plays_bit_exact():
+    require_tool(str(PCAPS / "g711a.pcap"), _PCAP_HINT)
     pkts = read_pcap(PCAPS / "g711a.pcap")[:100]  # 3 s of 30 ms packets
     assert all(p[1] & 0x7F == 8 and len(p) == 252 for _, p in pkts)
     res = replay(8, pkts)
@@ -110,9 +111,9 @@ def test_sipp_g711a_stream_plays_bit_exact():
     assert len(got) + 160 * st["shrunk"] >= len(sent) - 160, (len(got), len(sent))
 
 
-@pytest.mark.skipif(not (PCAPS / "dtmf_2833_5.pcap").exists(), reason="sipp's pcaps not installed")
 @pytest.mark.parametrize("name,code", [("5", 5), ("pound", 11), ("star", 10), ("0", 0)])
 def test_sipp_rfc2833_digit_reported_once(name, code):
+    require_tool(str(PCAPS / ("dtmf_2833_%s.pcap" % name)), _PCAP_HINT)
     pkts = read_pcap(PCAPS / ("dtmf_2833_%s.pcap" % name))
     res = replay(0, pkts, quiet_ms=300)
     assert res["events"] == [[code, False], [code, True]], res["events"]

@@ -74,6 +74,7 @@ def _latch(s, a):
     # Symmetric RTP: send to where the peer's packets come from, and let the kernel
     # drop everyone else's (connect), which also lets receive() use readinto().
     s._latched_ip, s._latched_port = addr_parts(a)
+    s.aim_rtcp(s._latched_ip, s._latched_port)
     try:
         s._connect(a)
     except OSError:

@@ -11,7 +11,7 @@ from micropython import const
 
 from rtp import _fast
 from rtp.jitter import JitterBuffer, AUDIO, LOST, EMPTY  # noqa: F401 (re-exported)
-from rtp import events, receiver
+from rtp import events, receiver, rtcp
 from rtp.receiver import RX_BUF, SEEN, addr_parts  # noqa: F401
 from rtp.events import EVENT_CHARS, EVENT_VOLUME  # noqa: F401
 
@@ -86,10 +86,17 @@ class RtpSession:
         self._ev_left = 0
         self.rtcp_sent = 0
         self.rtcp_received = 0
-        self.remote_report = None  # last RTCP report block about our stream (dict)
+        self._rr = array("i", [0] * 4)  # the peer's last report block about our stream:
+        self._rr_valid = False          # fraction lost/256, lost, jitter, highest seq
         self.remote_bye = False
-        self._sr_mid = 0  # middle 32 bits of the peer's last SR NTP time
+        self._sr_mid_hi = 0  # middle 32 bits of the peer's last SR NTP time, in halves
+        self._sr_mid_lo = 0
         self._sr_ms = 0
+        self._ntp_tmp = array("i", [0] * 4)
+        self._rtcp_to = None  # the peer's RTCP address, resolved once per remote
+        self._rtcp_to_ip = None
+        self._rtcp_to_port = 0
+        self._rtcp_rand = 0x5A5A
         self._rtcp_due = None
         self._rtcp_sent_since = False
         self.rtt_ms = None
@@ -135,8 +142,14 @@ class RtpSession:
         except OSError:
             c.close()
             self._rtcp = None  # RTCP is optional: the call works without it
-        self._t0_s = int(time.time())
         self._t0_ms = time.ticks_ms()
+        unix_s = int(time.time())
+        try:
+            if time.gmtime(0)[0] == 2000:  # the ESP32 port's epoch
+                unix_s += rtcp.UNIX_2000
+        except AttributeError:
+            pass
+        rtcp.buffers(self, unix_s)
 
     def _open_rtp(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -165,7 +178,6 @@ class RtpSession:
         if self._rtcp is not None:
             if self.sent or self.received:
                 try:
-                    from rtp import rtcp
                     self._rtcp_send(rtcp.build(self, time.ticks_ms(), bye=True))
                 except OSError:
                     pass
@@ -183,6 +195,8 @@ class RtpSession:
         self._remote_ip = ip
         self._remote_port = port
         self._remote = _addr(ip, port)
+        if not self._latched:
+            self.aim_rtcp(ip, port)
         if self.sock is not None and (self._connected or not self.latch):
             self._reopen()
 
@@ -312,42 +326,48 @@ class RtpSession:
                 break
             if not n:
                 break
-            from rtp import rtcp
             rtcp.parse(self, self._rtcp_rx, n, now_ms)
         if self._rtcp_due is None:
             self._rtcp_due = time.ticks_add(now_ms, _RTCP_INTERVAL_MS // 2)
             return
         if time.ticks_diff(now_ms, self._rtcp_due) < 0:
             return
-        r = _random(1)[0]  # RFC 3550 6.3.1: randomise to 0.5-1.5 of the interval
+        # RFC 3550 6.3.1: randomise to 0.5-1.5 of the interval (a small LCG: a call to
+        # os.urandom here would allocate its result in the frame)
+        self._rtcp_rand = (self._rtcp_rand * 1103 + 12345) & 0xFFFF
         self._rtcp_due = time.ticks_add(now_ms, _RTCP_INTERVAL_MS // 2 +
-                                        (_RTCP_INTERVAL_MS * r) // 255)
-        if self.remote is None or not (self.sent or self.received):
+                                        (_RTCP_INTERVAL_MS * (self._rtcp_rand >> 8)) // 255)
+        if (self._remote is None and not self._latched) or not (self.sent or self.received):
             return
-        from rtp import rtcp
         try:
             self._rtcp_send(rtcp.build(self, now_ms))
         except OSError:
             self.send_errors += 1
 
-    def _rtcp_send(self, data):
-        r = self.remote
-        if r is None or self._rtcp is None:
+    def _rtcp_send(self, n):
+        """Send the first n bytes of the RTCP buffer build() filled, to the peer's
+        RTP port + 1. Reading the remote by its parts: the `remote` property builds
+        a tuple, and this runs inside the media frame."""
+        if self._rtcp is None:
             return
-        self._rtcp.sendto(data, _addr(r[0], r[1] + 1))
+        if self._latched:
+            ip, port = self._latched_ip, self._latched_port
+        elif self._remote is not None:
+            ip, port = self._remote_ip, self._remote_port
+        else:
+            return
+        if ip is not self._rtcp_to_ip or port != self._rtcp_to_port:
+            self.aim_rtcp(ip, port)    # not reached in a call: set_remote and the latch aim
+        self._rtcp.sendto(self._rtcp_views[n], self._rtcp_to)
         self.rtcp_sent += 1
         self._rtcp_sent_since = False
 
-    def ntp(self, now_ms):
-        """(seconds, fraction) NTP time at now_ms (for SR and round-trip time)."""
-        ms = time.ticks_diff(now_ms, self._t0_ms)
-        sec = self._t0_s + ms // 1000 + 2208988800
-        try:
-            if time.gmtime(0)[0] == 2000:  # the ESP32 port's epoch
-                sec += 946684800
-        except AttributeError:
-            pass
-        return sec & 0xFFFFFFFF, ((ms % 1000) << 32) // 1000
+    def aim_rtcp(self, ip, port):
+        """Resolve where RTCP goes (RTP port + 1) when the remote changes, outside the
+        frame: resolving allocates."""
+        self._rtcp_to = _addr(ip, port + 1)
+        self._rtcp_to_ip = ip
+        self._rtcp_to_port = port
 
     @property
     def stats(self):
@@ -367,6 +387,10 @@ class RtpSession:
             "rtcp_sent": self.rtcp_sent, "rtcp_received": self.rtcp_received,
             "rtt_ms": self.rtt_ms, "remote": self.remote, "latched": self._latched,
         }
-        if self.remote_report:
-            d.update(self.remote_report)
+        if self._rr_valid:
+            rr = self._rr
+            d["remote_fraction_lost"] = rr[0] / 256
+            d["remote_lost"] = rr[1]
+            d["remote_jitter_ms"] = rr[2] / 8
+            d["remote_highest_seq"] = rr[3]
         return d

@@ -17,6 +17,9 @@ def _run(modname):
             print("FAIL", name + ":", repr(e))
             sys.print_exception(e)
     print("RESULT", len(names), "tests,", failed, "failed")
+    if not names:
+        print("FAIL", modname, "has no test_* functions")
+        return 1
     return failed
 
 

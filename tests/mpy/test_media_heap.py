@@ -1,5 +1,8 @@
-# The media pipeline's 20 ms frame never allocates: tones, DTMF listening, and a call
-# with G.711 + RTP send/receive + jitter buffer + concealment, under heap_lock.
+# The media pipeline's 20 ms frame never allocates: tones, DTMF listening, caller ID,
+# and a call with G.711 + RTP send/receive + jitter buffer + concealment, far-end
+# RFC 4733 keys played to the phone and RTCP reports sent and parsed, under heap_lock.
+import time
+
 import micropython
 import socket
 from array import array
@@ -77,8 +80,38 @@ def test_call_frames_do_not_allocate():
     m.start_call(rtp, 0, Concealer(FRAME_SAMPLES))
     mic = mic_tone()
     frames(m, mic, 30)
-    frames_locked(m, mic, 150)
+    rtcp_before = (rtp.rtcp_sent, rtp.rtcp_received)
+    heard_key = [False]
+    micropython.heap_lock()
+    try:
+        for k in range(150):
+            if k == 40:
+                rtp.event_start(5)       # the far end presses 5: the phone hears it
+            elif k == 50:
+                heard_key[0] = m.tone.active
+                rtp.event_end()
+            if k % 30 == 0:
+                # an RTCP report falls due in this frame (the media frame reads the
+                # real clock; moving the due time makes the report branch run now)
+                rtp._rtcp_due = time.ticks_add(time.ticks_ms(), -1)
+            frames(m, mic, 1)
+    finally:
+        micropython.heap_unlock()
     st = rtp.stats
     rtp.close()
     if st["received"] < 100:
         raise AssertionError("the call path did not run: %r" % (st,))
+    eq(heard_key[0], True, "far-end key played as a tone")
+    eq(st["events_rx"], 1, "far-end key received")
+    if rtp.rtcp_sent - rtcp_before[0] < 4 or rtp.rtcp_received - rtcp_before[1] < 4:
+        raise AssertionError("RTCP reports in the locked frames: %r" % (st,))
+
+
+def test_caller_id_frames_do_not_allocate():
+    m = Media(Port())
+    m.caller_id(lambda tx: tx.send_fsk(b"\x80\x10\x01\x0812010930\x02\x0a5551234567"))
+    mic = mic_tone()
+    frames(m, mic, 2)
+    eq(m.caller_id_active(), True, "sending")
+    frames_locked(m, mic, 40)      # ~0.6 s of Bell 202: the whole message, then silence
+    eq(m.caller_id_active(), False, "sent to its end under the lock")

@@ -1,5 +1,6 @@
 # Proof that the per-frame paths do not allocate: send, receive, pull, conceal/good
-# and the RTCP tick run with the heap locked (MemoryError on any allocation).
+# and the RTCP tick (sending SR/RR reports and parsing the peer's) run with the heap
+# locked (MemoryError on any allocation).
 import time
 from array import array
 
@@ -29,6 +30,7 @@ def test_send_receive_pull_without_allocation():
     now = time.ticks_ms()
     a.rtcp_tick(now)
     b.rtcp_tick(now)
+    before = (a.rtcp_sent, b.rtcp_sent, a.rtcp_received, b.rtcp_received)
     micropython.heap_lock()
     try:
         for t in range(200):
@@ -46,10 +48,19 @@ def test_send_receive_pull_without_allocation():
             a.receive()
             kinds[t] = b.pull(out)
             a.pull(out)
-            a.rtcp_tick(now)
-            b.rtcp_tick(now)
+            # 100 ms of RTCP clock per loop: 20 s in all, several reports each way
+            # (the first due after 2.5 s, then every 2.5-7.5 s)
+            t_ms = time.ticks_add(now, 100 * t)
+            a.rtcp_tick(t_ms)
+            b.rtcp_tick(t_ms)
     finally:
         micropython.heap_unlock()
+    sent_a, sent_b = a.rtcp_sent - before[0], b.rtcp_sent - before[1]
+    if sent_a < 2 or sent_b < 2:
+        raise AssertionError("RTCP reports sent under the lock: %d, %d" % (sent_a, sent_b))
+    if a.rtcp_received - before[2] < 1 or b.rtcp_received - before[3] < 1:
+        raise AssertionError("no RTCP report parsed under the lock")
+    eq(a.stats["remote_lost"], 0, "A's stream as B reported it")
     eq(sum(1 for k in kinds if k == AUDIO) > 150, True, "audio flowed")
     eq(b.stats["events_rx"], 1, "event received")
     eq(b.stats["discarded"], 0, "all datagrams parsed")

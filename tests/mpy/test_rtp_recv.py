@@ -300,7 +300,7 @@ def test_rtcp_on_the_rtp_port_is_not_rtp():
         settle(b, 2)
     eq(b._learned, True, "learned")
     from rtp import rtcp
-    sr = rtcp.build(a, time.ticks_ms())
+    sr = bytes(a._rtcp_tx[:rtcp.build(a, time.ticks_ms())])
     a.sock.sendto(sr, a._remote)  # from A's RTP socket to B's RTP port
     a.send(fr)
     a.sock.sendto(sr, a._remote)

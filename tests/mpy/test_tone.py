@@ -64,12 +64,48 @@ def test_peak_amplitude_of_0dbm0():
     eq(hz_to_step(8000 // 2), 1 << 23, "Nyquist is half a turn")
 
 
-def test_clipped_when_dual_tone_exceeds_full_scale():
+def _extremes_and_largest_step(buf, n):
+    lo = hi = buf[0]
+    step = 0
+    for i in range(1, n):
+        v = buf[i]
+        lo = v if v < lo else lo
+        hi = v if v > hi else hi
+        d = abs(v - buf[i - 1])
+        step = d if d > step else step
+    return lo, hi, step
+
+
+# Two 0 dBm0 components peak at 2 x 22748, above 16 bits. The largest sample-to-sample
+# change of that sum (697 + 1209 Hz at 8 kHz) is about 33,700; a sample that wrapped
+# round instead of saturating jumps by ~65,000.
+_MAX_STEP_WITHOUT_WRAP = 40000
+
+
+def test_dual_tone_above_full_scale_saturates_without_wrapping():
+    from dsp import tone
     g = ToneGen()
-    g.set(697, 1209, 0)        # two 0 dBm0 components peak above 32767
+    g.set(697, 1209, 0)
+    eq(g._gen is tone._gen_clip, True, "the saturating generator is chosen")
     buf = array('h', bytes(16000))
     g.fill(buf, 8000)
-    eq(_peak(buf, 8000) <= 32768, True, "within 16 bits")
+    lo, hi, step = _extremes_and_largest_step(buf, 8000)
+    eq((lo, hi), (-32768, 32767), "peaks held at the 16-bit limits")
+    if step > _MAX_STEP_WITHOUT_WRAP:
+        raise AssertionError("a sample wrapped round: step %d" % step)
+
+
+def test_unsaturated_generator_would_wrap_at_that_level():
+    # Proves the check above can fail: the plain loop over the same state wraps.
+    from dsp import tone
+    g = ToneGen()
+    g.set(697, 1209, 0)
+    g._gen = tone._gen
+    buf = array('h', bytes(16000))
+    g.fill(buf, 8000)
+    step = _extremes_and_largest_step(buf, 8000)[2]
+    if step <= _MAX_STEP_WITHOUT_WRAP:
+        raise AssertionError("expected a wrap-round step, largest was %d" % step)
 
 
 def test_bad_arguments():
