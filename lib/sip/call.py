@@ -1,13 +1,15 @@
 # One call (INVITE dialog): outgoing and incoming, early media, CANCEL, BYE, re-INVITE hold.
 import asyncio
+import time
 
 from sip import digest
 from sip import headers as H
 from sip import sdp as S
-from sip.dialog import Dialog
+from sip.dialog import Dialog, hop_of
 from sip.message import Message
 
 _MAX_AUTH = 2        # challenges answered per INVITE
+_MAX_FORKS = 4       # extra 2xx (forks) per INVITE answered with ACK + BYE; more are ignored
 
 
 class Call:
@@ -44,6 +46,8 @@ class Call:
         self._reinvite_req = None
         self._reinvite_stx = None  # their re-INVITE answered with 2xx, waiting for ACK
         self._sdp_ver = 1
+        self._ring_until = None    # ticks_ms: an incoming call not answered by then gets 480
+        self._forks = 0
 
     # ---- creation
     @staticmethod
@@ -90,12 +94,18 @@ class Call:
             try:
                 offer = S.parse(req.body)
             except ValueError as e:
-                c._final(400, "Bad SDP: " + str(e)[:40])
+                c._final(488, "Bad SDP: " + str(e)[:40])
                 return None
             if S.answer(offer, "0.0.0.0", 1) is None:
                 c._final(488)
                 return None
             c.remote_sdp = req.body
+        try:
+            c.dialog = c._dialog_for(Dialog.as_uas, req, c.local_tag)
+        except ValueError as e:
+            c.dialog = None
+            c._final(400, str(e))
+            return None
         ua.counters["calls_in"] += 1
         c._respond(100)
         live = [x for x in ua.calls.values() if x.state != "ended"]
@@ -105,8 +115,8 @@ class Call:
         if ua.on_incoming is None:
             c._final(480)
             return None
-        c.dialog = Dialog.as_uas(req, c.local_tag)
         ua.add_call(c)
+        c._ring_until = time.ticks_add(time.ticks_ms(), ua.ring_timeout_ms)
         stx.on_no_ack = c._no_ack
         stx.on_ack = c._acked
         try:
@@ -118,6 +128,26 @@ class Call:
         return c
 
     # ---- helpers
+    def _dialog_for(self, make, *args):
+        """A checked Dialog (make: Dialog.as_uac / as_uas) with its peer resolved without
+        DNS, or raises ValueError with the reason."""
+        d = make(*args)
+        d.peer = self.ua.hop_peer(d.hop)
+        if d.peer is None:
+            raise ValueError("bad Record-Route" if d.routes else "bad Contact")
+        return d
+
+    def tick(self, now):
+        """The user agent's timer: ends an incoming call nobody answers."""
+        if self._ring_until is not None and time.ticks_diff(now, self._ring_until) >= 0:
+            self._ring_until = None
+            if self.incoming and self.state in ("incoming", "ringing", "early"):
+                self.ua.counters["ring_timeouts"] += 1
+                self.ua.log("sip: nobody answered %s, 480" % self.call_id)
+                self.status_code = 480
+                self._respond(480)
+                self._set("ended", "ring-timeout")
+
     def _set(self, state, detail=None):
         if self.state == "ended" and state != "ended":
             return
@@ -157,13 +187,17 @@ class Call:
         if self.state != "ended":
             self._set("ended", "rejected")
 
-    def _send_in_dialog(self, method, body=None, on_response=None):
+    def _send_in_dialog(self, method, body=None, on_response=None, extra=None):
+        """(request, client transaction or None). `extra`: headers added before sending."""
         req = self.dialog.request(method)
         self.ua.add_via(req)
         req.add("user-agent", self.ua.user_agent)
         if method == "INVITE":
             req.add("contact", self.ua.contact())
             req.add("allow", self.ua.ALLOW)
+        if extra:
+            for k, v in extra:
+                req.add(k, v)
         if body:
             req.add("content-type", "application/sdp")
             req.body = body
@@ -186,6 +220,9 @@ class Call:
         self._provisional = False
         self.client_tx = ua.send_request(req, self.addr, self._on_invite_response,
                                          self._on_invite_timeout)
+        if self.client_tx is None:
+            self.status_code = 503
+            self._set("failed", 503)
 
     def _on_invite_timeout(self, tx):
         if tx is self.client_tx and self.state != "ended":
@@ -205,8 +242,11 @@ class Call:
                 self._send_cancel()
                 return
             if msg.to_tag and self.dialog is None:
-                self.dialog = Dialog.as_uac(self.invite, msg)
-            if msg.body:
+                try:
+                    self.dialog = self._dialog_for(Dialog.as_uac, self.invite, msg)
+                except ValueError as e:   # an early dialog we cannot route: wait for the 2xx
+                    self.ua.log("sip: %d ignored for the dialog: %s" % (st, e))
+            if msg.body and _sdp_ok(msg.body):
                 self.remote_sdp = msg.body
             self._set("early" if (st == 183 or msg.body) else "ringing", st)
             return
@@ -241,19 +281,36 @@ class Call:
         if self.state == "ended" and self._ack is not None:
             self._reack()
             return
-        d = Dialog.as_uac(self.invite, msg)
         first = self.state != "confirmed" and self.state != "ended"
+        try:
+            d = self._dialog_for(Dialog.as_uac, self.invite, msg)
+        except ValueError as e:
+            # a 2xx we cannot even ACK (route set or Contact unusable): give the call up
+            self.ua.log("sip: 2xx unusable: %s" % e)
+            if first:
+                self.status_code = 502
+                self._set("failed", 502)
+            return
         if not first:
             # a second 2xx from another fork: accept it and end that leg at once
-            d2 = self.dialog
+            if self._forks >= _MAX_FORKS:
+                return
+            self._forks += 1
+            d2, ack = self.dialog, self._ack
             self.dialog = d
             self._ack_2xx(msg)
             self._send_in_dialog("BYE")
-            self.dialog = d2
+            self.dialog, self._ack = d2, ack
             return
         self.dialog = d
         self._ack_2xx(msg)
         if msg.body:
+            if not _sdp_ok(msg.body):
+                # an answer we cannot use (bad address or port): end the call cleanly
+                self._send_in_dialog("BYE")
+                self.status_code = 488
+                self._set("failed", 488)
+                return
             self.remote_sdp = msg.body
         if self._cancel_wanted:
             # CANCEL crossed the 2xx: the call was answered after all; end it with BYE
@@ -319,7 +376,7 @@ class Call:
             self._final(code)
 
     def _acked(self, stx, ack):
-        if ack is not None and ack.body:
+        if ack is not None and ack.body and _sdp_ok(ack.body):
             self.remote_sdp = ack.body   # our offer was in the 2xx: the answer is in the ACK
 
     def _no_ack(self, stx):
@@ -374,9 +431,11 @@ class Call:
             return
         req = self._reinvite_req
         if st < 300:
+            if msg.to_tag != self.dialog.remote_tag:
+                return                      # not from this dialog's far end
             self._ack_2xx(msg, req)
-            self.dialog.update_target(msg)
-            if msg.body:
+            self._refresh_target(msg)
+            if msg.body and _sdp_ok(msg.body):
                 self.remote_sdp = msg.body
             self._reinvite = None
             self._set("confirmed", "hold" if self.held else "resume")
@@ -390,10 +449,10 @@ class Call:
                 value = None
             if value:
                 self._auth_tries += 1
+                # the credentials go in before the request is encoded and sent
                 self._reinvite_req, self._reinvite = self._send_in_dialog(
-                    "INVITE", req.body, self._on_reinvite_response)
-                self._reinvite_req.add("authorization" if st == 401 else "proxy-authorization",
-                                       value)
+                    "INVITE", req.body, self._on_reinvite_response,
+                    [("authorization" if st == 401 else "proxy-authorization", value)])
                 return
         self._reinvite = None
         if st == 491:
@@ -421,7 +480,13 @@ class Call:
         ua = self.ua
         d = self.dialog
         m = msg.method
-        if d.remote_seq is not None and msg.cseq_num <= d.remote_seq and m != "ACK":
+        if d is None or msg.from_tag != d.remote_tag or self.state == "ended":
+            # our tag, but no dialog with this far end (e.g. a BYE overtaking a lost 200)
+            ua.counters["no_dialog"] += 1
+            ua.reply(msg, addr, 481, stx=stx)
+            return
+        if d.remote_seq is not None and msg.cseq_num < d.remote_seq:
+            # RFC 3261 12.2.2: lower than the last request's CSeq is out of order
             ua.reply(msg, addr, 500, "CSeq out of order", stx)
             return
         d.remote_seq = msg.cseq_num
@@ -448,6 +513,9 @@ class Call:
         if self.state != "confirmed":
             ua.reply(msg, addr, 500, "Not yet", stx=stx)
             return
+        if self._target_error(msg):
+            ua.reply(msg, addr, 400, "bad Contact", stx=stx)
+            return
         local = None
         if msg.body:
             try:
@@ -470,7 +538,11 @@ class Call:
             self.remote_sdp = msg.body
         else:
             local = self.local_sdp   # offer-less re-INVITE: our offer goes in the 200
-        self.dialog.update_target(msg)
+        try:
+            self._refresh_target(msg)
+        except ValueError as e:
+            ua.reply(msg, addr, 400, str(e), stx=stx)
+            return
         r = ua.make_response(msg, addr, 200, None, self.local_tag)
         r.add("contact", ua.contact())
         r.add("allow", ua.ALLOW)
@@ -480,6 +552,32 @@ class Call:
         stx.on_no_ack = self._no_ack
         stx.respond(r)
         self._set("confirmed", "remote-offer")
+
+    def _target_error(self, msg):
+        """True when msg's Contact would move the dialog somewhere we cannot route."""
+        c = msg.get_all("contact")
+        if not c:
+            return False
+        try:
+            hop = hop_of(self.dialog.routes, H.parse_addr(c[0])[1])
+        except ValueError:
+            return True
+        return self.ua.hop_peer(hop) is None
+
+    def _refresh_target(self, msg):
+        """Target refresh from msg's Contact, only to an address we can route to without
+        DNS; raises ValueError (the dialog unchanged) otherwise."""
+        if self._target_error(msg):
+            raise ValueError("bad Contact")
+        d = self.dialog
+        old = (d.target, d.hop, d.peer)
+        hop = d.update_target(msg)
+        if hop is not None:
+            peer = self.ua.hop_peer(hop)
+            if peer is None:
+                d.target, d.hop, d.peer = old
+                raise ValueError("bad Contact")
+            d.peer = peer
 
     def _default_answer(self, offer):
         """Without on_offer: keep our media, mirror the peer's direction."""
@@ -497,3 +595,11 @@ class Call:
         for stx in list(self.ua.tx.server.values()):
             if stx.invite and stx.req.call_id == self.call_id and stx.req.cseq_num == msg.cseq_num:
                 stx.ack_received(msg)
+
+
+def _sdp_ok(text):
+    try:
+        S.parse(text)
+        return True
+    except ValueError:
+        return False

@@ -139,7 +139,15 @@ def _parse(data):
         if ch < " " and ch not in "\r\n\t":
             raise SipError("control character in headers")
     lines = head.split("\n")
-    start = lines[0].rstrip("\r")
+    for i in range(len(lines)):
+        line = lines[i]
+        if line[-1:] == "\r":
+            line = line[:-1]
+        if "\r" in line:
+            # a bare CR would end the line for some parsers and not for others
+            raise SipError("bare CR in headers")
+        lines[i] = line
+    start = lines[0]
     msg = Message()
     if start.startswith("SIP/"):
         ver, _, rest = start.partition(" ")
@@ -185,7 +193,7 @@ def _parse(data):
 def _parse_headers(msg, lines):
     hdrs = msg.headers
     for i in range(1, len(lines)):
-        line = lines[i].rstrip("\r")
+        line = lines[i]
         if not line:
             continue
         if line[0] in " \t":

@@ -13,6 +13,7 @@ BACKOFF_NET_MAX_S = const(8)    # s: cap while the registrar does not answer (re
 BACKOFF_MAX_S = const(120)      # s: cap after rejections (403, 404, wrong password, 5xx)
 UNREGISTER_WAIT_MS = const(2000)  # ms: how long stop() waits for the un-REGISTER
 _MAX_AUTH = const(3)            # challenges answered per attempt (stale nonces re-answer)
+MAX_EXPIRES_S = const(86400)    # s: a longer grant is taken as this (ticks_add has a range)
 
 
 class Registration:
@@ -47,7 +48,11 @@ class Registration:
 
     async def run(self):
         while not self._stopping:
-            wait_s = await self.register_once(self.expires)
+            try:
+                wait_s = await self.register_once(self.expires)
+            except Exception as e:  # the task must never die with `registered` stale
+                self.ua.counters["errors"] += 1
+                wait_s = self._failed("error %r" % e)
             if self._stopping:
                 break
             await self._sleep(wait_s)
@@ -75,6 +80,7 @@ class Registration:
     async def register_once(self, expires):
         """One REGISTER (with its challenges); returns seconds until the next one."""
         ua = self.ua
+        ua.refresh_trusted()    # the registrar's name is looked up again on each refresh
         auth = None
         tries = 0
         for _ in range(8):   # bounded: challenges and 423 retries
@@ -125,15 +131,17 @@ class Registration:
                 _, uri, params = H.parse_addr(c)
             except ValueError:
                 continue
-            if _same_contact(uri, mine) and params.get("expires", "").isdigit():
-                granted = int(params["expires"])
+            e = (params.get("expires") or "").strip()
+            if _same_contact(uri, mine) and e.isdigit():
+                granted = int(e) if len(e) < 10 else MAX_EXPIRES_S
                 break
         else:
             e = (resp.get("expires") or "").strip()
             if e.isdigit():
-                granted = int(e)
+                granted = int(e) if len(e) < 10 else MAX_EXPIRES_S
         if granted <= 0:
             granted = asked
+        granted = min(granted, MAX_EXPIRES_S)
         self.registered = True
         self.failures = 0
         self.ok_count += 1

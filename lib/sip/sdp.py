@@ -26,6 +26,19 @@ class Sdp:
         return self.rtpmap.get(pt, (None, 0))[0]
 
 
+_MAX_PAYLOADS = 32
+
+
+def _ipv4(text):
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    for p in parts:
+        if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
+            return None
+    return text
+
+
 def _ipline(ip):
     return ("IP6 " if ":" in ip else "IP4 ") + ip
 
@@ -76,25 +89,31 @@ def parse(text):
             if f[0] != "audio":
                 in_audio = False
                 continue
-            if not f[1].isdigit():
+            port = f[1].split("/")[0]
+            if not port.isdigit() or len(port) > 5 or int(port) > 65535:
                 raise ValueError("bad media port")
-            s.port = int(f[1])
-            try:
-                s.payloads = [int(p) for p in f[3:]]
-            except ValueError:
-                raise ValueError("bad payload type")
+            s.port = int(port)
+            if len(f) > 3 + _MAX_PAYLOADS:
+                raise ValueError("too many payload types")
+            for p in f[3:]:
+                if not p.isdigit() or len(p) > 3 or int(p) > 127:
+                    raise ValueError("bad payload type")
+            s.payloads = [int(p) for p in f[3:]]
             in_audio = True
             seen_audio = True
         elif t == "o":
             f = v.split()
             if len(f) >= 3:
                 s.session_id = f[1]
-                s.version = int(f[2]) if f[2].isdigit() else 0
+                s.version = int(f[2]) if f[2].isdigit() and len(f[2]) < 20 else 0
         elif t == "c":
             f = v.split()
-            if len(f) < 3:
-                raise ValueError("bad c= line")
+            if len(f) < 3 or f[0] != "IN" or f[1] != "IP4":
+                raise ValueError("c= must be IN IP4")
             ip = f[2].split("/")[0]
+            if _ipv4(ip) is None:
+                # a host name would need DNS on the event loop: refused
+                raise ValueError("c= must be a numeric IPv4 address")
             if seen_audio:
                 if in_audio:
                     media_ip = ip
@@ -110,9 +129,10 @@ def parse(text):
             elif name == "rtpmap" and in_audio:
                 pt, _, enc = val.partition(" ")
                 parts = enc.split("/")
-                if pt.isdigit() and len(parts) >= 2 and parts[1].isdigit():
+                if (pt.isdigit() and len(pt) <= 3 and len(parts) >= 2 and parts[1].isdigit()
+                        and len(parts[1]) <= 6):
                     s.rtpmap[int(pt)] = (parts[0], int(parts[1]))
-            elif name == "ptime" and val.strip().isdigit():
+            elif name == "ptime" and val.strip().isdigit() and len(val.strip()) <= 3:
                 s.ptime = int(val.strip())
     if not seen_audio:
         raise ValueError("no audio stream")

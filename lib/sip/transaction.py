@@ -10,6 +10,9 @@ T1 = const(500)      # ms, RTT estimate
 T2 = const(4000)     # ms, cap of non-INVITE retransmission interval
 T4 = const(5000)     # ms, how long the network may hold a message
 PROCEEDING_MAX = const(300000)   # ms: give up an INVITE that rings this long (no final)
+MAX_CLIENT_TX = const(32)        # requests we sent and still track (more: refused)
+MAX_SERVER_TX = const(64)        # requests we received and still track (more: 503)
+MAX_PENDING = const(8)           # final INVITE responses retransmitted until their ACK
 
 _CALLING = const(0)      # INVITE sent / non-INVITE "trying"
 _PROCEEDING = const(1)
@@ -27,10 +30,11 @@ class ClientTx:
     """One request we sent; on_response(tx, msg) for each response passed up,
     on_timeout(tx) when timer B/F fires."""
 
-    def __init__(self, layer, req, addr, on_response, on_timeout, timeout_ms):
+    def __init__(self, layer, req, addr, peer, on_response, on_timeout, timeout_ms):
         self.layer = layer
         self.req = req
         self.addr = addr
+        self.peer = peer           # (ip, port) the request went to: responses only from there
         self.data = req.encode()
         self.invite = req.method == "INVITE"
         self.key = req.branch + "|" + req.method
@@ -145,6 +149,9 @@ class ServerTx:
         self.on_ack = None         # fn(tx, ack_msg): ACK for our final response
         self.on_no_ack = None      # fn(tx): timer H fired
         self.cancelled = False
+        # never answered (a handler that gave up): freed after this, so the table drains
+        self.give_up_at = time.ticks_add(time.ticks_ms(), PROCEEDING_MAX if self.invite
+                                         else 64 * T1)
 
     def respond(self, resp):
         if self.state in (_COMPLETED, _CONFIRMED, _TERMINATED, _ACCEPTED) and resp.status >= 200:
@@ -184,6 +191,9 @@ class ServerTx:
         if self.end_at is not None and _due(now, self.end_at):
             self.state = _TERMINATED
             return False
+        if self.state == _PROCEEDING and _due(now, self.give_up_at):
+            self.state = _TERMINATED
+            return False
         if _due(now, self.dead_at):                           # timer H
             self.state = _TERMINATED
             if self.on_no_ack:
@@ -210,34 +220,70 @@ def server_key(msg, method=None):
 
 
 class TxLayer:
-    """All live transactions. send(data, addr) puts bytes on the wire."""
+    """All live transactions. send(data, addr) puts bytes on the wire; resolve(addr)
+    gives the (ip, port) it goes to (raises OSError); on_error(text) reports a callback
+    that raised (the transaction is dropped, the timers go on)."""
 
-    def __init__(self, send, limit=64):
+    def __init__(self, send, resolve=None, on_error=None, limit=MAX_SERVER_TX,
+                 client_limit=MAX_CLIENT_TX, pending_limit=MAX_PENDING):
         self.send = send
+        self.resolve = resolve
+        self.on_error = on_error
         self.client = {}
         self.server = {}
         self.limit = limit
+        self.client_limit = client_limit
+        self.pending_limit = pending_limit
 
     def request(self, req, addr, on_response=None, on_timeout=None, timeout_ms=None):
-        tx = ClientTx(self, req, addr, on_response, on_timeout, timeout_ms)
+        """A new client transaction (sent at once), or None when the table is full or
+        the destination cannot be resolved."""
+        if len(self.client) >= self.client_limit:
+            return None
+        peer = addr
+        if self.resolve is not None:
+            try:
+                peer = self.resolve(addr)
+            except (OSError, IndexError, ValueError):
+                return None
+        tx = ClientTx(self, req, addr, peer, on_response, on_timeout, timeout_ms)
         self.client[tx.key] = tx
         tx.send()
         return tx
 
-    def response(self, msg):
-        """Pass a response to its client transaction; False if none matches."""
+    def response(self, msg, src=None, trusted=None):
+        """Pass a response to its client transaction. Returns False if none matches,
+        None if one matches but `src` is neither where the request went nor trusted
+        (a forgery: dropped), True when passed on."""
         tx = self.client.get(msg.branch + "|" + msg.cseq_method)
         if tx is None:
             return False
+        if src is not None and src != tx.peer and not (trusted and trusted(src)):
+            return None
         tx.receive(msg)
         return True
+
+    def peers(self):
+        """Where our live client transactions went (responses may come from there)."""
+        return [tx.peer for tx in self.client.values()]
+
+    def pending(self):
+        """INVITE server transactions retransmitting a final response (no ACK yet)."""
+        n = 0
+        for tx in self.server.values():
+            if tx.invite and tx.state in (_COMPLETED, _ACCEPTED):
+                n += 1
+        return n
 
     def find_server(self, msg, method=None):
         return self.server.get(server_key(msg, method))
 
     def new_server(self, msg, addr):
-        """A server transaction for a new request, or None when the table is full."""
+        """A server transaction for a new request, or None when the table is full (or,
+        for an INVITE, when MAX_PENDING final responses still wait for their ACK)."""
         if len(self.server) >= self.limit:
+            return None
+        if msg.method == "INVITE" and self.pending() >= self.pending_limit:
             return None
         key = server_key(msg)
         tx = ServerTx(self, msg, addr, key)
@@ -248,13 +294,28 @@ class TxLayer:
         for table in (self.client, self.server):
             dead = None
             for key, tx in list(table.items()):   # callbacks may add entries
-                if not tx.tick(now):
+                try:
+                    alive = tx.tick(now)
+                except Exception as e:  # a raising callback ends its transaction, once
+                    tx.state = _TERMINATED
+                    alive = False
+                    if self.on_error is not None:
+                        self.on_error("timer of %s: %r" % (key, e))
+                if not alive:
                     if dead is None:
                         dead = []
                     dead.append(key)
             if dead:
                 for key in dead:
-                    table.pop(key, None)
+                    if table.get(key) is not None and table[key].state == _TERMINATED:
+                        table.pop(key, None)
+
+    def remove(self, tx):
+        """Forget a transaction now (a handler failed and answered for it)."""
+        for table in (self.client, self.server):
+            if table.get(tx.key) is tx:
+                table.pop(tx.key)
+                tx.state = _TERMINATED
 
     def count(self):
         return len(self.client) + len(self.server)

@@ -10,16 +10,19 @@ from sip import message as M
 from sip.digest import DigestAuth
 from sip.register import Registration
 from sip.transaction import TxLayer
-from sip.wire import RateBucket, bad_request_response, peer_of, rand_hex, stamp_via
+from sip.wire import (RateBucket, bad_request_response, cidr_match, is_ip_literal,
+                      parse_acl_entry, peer_of, rand_hex, stamp_via)
 
 TICK_MS = const(50)             # ms: transaction timer resolution
-RECV_BYTES = const(8192)        # bytes read per datagram (larger ones are dropped)
+RECV_BYTES = const(8193)        # bytes read per datagram: one more than M.MAX_MESSAGE, so
+                                # an oversize datagram is seen as such and dropped
 RATE_REQ_PER_S = const(50)      # accepted requests per second (token bucket) ...
 RATE_REQ_BURST = const(100)     # ... with this burst
 RATE_INVITE_PER_S = const(5)    # new INVITEs per second, burst 10: beyond -> 503
 RATE_REPLY_PER_S = const(5)     # 403/400 answers to strangers per second (no amplifier)
 KEEPALIVE_TIMEOUT_MS = const(6000)  # ms: an OPTIONS keep-alive without answer = registrar lost
-MAX_CALLS = const(4)            # calls alive at once (others get 486)
+MAX_CALLS = const(4)            # calls alive at once (others get 486); also the dialog cap
+RING_TIMEOUT_S = const(180)     # s: an incoming call nobody answers gets 480 after this
 
 REASONS = {
     100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK",
@@ -31,7 +34,8 @@ REASONS = {
     603: "Decline",
 }
 _COUNTERS = ("rx", "tx", "keepalive_rx", "malformed", "dropped", "rejected", "rate_limited",
-             "stray", "errors", "retransmits", "calls_in", "calls_out")
+             "stray", "errors", "retransmits", "calls_in", "calls_out", "oversize", "forged",
+             "no_dialog", "tx_full", "ring_timeouts")
 
 
 class UserAgent:
@@ -53,14 +57,20 @@ class UserAgent:
         self.user_agent = cfg.get("user_agent", "micropython-ata")
         self.reject_mode = cfg.get("reject", "drop")         # strangers: "drop" | "403"
         self.max_calls = int(cfg.get("max_calls", MAX_CALLS))
+        self.ring_timeout_ms = int(cfg.get("ring_timeout_s", RING_TIMEOUT_S)) * 1000
         proxy = cfg.get("outbound_proxy")
         self.proxy = None
         if proxy:
             h, p = H.split_hostport(proxy.replace("sip:", ""))
             self.proxy = (h, p or 5060)
         # "registrar": only the registrar's and proxy's IP:port; "any"; or a list of
-        # "ip" (any port) / "ip:port" entries trusted in addition to the registrar
+        # "ip" (any port), "ip:port" or "ip/len" (CIDR) entries trusted in addition
         self.accept_from = cfg.get("accept_from", "registrar")
+        self._acl = []             # [(host, port or None, prefix length or None)]
+        if isinstance(self.accept_from, (list, tuple)):
+            self._acl = [parse_acl_entry(e) for e in self.accept_from]
+        elif self.accept_from not in ("registrar", "any"):
+            raise ValueError("accept_from: registrar, any or a list")
         self.do_register = cfg.get("register", True)
         rate = int(cfg.get("rate_limit", RATE_REQ_PER_S))
         self.auth = DigestAuth(self.auth_id, cfg.get("password", ""))
@@ -70,12 +80,13 @@ class UserAgent:
         self.counters = {k: 0 for k in _COUNTERS}
         self.calls = {}            # (call_id, local_tag) -> Call
         self.sock = None
-        self.tx = TxLayer(self._send)
+        self.tx = TxLayer(self._send, self.resolve, self._tx_error)
         self.reg = Registration(self)
         self.last_error = None
         self._tasks = []
         self._addr_cache = {}
         self._trusted = set()
+        self._nets = []
         self._req_bucket = RateBucket(rate, max(rate * 2, RATE_REQ_BURST))
         self._inv_bucket = RateBucket(RATE_INVITE_PER_S, 2 * RATE_INVITE_PER_S)
         self._reply_bucket = RateBucket(RATE_REPLY_PER_S, 2 * RATE_REPLY_PER_S)
@@ -133,6 +144,48 @@ class UserAgent:
         except (OSError, IndexError):
             return host
 
+    def resolve(self, addr):
+        """(host, port) -> (ip, port) as recvfrom reports it; raises OSError."""
+        if is_ip_literal(addr[0]):
+            return addr[0], addr[1]
+        return peer_of(self._sockaddr(addr))
+
+    def hop_peer(self, hop):
+        """(ip, port) of an in-dialog next hop, or None when it would need a DNS look-up
+        of a name that is not one we were configured with (no DNS for what the far end
+        names)."""
+        host = hop[0]
+        if is_ip_literal(host):
+            return host, hop[1]
+        if host in (self.server, self.domain) or (self.proxy and host == self.proxy[0]):
+            try:
+                return self.resolve(hop)
+            except (OSError, IndexError, ValueError):
+                return None
+        return None
+
+    def refresh_trusted(self):
+        """Trusted sources from the config; names (the registrar's above all) are looked up
+        again each time (called at start and before each REGISTER)."""
+        for key in list(self._addr_cache):
+            if not is_ip_literal(key[0]):
+                del self._addr_cache[key]
+        t = {(self._resolve_ip(self.server), self.port)}
+        if self.proxy:
+            t.add((self._resolve_ip(self.proxy[0]), self.proxy[1]))
+        nets = []
+        for h, p, bits in self._acl:
+            if bits is None:
+                t.add((self._resolve_ip(h), p))
+            else:
+                nets.append((h, bits))
+        self._trusted = t
+        self._nets = nets
+
+    def _tx_error(self, text):
+        self.counters["errors"] += 1
+        self.log("sip: " + text)
+
     # ---- life cycle
     async def start(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -143,14 +196,8 @@ class UserAgent:
         s.bind(socket.getaddrinfo(self.local_ip, self.sip_port)[0][-1])
         s.setblocking(False)
         self.sock = s
-        # trusted sources: (ip, port) pairs, port None = any port of that IP
-        self._trusted = {(self._resolve_ip(self.server), self.port)}
-        if self.proxy:
-            self._trusted.add((self._resolve_ip(self.proxy[0]), self.proxy[1]))
-        if isinstance(self.accept_from, (list, tuple)):
-            for entry in self.accept_from:
-                h, p = H.split_hostport(entry)
-                self._trusted.add((self._resolve_ip(h), p))
+        # trusted sources: (ip, port) pairs, port None = any port of that IP, and networks
+        self.refresh_trusted()
         self.running = True
         self._tasks = [asyncio.create_task(self._rx_loop()), asyncio.create_task(self._timer_loop())]
         if self.do_register:
@@ -176,7 +223,23 @@ class UserAgent:
 
     def trusted(self, addr):
         t = self._trusted
-        return self.accept_from == "any" or addr in t or (addr[0], None) in t
+        if self.accept_from == "any" or addr in t or (addr[0], None) in t:
+            return True
+        for net, bits in self._nets:
+            if cidr_match(addr[0], net, bits):
+                return True
+        return False
+
+    def _known_source(self, addr):
+        """Before parsing: a trusted address, a dialog's next hop, or where one of our
+        requests went. Everything else is dropped unparsed."""
+        if self.trusted(addr):
+            return True
+        for c in self.calls.values():
+            d = c.dialog
+            if d is not None and d.peer == addr:
+                return True
+        return addr in self.tx.peers()
 
     @property
     def registered(self):
@@ -186,7 +249,10 @@ class UserAgent:
         return {"registered": self.reg.registered, "expires_in": self.reg.expires_in(),
                 "last_error": self.reg.last_error or self.last_error,
                 "registrations": self.reg.ok_count, "calls": len(self.calls),
-                "transactions": self.tx.count(), "counters": dict(self.counters)}
+                "dialogs": sum(1 for c in self.calls.values() if c.dialog is not None),
+                "transactions": self.tx.count(), "client_tx": len(self.tx.client),
+                "server_tx": len(self.tx.server), "pending": self.tx.pending(),
+                "counters": dict(self.counters)}
 
     # ---- sending
     def _send(self, data, addr):
@@ -224,7 +290,11 @@ class UserAgent:
         req.headers.insert(0, ["via", via])
 
     def send_request(self, req, addr, on_response=None, on_timeout=None, timeout_ms=None):
-        return self.tx.request(req, addr, on_response, on_timeout, timeout_ms)
+        """The client transaction, or None (table full, destination unresolvable)."""
+        tx = self.tx.request(req, addr, on_response, on_timeout, timeout_ms)
+        if tx is None:
+            self.counters["tx_full"] += 1
+        return tx
 
     async def transact(self, req, addr, wait_ms=None, timeout_ms=None):
         """Send a non-INVITE request; await its final response (None on time-out)."""
@@ -239,7 +309,8 @@ class UserAgent:
         def timeout(tx):
             ev.set()
 
-        self.send_request(req, addr, done, timeout, timeout_ms)
+        if self.send_request(req, addr, done, timeout, timeout_ms) is None:
+            return None
         if wait_ms:
             try:
                 await asyncio.wait_for_ms(ev.wait(), wait_ms)
@@ -293,7 +364,7 @@ class UserAgent:
         sock = self.sock
         while self.running:
             yield core._io_queue.queue_read(sock)
-            for _ in range(32):   # drain what is queued, then let others run
+            while self.running:   # one datagram, then let the other tasks run
                 try:
                     data, raw = sock.recvfrom(RECV_BYTES)
                 except OSError:
@@ -303,15 +374,25 @@ class UserAgent:
                 except Exception as e:  # never let one datagram stop the loop
                     self.counters["errors"] += 1
                     self.log("sip: error handling datagram: %r" % e)
+                data = raw = None
+                await asyncio.sleep_ms(0)
 
     async def _timer_loop(self):
         while self.running:
             await asyncio.sleep_ms(TICK_MS)
+            now = time.ticks_ms()
             try:
-                self.tx.tick(time.ticks_ms())
+                self.tx.tick(now)
             except Exception as e:  # keep the timers running whatever a callback did
                 self.counters["errors"] += 1
                 self.log("sip: timer error: %r" % e)
+            for c in list(self.calls.values()):
+                try:
+                    c.tick(now)
+                except Exception as e:  # a call whose timer raises is ended, once
+                    self.counters["errors"] += 1
+                    self.log("sip: call timer error: %r" % e)
+                    self.remove_call(c)
 
     async def _keepalive_loop(self):
         if self.keepalive_s <= 0 or self.keepalive == "none":
@@ -338,8 +419,16 @@ class UserAgent:
     def handle(self, data, addr):
         """One datagram from addr=(ip, port). Never raises for bad input."""
         self.counters["rx"] += 1
+        if len(data) > M.MAX_MESSAGE:
+            self.counters["oversize"] += 1
+            return
         if M.is_keepalive(data):
             self.counters["keepalive_rx"] += 1
+            return
+        if not self._known_source(addr):
+            # scanners end here, unparsed
+            self.counters["rejected"] += 1
+            self._reject(data, addr)
             return
         try:
             msg = M.parse(data)
@@ -363,15 +452,35 @@ class UserAgent:
         if data400:
             self._send(data400, addr)
 
+    def _reject(self, data, addr, msg=None):
+        """A request from a stranger: silence, or a rate-limited 403 (reject: "403")."""
+        if self.reject_mode != "403" or data[:4] == b"SIP/" or data[:3] == b"ACK":
+            return
+        if not self._reply_bucket.allow():
+            return
+        if msg is None:
+            try:
+                msg = M.parse(data)
+            except M.SipError:
+                return
+        if msg.is_request and msg.method != "ACK":
+            self.reply(msg, addr, 403)
+
     def _response(self, msg, addr):
-        if self.tx.response(msg):
+        got = self.tx.response(msg, addr, self.trusted)
+        if got:
+            return
+        if got is None:
+            self.counters["forged"] += 1     # matches a branch, wrong source
             return
         if msg.cseq_method == "INVITE" and 200 <= msg.status < 300:
             # a 2xx retransmission after its transaction ended: the call re-ACKs it
             for call in self.calls.values():
                 if call.call_id == msg.call_id and call.local_tag == msg.from_tag:
-                    call.stray_2xx(msg)
-                    return
+                    if call.dialog is not None and (call.dialog.peer == addr or
+                                                    self.trusted(addr)):
+                        call.stray_2xx(msg)
+                        return
         self.counters["stray"] += 1
 
     def _find_call(self, msg):
@@ -379,15 +488,45 @@ class UserAgent:
 
     def _request(self, msg, addr):
         call = self._find_call(msg)
-        if call is None and not self.trusted(addr):
-            # not our registrar/proxy and not one of our dialogs: scanners end here
+        if not self.trusted(addr) and (call is None or call.dialog is None or
+                                       call.dialog.peer != addr):
+            # in-dialog requests only from the trusted set or the dialog's next hop;
+            # the rest only from the trusted set
             self.counters["rejected"] += 1
-            if self.reject_mode == "403" and msg.method != "ACK" and self._reply_bucket.allow():
-                self.reply(msg, addr, 403)
+            self._reject(b"", addr, msg)
             return
         if not self._req_bucket.allow():
             self.counters["rate_limited"] += 1
             return
+        try:
+            self._dispatch(msg, addr, call)
+        except Exception as e:  # a handler bug: answer 500, free the transaction
+            self.counters["errors"] += 1
+            self.log("sip: error handling %s: %r" % (msg.method, e))
+            self._fail(msg, addr)
+
+    def _fail(self, msg, addr):
+        if msg.method == "ACK":
+            return
+        stx = self.tx.find_server(msg)
+        for c in list(self.calls.values()):
+            if c.server_tx is stx and stx is not None and c.state != "ended":
+                c.state = "ended"
+                c.end_reason = "error"
+                self.remove_call(c)
+        try:
+            if stx is not None:
+                # answered: its timers free it (J, or H/I after the ACK)
+                if stx.status < 200:
+                    stx.respond(self.make_response(msg, addr, 500, to_tag=self.new_tag()))
+            else:
+                self.reply(msg, addr, 500)
+        except Exception as e:  # nothing more can be done for this request
+            self.log("sip: cannot answer 500: %r" % e)
+            if stx is not None:
+                self.tx.remove(stx)
+
+    def _dispatch(self, msg, addr, call):
         stx = self.tx.find_server(msg)
         if stx is not None:
             if msg.method == "ACK":
@@ -413,9 +552,10 @@ class UserAgent:
         if msg.get("require") and method not in ("CANCEL",):
             self.reply(msg, addr, 420, extra=[("unsupported", msg.get("require"))])
             return
-        if call is not None:
+        if call is not None and call.dialog is not None:
             stx = self.tx.new_server(msg, addr)
             if stx is None:
+                self.counters["tx_full"] += 1
                 self.reply(msg, addr, 503)
                 return
             call.on_request(msg, addr, stx)
@@ -424,6 +564,7 @@ class UserAgent:
             if method == "OPTIONS":
                 self._options(msg, addr)
             else:
+                self.counters["no_dialog"] += 1
                 self.reply(msg, addr, 481)
             return
         if method == "OPTIONS":
@@ -463,9 +604,14 @@ class UserAgent:
             self.counters["rate_limited"] += 1
             self.reply(msg, addr, 503, extra=[("retry-after", "5")])
             return
+        live = [x for x in self.calls.values() if x.state != "ended"]
+        if len(live) >= self.max_calls:
+            self.reply(msg, addr, 486)
+            return
         stx = self.tx.new_server(msg, addr)
         if stx is None:
-            self.reply(msg, addr, 503)
+            self.counters["tx_full"] += 1
+            self.reply(msg, addr, 503, extra=[("retry-after", "5")])
             return
         Call.incoming(self, msg, addr, stx)
 

@@ -80,9 +80,56 @@ def bad_request_response(data, reason):
                     fields[k] = v.strip()
         r = "SIP/2.0 400 %s\r\n" % reason.replace("\r", " ").replace("\n", " ")[:60]
         for k in ("via", "from", "to", "call-id", "cseq"):
-            if not fields.get(k):
-                return None
+            v = fields.get(k)
+            if not v or "\r" in v or "\n" in v or "\x00" in v:
+                return None      # nothing echoed that could split or forge a header
             r += "%s: %s\r\n" % (H.canonical(k), fields[k])
         return (r + "Content-Length: 0\r\n\r\n").encode()
     except (ValueError, UnicodeError, IndexError):
         return None
+
+
+def ipv4_int(s):
+    """Dotted-quad IPv4 text -> int, or None when `s` is not exactly that (no names)."""
+    parts = s.split(".")
+    if len(parts) != 4:
+        return None
+    v = 0
+    for p in parts:
+        if not p or len(p) > 3 or not p.isdigit():
+            return None
+        n = int(p)
+        if n > 255:
+            return None
+        v = (v << 8) | n
+    return v
+
+
+def is_ip_literal(host):
+    """A numeric IPv4 address or an IPv6 reference (never needs DNS)."""
+    return ipv4_int(host) is not None or (":" in host and host.count(":") >= 2)
+
+
+def parse_acl_entry(entry):
+    """'ip', 'ip:port' or 'ip/len' (CIDR) -> (host, port or None, prefix length or None).
+    Raises ValueError. The host may be a name only in the 'host[:port]' forms."""
+    from sip import headers as H
+    e = entry.strip()
+    if "/" in e:
+        net, _, bits = e.partition("/")
+        if ipv4_int(net) is None or not bits.isdigit() or int(bits) > 32:
+            raise ValueError("bad CIDR %r" % entry)
+        return net, None, int(bits)
+    h, p = H.split_hostport(e)
+    return h, p, None
+
+
+def cidr_match(ip, net, bits):
+    a = ipv4_int(ip)
+    b = ipv4_int(net)
+    if a is None or b is None:
+        return False
+    if bits == 0:
+        return True
+    mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
+    return (a & mask) == (b & mask)

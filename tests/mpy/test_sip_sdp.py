@@ -14,8 +14,8 @@ def test_offer_parses_back():
     eq((s.ip, s.port, s.payloads), ("192.0.2.5", 4000, [0, 8, 101]), "offer")
     eq(s.rtpmap[0], ("PCMU", 8000), "rtpmap")
     eq((s.dtmf_pt, s.direction, s.ptime), (101, "sendrecv", 20), "attrs")
-    s6 = sdp.parse(sdp.offer("2001:db8::1", 4000, "1", codecs=("PCMA",), dtmf_pt=None))
-    eq((s6.ip, s6.payloads), ("2001:db8::1", [8]), "ipv6, one codec")
+    s1 = sdp.parse(sdp.offer("192.0.2.5", 4000, "1", codecs=("PCMA",), dtmf_pt=None))
+    eq((s1.ip, s1.payloads), ("192.0.2.5", [8]), "one codec")
 
 
 def test_answer_picks_first_common():
@@ -43,6 +43,32 @@ def test_rewrite():
     eq(sdp.parse(h).direction, "sendonly", "hold")
     eq(h.count("a=send"), 1, "one direction line")
     eq(sdp.parse(sdp.set_version(h, 9)).version, 9, "version")
+
+
+_GOOD = ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+         "m=audio 7000 RTP/AVP 0\r\n")
+
+
+def test_connection_address_and_port_checked():
+    # no DNS on the event loop: c= is a numeric IPv4 address, nothing else
+    for c in ("c=IN IP4 pbx.invalid", "c=IN IP4 1.2.3", "c=IN IP4 256.1.1.1", "c=IN IP6 ::1",
+              "c=IN IP4 1.2.3.4.5", "c=IN IP4 -1.2.3.4", "c=IN IP4", "c=XX IP4 1.2.3.4",
+              "c=IN IP4 %s" % ("9" * 400)):
+        try:
+            sdp.parse(_GOOD.replace("c=IN IP4 192.0.2.1", c))
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % c)
+    for m in ("m=audio 65536 RTP/AVP 0", "m=audio -1 RTP/AVP 0", "m=audio 99999999999 RTP/AVP 0",
+              "m=audio 7000 RTP/AVP 128", "m=audio 7000 RTP/AVP 0 " + "0 " * 40,
+              "m=audio 7000 RTP/AVP 99999999999999999999"):
+        try:
+            sdp.parse(_GOOD.replace("m=audio 7000 RTP/AVP 0", m))
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % m)
+    s = sdp.parse(_GOOD.replace("c=IN IP4 192.0.2.1", "c=IN IP4 10.1.2.3/127"))
+    eq((s.ip, s.port), ("10.1.2.3", 7000), "TTL suffix")
 
 
 def test_bad():
