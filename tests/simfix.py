@@ -5,6 +5,7 @@ console instead and the sim is not started; `--phone HOST:PORT` then names the
 phone rig (a device speaking docs/phone-protocol.md) wired to that board's line.
 """
 import copy
+import json
 import threading
 
 import pytest
@@ -14,6 +15,7 @@ from ata.phone import VirtualPhone
 from ata.sim import SimProcess
 
 FAR_TONE_HZ = 440     # what baresip (the far end) plays in calls
+_BOARD_SETTLE_MS = 1500   # on-hook this long ends any call or ringing (hang-up: 900 ms)
 
 
 def pytest_addoption(parser):
@@ -83,6 +85,31 @@ def sim(request, sim_config, tmp_path):
 
 
 @pytest.fixture
+def board_mode(request):
+    """True when the tests drive a real board's console (--port), not the sim."""
+    return bool(request.config.getoption("port", None))
+
+
+@pytest.fixture
+def line_config(request, board_mode, sim_config, sim_options):
+    """The line settings the firmware under test runs with. On the sim they are the
+    test's own; a board runs its own config, read from its console, and a test that
+    needs other line settings than the board has cannot run there (skipped, naming
+    the difference)."""
+    if not board_mode:
+        return sim_config["line"]
+    dut = request.getfixturevalue("dut")
+    dut.write("config")
+    m = dut.expect(r'(\{"[^\r\n]*\})\r?\n', timeout=5)
+    line = json.loads(m.group(1))["line"]
+    want = (sim_options or {}).get("line", {})
+    differ = {k: (v, line.get(k)) for k, v in want.items() if line.get(k) != v}
+    if differ:
+        pytest.skip("needs line settings the board does not have (wanted, board): %r" % differ)
+    return line
+
+
+@pytest.fixture
 def embedded_services():
     return "serial"
 
@@ -140,7 +167,14 @@ def phone(request, sim, sim_config):
     else:
         ph = VirtualPhone("127.0.0.1", sim_config["sim"]["phone_port"])
     ph.connect()
+    if rig:
+        # A board is not rebooted between tests: start each from an idle line, the
+        # handset on-hook for longer than the hang-up time.
+        ph.on_hook()
+        ph.sleep_sim(_BOARD_SETTLE_MS)
     yield ph
+    if rig:
+        ph.on_hook()
     ph.close()
 
 
