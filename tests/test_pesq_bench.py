@@ -1,21 +1,38 @@
 """Smoke test of the PESQ bench (tools/ata/pesq_bench.py): one espeak-ng sentence over
-a clean path, the virtual phone <-> sim ATA <-> Kamailio <-> baresip, both ways, scored
-against the G.711 ceiling. The full figures (impairment, baresip<->baresip, pacing)
-are the bench's: `.venv/bin/python -m ata.pesq_bench`."""
+a clean path, the virtual phone <-> sim ATA <-> Kamailio <-> baresip, one call per
+direction, each end recorded by a clocked player (the phone's earpiece; baresip's
+playout through aubridge), scored against the G.711 ceiling. The figures (several
+runs, impairment, baresip<->baresip, pacing) are the bench's:
+`.venv/bin/python -m ata.pesq_bench`."""
 import warnings
 
 import numpy as np
 
 from ata import pesq_bench
+from conftest import require_tool
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # noqa: E402  (deprecated in 3.11, still an independent G.711)
 
-# The bench holds the 0.05 figure over long speech. This 2.4 s smoke test catches a
-# broken path (wrong law, gaps, one-way audio score below 2.5); one concealed frame
-# on a loaded host already costs 0.4 here, so it must not be the place of that figure.
-SMOKE_MARGIN = 0.6
+# The bench holds 0.05 as a mean over runs of long speech. Here a 2.4 s sentence
+# is scored three times per call and the best must be within 0.1: a host stall on a
+# shared 2-core machine (one late packet concealed, about 0.4 on 2.4 s) hits one
+# occurrence, while a broken path (wrong law, gaps, one-way audio) spoils all three;
+# test_smoke_bound_fails_on_a_broken_path checks that it does.
+SMOKE_MARGIN = 0.1
+SMOKE_OCCURRENCES = 3
+HINT = "run `make setup` (tools/setup.sh installs espeak-ng, sox, kamailio, baresip-core; " \
+       "requirements.txt pins pesq)"
+
+
+def require_bench_tools():
+    for tool in ("espeak-ng", "sox", "kamailio", "baresip"):
+        require_tool(tool, HINT)
+    try:
+        import pesq  # noqa: F401
+    except ImportError:
+        require_tool("pesq (PyPI)", HINT)
 
 
 def test_offline_ulaw_is_g711():
@@ -38,13 +55,49 @@ def test_alignment_finds_a_delayed_copy_and_slips():
     assert pesq_bench.slips(ref, slipped, 1234) == 1
 
 
-def test_clean_call_scores_at_the_codec_ceiling(tmp_path):
-    fig = pesq_bench.measure(tmp_path, pesq_bench.SENTENCES[:1], reps=1, impaired=False,
-                             pacing=False, log=lambda text: None)
+def _best_gap(speech, rec, ceiling):
+    """(rows, ceiling - best occurrence's score) as the smoke test judges a recording."""
+    unit = pesq_bench.padded(speech, pesq_bench.PAD_S)
+    rows = pesq_bench.score_recording(speech, rec, len(unit), SMOKE_OCCURRENCES)
+    return rows, ceiling - max(sc for _, _, sc, _ in rows)
+
+
+def test_smoke_bound_fails_on_a_broken_path(tmp_path):
+    """Offline: the ceiling's own recording passes; a lost frame every second, or the
+    mu-law codes decoded as A-law, miss the bound in every occurrence."""
+    require_bench_tools()
+    speech = pesq_bench.make_speech(tmp_path, pesq_bench.SENTENCES[:1])
+    unit = pesq_bench.padded(speech, pesq_bench.PAD_S)
+    codes = pesq_bench.ulaw_encode(np.tile(unit, SMOKE_OCCURRENCES + 2))
+    good = pesq_bench.ulaw_decode(codes)
+    ref = pesq_bench.padded(speech, pesq_bench.SCORE_PAD_S)
+    ceiling = pesq_bench.pesq_nb(ref, pesq_bench.ulaw_decode(pesq_bench.ulaw_encode(ref)))
+    rows, gap = _best_gap(speech, good, ceiling)
+    assert len(rows) == SMOKE_OCCURRENCES and gap <= SMOKE_MARGIN, (rows, ceiling)
+    gappy = good.copy()
+    for k in range(0, len(gappy), 8000):            # one 20 ms frame zeroed per second
+        gappy[k + 4000:k + 4160] = 0
+    rows, gap = _best_gap(speech, gappy, ceiling)
+    assert gap > SMOKE_MARGIN, (rows, ceiling)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        alaw = np.frombuffer(audioop.alaw2lin(codes.astype(np.uint8).tobytes(), 2), "<i2")
+    rows, gap = _best_gap(speech, alaw, ceiling)
+    assert not rows or gap > SMOKE_MARGIN, (rows, ceiling)
+
+
+def test_clean_call_best_of_three_within_0_1_of_the_ceiling_each_way(tmp_path):
+    require_bench_tools()
+    fig = pesq_bench.measure(tmp_path, pesq_bench.SENTENCES[:1], reps=SMOKE_OCCURRENCES,
+                             runs=1, impaired=False, b2b=False, pacing=False,
+                             log=lambda text: None)
     ceiling = fig["ceiling"]
     assert 3.5 < ceiling < 4.5, ceiling
-    clean = fig["ata_clean"]
     report = pesq_bench.report(fig)
-    for d in ("to_far", "to_phone"):
-        assert clean[d + "_rows"], "speech not found %s:\n%s" % (d, report)
-        assert abs(ceiling - clean[d]) <= SMOKE_MARGIN, report
+    for d in pesq_bench.DIRECTIONS:
+        run, = fig["runs"]["ata/clean"][d]
+        rows = run["rows"]
+        # every occurrence present: no one-way audio, no long gap
+        assert len(rows) == SMOKE_OCCURRENCES, "speech missing %s:\n%s" % (d, report)
+        best = max(sc for _, _, sc, _ in rows)
+        assert ceiling - best <= SMOKE_MARGIN, report

@@ -321,11 +321,24 @@ class Baresip(_Peer):
     end); None sends a 440 Hz sine. record_dir: where sndfile writes `*-dec.wav`
     (received) and `*-enc.wav` (sent). registrar_port None: no registration
     (direct-IP calls to its sip_port).
+
+    plc: load baresip's `plc` filter (spandsp's concealment of lost frames), as its
+    users do. sndfile is loaded first: decoding runs the filters last-loaded first,
+    so `*-dec.wav` holds the concealed frames.
+    clocked_record: record what a player would play. Source and player are one
+    `aubridge` device, whose thread pulls a frame from the receive buffer every
+    20 ms (the player's clock, as a sound card would) and feeds it to the source:
+    `*-enc.wav` is that playout, underruns and overruns included (`*-dec.wav` is
+    written on packet arrival, before any buffer). The price: the call sends the
+    playout back (an echo); audio_wav is not played.
+    jitter_buffer (frames) / audio_buffer (ms): (min, max) written into the config;
+    None leaves baresip's built-in default.
     """
 
     def __init__(self, workdir, user, password, registrar_port, sip_port=None,
                  rtp_range=None, audio_wav=None, record_dir=None, answermode="auto",
-                 regint=3600, codecs="PCMU,PCMA"):
+                 regint=3600, codecs="PCMU,PCMA", plc=False, clocked_record=False,
+                 jitter_buffer=None, audio_buffer=None):
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.user = user
@@ -338,6 +351,12 @@ class Baresip(_Peer):
         self.answermode = answermode
         self.regint = regint
         self.codecs = codecs
+        self.plc = plc
+        self.clocked_record = clocked_record
+        self.jitter_buffer = jitter_buffer
+        self.audio_buffer = audio_buffer
+        if clocked_record and not record_dir:
+            raise ValueError("clocked_record needs a record_dir")
         self.ctrl_port = free_tcp_port()
         self.proc = None
         self.sock = None
@@ -355,10 +374,21 @@ class Baresip(_Peer):
                 write_tone_wav(wav)
         src = "aufile,%s" % wav
         srcmod = "module aufile.so\n"
+        player = "aubridge,idle-%s" % self.user
+        if self.clocked_record:
+            src = player = "aubridge,play-%s" % self.user
+            srcmod = ""
         rec = ""
         if self.record_dir:
             self.record_dir.mkdir(parents=True, exist_ok=True)
             rec = "module sndfile.so\nsnd_path %s\n" % self.record_dir
+        if self.plc:
+            rec += "module plc.so\n"
+        bufs = ""
+        if self.jitter_buffer:
+            bufs += "jitter_buffer_delay %d-%d\n" % tuple(self.jitter_buffer)
+        if self.audio_buffer:
+            bufs += "audio_buffer %d-%d\n" % tuple(self.audio_buffer)
         cfg = (
             "poll_method epoll\n"
             "sip_listen 127.0.0.1:%d\n"
@@ -367,10 +397,11 @@ class Baresip(_Peer):
             # An aubridge device nobody opens never starts its thread: nothing plays,
             # and sndfile still records the decoded audio. (`alsa,null` busy-loops:
             # about one core per baresip during a call, load that shows up as jitter.)
-            "audio_player aubridge,idle-%s\n"
+            "audio_player %s\n"
             "audio_source %s\n"
             "audio_alert alsa,null\n"
             "ausrc_srate 8000\nauplay_srate 8000\nausrc_channels 1\nauplay_channels 1\n"
+            "%s"
             "rtp_ports %d-%d\n"
             "rtp_timeout 0\n"
             "module_path /usr/lib/baresip/modules\n"
@@ -385,7 +416,8 @@ class Baresip(_Peer):
             "module_app menu.so\n"
             "module_app ctrl_tcp.so\n"
             "ctrl_tcp_listen 127.0.0.1:%d\n"
-        ) % (self.sip_port, self.user, src, self.rtp_range[0], self.rtp_range[1], self._codec_modules(),
+        ) % (self.sip_port, player, src, bufs, self.rtp_range[0], self.rtp_range[1],
+             self._codec_modules(),
              srcmod, rec,
              free_tcp_port(), self.ctrl_port)
         (self.workdir / "config").write_text(cfg)

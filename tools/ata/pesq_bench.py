@@ -1,30 +1,31 @@
 """`ata bench` audio figures: PESQ (ITU-T P.862 narrowband) of speech through the ATA's
-RTP path to baresip and back, with and without network impairment, and the ATA's
-RTP send pacing on the sim.
+RTP path, beside baresip-to-baresip on the same path, clean and with network
+impairment, and the ATA's RTP send pacing on the sim.
 
 Speech: a few Harvard sentences spoken by espeak-ng at run time, resampled by sox to
-8 kHz mono 16-bit (nothing committed as audio). Scores, all in one run:
+8 kHz mono 16-bit (nothing committed as audio). Rows, all in one run:
 
   (a) ceiling   the same speech through G.711 mu-law encode + decode offline
   (b) ATA clean the virtual phone <-> sim ATA <-> Kamailio <-> baresip, no impairment
-  (c) ATA impaired  the same call with loss and delay+jitter on the RTP path
-  (d) baresip<->baresip through the same Kamailio and the same impairment (same
-      relay settings and seed), the reference the ATA must not be worse than
+  (c) baresip<->baresip clean, through the same Kamailio
+  (d) ATA impaired, and (e) baresip<->baresip impaired: loss and delay+jitter on the
+      RTP path, each direction with its own seeded pattern, the same seeds for both
 
-Both directions are scored: phone->far (the phone plays speech, baresip records what
-it decoded) and far->phone (baresip's aufile plays speech, the phone records its
-earpiece). Each recording is aligned to the reference by cross-correlation and the
-segment around each occurrence of the speech is scored; the figure is their mean.
+Every row is RUNS runs (seeds SEED, SEED+1, ...), one call per run and direction;
+the table gives mean, spread and range over the runs. Both ends record what a
+clocked player plays: the ATA's earpiece (the sim's 20 ms codec clock) and
+baresip's playout through an aubridge device pulled every 20 ms (peers.Baresip
+clocked_record), with baresip's plc filter and default buffers (BARESIP_SETUP).
 
 The impairment sits in the media path by a Kamailio config made for the bench: it
 rewrites the m=audio ports of the SDP bodies it relays, so each side sends its RTP to
 an ata.impair relay that forwards to the other side's real port.
 
-    .venv/bin/python -m ata.pesq_bench [--reps N] [--quick] [--no-impair] [--out DIR]
+    .venv/bin/python -m ata.pesq_bench [--runs N] [--reps N] [--quick] [--no-impair]
 
-Prints the table and writes build/bench-pesq.txt. Exit status 1 when a figure misses
-its target (clean within 0.05 of the ceiling, impaired not worse than baresip,
-99 % of send intervals within 20 +- 2 ms).
+Prints the table and writes build/bench-pesq.txt (and .json). Exit status 1 when a
+figure misses its target (clean ATA mean within 0.05 of the ceiling, impaired ATA
+mean not below baresip's, 99 % of send intervals within 20 +- 2 ms).
 """
 import argparse
 import json
@@ -63,7 +64,25 @@ MIN_CORR = 0.2                      # normalised correlation below this: the spe
 LOSS_PCT = 5.0
 DELAY_MS = 30.0
 JITTER_MS = 10.0                    # uniform +-, so 20..40 ms one way
-SEED = 862                          # the relay's random seed, the same for every impaired run
+SEED = 862                          # first relay seed; run i uses SEED + i, for both systems
+RUNS = 5                            # runs per configuration: one run is not a figure
+IMPAIR = {"loss": LOSS_PCT, "delay_ms": DELAY_MS, "jitter_ms": JITTER_MS}
+DIRECTIONS = ("to_far", "to_phone")
+DIRECTION_NAMES = (("to_far", "phone->far"), ("to_phone", "far->phone"))
+ROW_NAMES = (("ata/clean", "(b) ATA path, clean"), ("b2b/clean", "(c) baresip<->baresip, clean"),
+             ("ata/impaired", "(d) ATA path, impaired"),
+             ("b2b/impaired", "(e) baresip<->baresip, impaired"))
+# baresip as its users run it: the defaults of its config template (jitter buffer
+# 5-10 frames, receive buffer 20-160 ms, written out so the report is exact), and
+# Debian's plc module (spandsp's G.711 Appendix I style concealment) loaded.
+BARESIP_JBUF_FRAMES = (5, 10)
+BARESIP_AUBUF_MS = (20, 160)
+BARESIP_SETUP = ("g711 PCMU 20 ms, plc.so (spandsp plc), jitter_buffer_delay %d-%d frames, "
+                 "audio_buffer %d-%d ms (baresip's defaults); recorded: its playout pulled "
+                 "every 20 ms by an aubridge device (clocked player), via sndfile"
+                 % (BARESIP_JBUF_FRAMES + BARESIP_AUBUF_MS))
+ATA_SETUP = ("sim firmware defaults: PCMU 20 ms, adaptive jitter buffer 20-200 ms, "
+             "rtp.plc concealer; recorded: the virtual phone's earpiece on the sim's 20 ms clock")
 CLEAN_MARGIN = 0.05                 # (b) must be within this of (a)
 PACING_NOMINAL_MS = 20.0
 PACING_TOL_MS = 2.0
@@ -253,9 +272,26 @@ def _console_json(sim, command, pattern):
         return None
 
 
-def ata_call(work, unit, call_s, impair=None, capture=False, rt=False, log=print):
-    """Place one call from the virtual phone; both ends play `unit` in a loop.
-    Returns {"phone_heard", "far_heard", "relay", "pacing", "dtmf", "rtp", "media"}."""
+def _far_baresip(work, kam_port, rtp_lo, user, password, wav, receiver):
+    """A baresip as its users run it (see BARESIP_SETUP). receiver: its clocked
+    playout is recorded (and echoed back); otherwise it plays `wav`."""
+    return peers.Baresip(work / ("baresip-" + user), user, password, kam_port, audio_wav=wav,
+                         record_dir=work / ("rec-" + user), rtp_range=(rtp_lo, rtp_lo + 1),
+                         codecs="PCMU", plc=True, clocked_record=receiver,
+                         jitter_buffer=BARESIP_JBUF_FRAMES, audio_buffer=BARESIP_AUBUF_MS).start()
+
+
+def _playout(bs):
+    """What baresip's clocked player played: sndfile's recording of the bridged source."""
+    rec = bs.recordings("enc")
+    return signals.read_wav(rec[-1]) if rec else np.zeros(0, np.int16)
+
+
+def ata_call(work, unit, call_s, direction, impair=None, capture=False, rt=False, log=print):
+    """One call from the virtual phone to baresip 1002, scoring one direction.
+    to_far: the phone plays `unit` in a loop, baresip's clocked playout is the recording
+    (its echo comes back to the phone). to_phone: both play `unit`, the phone's earpiece
+    (clocked by the sim) is the recording. Returns {"heard", "relay", "pacing", ...}."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     ata_rtp = peers.free_udp_range(2)[0]
@@ -265,10 +301,8 @@ def ata_call(work, unit, call_s, impair=None, capture=False, rt=False, log=print
     res = {"relay": None, "pacing": None, "rt": False}
     try:
         kam = _kamailio(work / "kamailio", relay, ata_rtp, far_lo)
-        far_wav = _wav_repeated(work / "far-speech.wav", unit, call_s + 20)
-        far = peers.Baresip(work / "baresip", "1002", "secret2", kam.port, audio_wav=far_wav,
-                            record_dir=work / "rec", rtp_range=(far_lo, far_lo + 1),
-                            codecs="PCMU").start()
+        wav = _wav_repeated(work / "speech.wav", unit, call_s + 20)
+        far = _far_baresip(work, kam.port, far_lo, "1002", "secret2", wav, direction == "to_far")
         cfg = {
             "sip": {"server": "127.0.0.1", "port": kam.port, "user": "1001",
                     "password": "secret1", "sip_port": peers.free_udp_port(), "expires": 120},
@@ -296,10 +330,11 @@ def ata_call(work, unit, call_s, impair=None, capture=False, rt=False, log=print
         far.wait_event("CALL_ESTABLISHED", 15)
         sim.wait_log("call: confirmed", 5)
         t_call = phone.sim_now_us
-        phone.play(signals.WavSource(work / "far-speech.wav", loop=True))
-        log("  call up; speech both ways for %.0f s" % call_s)
+        phone.play(signals.WavSource(wav, loop=True))
+        log("  call up (%s); %.0f s" % (direction, call_s))
         phone.sleep_sim(call_s * 1000)
-        res["phone_heard"] = phone.recording(t_call)
+        if direction == "to_phone":
+            res["heard"] = phone.recording(t_call)
         calls = _console_json(sim, "calls", r"(\{.*\"call\": .*\})\n") or {}
         res["rtp"] = calls.get("rtp")
         res["media"] = _console_json(sim, "status", r"media: (\{.*\})\n")
@@ -309,14 +344,9 @@ def ata_call(work, unit, call_s, impair=None, capture=False, rt=False, log=print
         res["dtmf"] = len(re.findall(r"call: DTMF", sim.log_text()))
     finally:
         set_realtime(0, False)
-        if phone is not None:
-            phone.close()
-        if sim is not None:
-            sim.stop()
-        if far is not None:
-            far.stop()
-        if kam is not None:
-            kam.stop()
+        for p in (phone, sim, far, kam):
+            if p is not None:
+                p.close() if p is phone else p.stop()
         if relay is not None:
             relay.stop()
             res["relay"] = relay.stats
@@ -324,16 +354,18 @@ def ata_call(work, unit, call_s, impair=None, capture=False, rt=False, log=print
             time.sleep(0.3)
             cap.terminate()
             cap.wait(5)
-    rec = far.recordings("dec")
-    res["far_heard"] = signals.read_wav(rec[-1]) if rec else np.zeros(0, np.int16)
+    if direction == "to_far":
+        res["heard"] = _playout(far)
     if capture:
         res["pacing"] = interval_report(send_intervals(work / "ata-rtp.pcap", far_lo, pt=0),
                                         PACING_NOMINAL_MS, PACING_TOL_MS)
     return res
 
 
-def b2b_call(work, unit, call_s, impair, rt=False, log=print):
-    """baresip 1001 calls baresip 1002 through Kamailio and the same relay settings."""
+def b2b_call(work, unit, call_s, direction, impair=None, rt=False, log=print):
+    """baresip 1001 (in the ATA's place, relay side B) calls baresip 1002 through the
+    same Kamailio and relay settings. The receiver of `direction` (1002 for to_far,
+    1001 for to_phone) records its clocked playout and echoes it; the other plays `unit`."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     near_lo = peers.free_udp_range(2)[0]
@@ -344,18 +376,15 @@ def b2b_call(work, unit, call_s, impair, rt=False, log=print):
     try:
         kam = _kamailio(work / "kamailio", relay, near_lo, far_lo)
         wav = _wav_repeated(work / "speech.wav", unit, call_s + 20)
-        far = peers.Baresip(work / "far", "1002", "secret2", kam.port, audio_wav=wav,
-                            record_dir=work / "far-rec", rtp_range=(far_lo, far_lo + 1),
-                            codecs="PCMU").start()
-        near = peers.Baresip(work / "near", "1001", "secret1", kam.port, audio_wav=wav,
-                             record_dir=work / "near-rec", rtp_range=(near_lo, near_lo + 1),
-                             codecs="PCMU").start()
+        far = _far_baresip(work, kam.port, far_lo, "1002", "secret2", wav, direction == "to_far")
+        near = _far_baresip(work, kam.port, near_lo, "1001", "secret1", wav,
+                            direction == "to_phone")
         if rt:
             res["rt"] = set_realtime(0) and set_realtime(near.proc.pid) and \
                 set_realtime(far.proc.pid)
         near.dial("sip:1002@127.0.0.1:%d" % kam.port)
         far.wait_event("CALL_ESTABLISHED", 15)
-        log("  call up; speech both ways for %.0f s" % call_s)
+        log("  call up (%s); %.0f s" % (direction, call_s))
         time.sleep(call_s + 0.5)
         near.hangup()
         far.wait_event("CALL_CLOSED", 10)
@@ -367,61 +396,91 @@ def b2b_call(work, unit, call_s, impair, rt=False, log=print):
         if relay is not None:
             relay.stop()
     res["relay"] = relay.stats if relay else None
-    got = near.recordings("dec")
-    res["phone_heard"] = signals.read_wav(got[-1]) if got else np.zeros(0, np.int16)
-    got = far.recordings("dec")
-    res["far_heard"] = signals.read_wav(got[-1]) if got else np.zeros(0, np.int16)
+    res["heard"] = _playout(far if direction == "to_far" else near)
     return res
 
 
 # -- the bench --------------------------------------------------------------------------------
-def measure(out, sentences=SENTENCES, reps=2, impaired=True, pacing=True, rt=True, log=print):
-    """Run everything; returns a dict of the figures (scores per direction)."""
+def summary(scores):
+    """mean, sample stdev, min, max of per-run scores (nan when a run has none)."""
+    s = np.asarray(scores, float)
+    if len(s) == 0 or np.isnan(s).any():
+        return {"n": len(s), "mean": float("nan"), "sd": float("nan"),
+                "min": float("nan"), "max": float("nan")}
+    return {"n": len(s), "mean": float(s.mean()), "sd": float(s.std(ddof=1)) if len(s) > 1 else 0.0,
+            "min": float(s.min()), "max": float(s.max())}
+
+
+def measure(out, sentences=SENTENCES, reps=1, runs=RUNS, impaired=True, b2b=True, pacing=True,
+            rt=True, log=print):
+    """Every configuration (clean; impaired) x run (seed SEED+i, the same seed set for
+    both systems) x system (ATA; baresip<->baresip, interleaved so host load drifts
+    over both alike) x direction: one call each, `reps` occurrences scored per call.
+    Returns the figures: fig["runs"][system/config][direction] = list of run dicts."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="speech-", dir=str(out)))
     speech = make_speech(tmp / "speech", sentences)
     unit = padded(speech, PAD_S)
     call_s = WARMUP_S + (reps + 1) * len(unit) / RATE
     ref = padded(speech, SCORE_PAD_S)
-    fig = {"speech_s": len(speech) / RATE, "reps": reps,
-           "ceiling": pesq_nb(ref, ulaw_decode(ulaw_encode(ref)))}
-    impair = {"loss": LOSS_PCT, "delay_ms": DELAY_MS, "jitter_ms": JITTER_MS, "seed": SEED}
-    runs = [("ata_clean", "ATA clean", lambda w: ata_call(w, unit, call_s, None, pacing, rt, log))]
-    if impaired:
-        runs.append(("ata_impaired", "ATA impaired",
-                     lambda w: ata_call(w, unit, call_s, impair, False, rt, log)))
-        runs.append(("b2b_impaired", "baresip<->baresip impaired",
-                     lambda w: b2b_call(w, unit, call_s, impair, rt, log)))
-    for key, name, fn in runs:
-        log("%s ..." % name)
-        r = fn(out / key)
-        period = len(unit)
-        row = {k: r.get(k) for k in ("relay", "dtmf", "rtp", "media", "rt")}
-        for d, rec in (("to_far", r["far_heard"]), ("to_phone", r["phone_heard"])):
-            rows = score_recording(speech, rec, period, reps)
-            # an occurrence not found counts as a failure, not as a smaller sample
-            row[d] = mean_score(rows) if len(rows) == reps else float("nan")
-            row[d + "_rows"] = rows
-            signals.write_wav(out / ("pesq-%s-%s.wav" % (key, d)), rec)
-        if r.get("pacing"):
-            fig["pacing"] = r["pacing"]
-        fig[key] = row
+    seeds = [SEED + i for i in range(runs)]
+    fig = {"speech_s": len(speech) / RATE, "reps": reps, "seeds": seeds, "runs": {},
+           "ceiling": pesq_nb(ref, ulaw_decode(ulaw_encode(ref))),
+           "baresip": baresip_version()}
+    configs = [("clean", None)] + ([("impaired", IMPAIR)] if impaired else [])
+    systems = [("ata", ata_call)] + ([("b2b", b2b_call)] if b2b else [])
+    for config, imp in configs:
+        for i, seed in enumerate(seeds):
+            for system, call in systems:
+                for d in DIRECTIONS:
+                    key = "%s/%s" % (system, config)
+                    log("%s run %d (seed %d) %s ..." % (key, i + 1, seed, d))
+                    work = out / ("%s-%s-%d-%s" % (system, config, i + 1, d))
+                    kw = {}
+                    if system == "ata":
+                        kw["capture"] = pacing and config == "clean" and i == 0 and d == "to_far"
+                    r = call(work, unit, call_s, d, dict(imp, seed=seed) if imp else None,
+                             rt=rt, log=log, **kw)
+                    rows = score_recording(speech, r["heard"], len(unit), reps)
+                    signals.write_wav(work / "heard.wav", r["heard"])
+                    run = {k: r.get(k) for k in ("relay", "dtmf", "rtp", "media", "rt")}
+                    # an occurrence not found counts as a failure, not as a smaller sample
+                    run.update(seed=seed, rows=rows,
+                               score=mean_score(rows) if len(rows) == reps else float("nan"))
+                    fig["runs"].setdefault(key, {}).setdefault(d, []).append(run)
+                    if r.get("pacing"):
+                        fig["pacing"] = r["pacing"]
     shutil.rmtree(tmp, ignore_errors=True)
     return fig
+
+
+def stats(fig, key, d):
+    return summary([r["score"] for r in fig["runs"].get(key, {}).get(d, [])])
+
+
+def welch_t(fig, d):
+    """Welch's t of ATA minus baresip, impaired, direction d (nan without spread)."""
+    a = [r["score"] for r in fig["runs"]["ata/impaired"][d]]
+    b = [r["score"] for r in fig["runs"]["b2b/impaired"][d]]
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    return float((np.mean(a) - np.mean(b)) / np.sqrt(va + vb)) if va + vb > 0 else float("nan")
 
 
 def verdicts(fig):
     """[(ok, text)] for each target the figures can be held to."""
     out = []
     c = fig["ceiling"]
-    for d, what in (("to_far", "phone->far"), ("to_phone", "far->phone")):
-        s = fig["ata_clean"][d]
-        out.append((s == s and c - s <= CLEAN_MARGIN,
-                    "clean %s within %.2f of the ceiling (%.3f vs %.3f)" % (what, CLEAN_MARGIN, s, c)))
-        if "ata_impaired" in fig:
-            a, b = fig["ata_impaired"][d], fig["b2b_impaired"][d]
-            out.append((a == a and b == b and a >= b,
-                        "impaired %s: ATA %.3f not worse than baresip %.3f" % (what, a, b)))
+    for d, what in DIRECTION_NAMES:
+        s = stats(fig, "ata/clean", d)
+        out.append((s["mean"] == s["mean"] and c - s["mean"] <= CLEAN_MARGIN,
+                    "clean %s: ATA mean %.3f within %.2f of the ceiling %.3f"
+                    % (what, s["mean"], CLEAN_MARGIN, c)))
+        if "ata/impaired" in fig["runs"] and "b2b/impaired" in fig["runs"]:
+            a, b = stats(fig, "ata/impaired", d), stats(fig, "b2b/impaired", d)
+            out.append((a["mean"] == a["mean"] and b["mean"] == b["mean"]
+                        and a["mean"] >= b["mean"],
+                        "impaired %s: ATA mean %.3f not below baresip's %.3f (n=%d each, "
+                        "Welch t %.2f)" % (what, a["mean"], b["mean"], a["n"], welch_t(fig, d))))
     p = fig.get("pacing")
     if p:
         ok = p.get("count", 0) > 0 and p["within_pct"] >= PACING_TARGET_PCT
@@ -431,48 +490,50 @@ def verdicts(fig):
     return out
 
 
-def _fmt(v):
-    return "  n/a" if v != v else "%.3f" % v
+def _fmt(s):
+    if s["mean"] != s["mean"]:
+        return "n/a"
+    return "%.3f ± %.3f (%.3f..%.3f)" % (s["mean"], s["sd"], s["min"], s["max"])
 
 
 def report(fig):
-    lines = ["PESQ P.862 narrowband (pesq 0.0.4), espeak-ng speech %.1f s, %d occurrence(s) scored"
-             " per direction" % (fig["speech_s"], fig["reps"]),
-             "impairment: %.0f %% loss, %.0f +- %.0f ms delay (uniform), both directions, seed %d"
-             % (LOSS_PCT, DELAY_MS, JITTER_MS, SEED), "",
-             "%-40s %10s %10s" % ("", "phone->far", "far->phone"),
-             "%-40s %10s %10s" % ("(a) ceiling: G.711 mu-law offline", _fmt(fig["ceiling"]),
-                                  _fmt(fig["ceiling"]))]
-    names = (("ata_clean", "(b) ATA path, clean"), ("ata_impaired", "(c) ATA path, impaired"),
-             ("b2b_impaired", "(d) baresip<->baresip, impaired"))
-    for key, name in names:
-        if key in fig:
-            lines.append("%-40s %10s %10s" % (name, _fmt(fig[key]["to_far"]),
-                                              _fmt(fig[key]["to_phone"])))
+    runs = len(fig["seeds"])
+    lines = ["PESQ P.862 narrowband (pesq 0.0.4), espeak-ng speech %.1f s; %d run(s) per row "
+             "(seeds %s, the same for both systems), one call per run and direction, %d "
+             "occurrence(s) scored per call" % (fig["speech_s"], runs,
+                                                ",".join(map(str, fig["seeds"])), fig["reps"]),
+             "impaired: %.0f %% loss, %.0f +- %.0f ms delay (uniform), both directions, each "
+             "direction its own seeded pattern" % (LOSS_PCT, DELAY_MS, JITTER_MS),
+             "ATA side: " + ATA_SETUP,
+             "baresip side (%s): %s" % (fig.get("baresip") or "baresip", BARESIP_SETUP),
+             "cells: mean ± sample stdev (min..max) over the runs", "",
+             "%-34s %-30s %-30s" % ("", "phone->far", "far->phone"),
+             "%-34s %-30s %-30s" % ("(a) ceiling: G.711 mu-law offline", "%.3f" % fig["ceiling"],
+                                    "%.3f" % fig["ceiling"])]
+    for key, name in ROW_NAMES:
+        if key in fig["runs"]:
+            lines.append("%-34s %-30s %-30s" % (name, _fmt(stats(fig, key, "to_far")),
+                                                _fmt(stats(fig, key, "to_phone"))))
     lines.append("")
-    for key, name in names:
-        if key not in fig:
-            continue
-        row = fig[key]
-        lines.append("%s%s:" % (name, " (media path at SCHED_FIFO)" if row.get("rt") else ""))
-        for d, what in (("to_far", "phone->far"), ("to_phone", "far->phone")):
-            lines.append("    %s per occurrence: %s" % (what, ", ".join(
-                "%.3f at %.1f s (corr %.2f, %d slips)" % (sc, t, c, n)
-                for t, c, sc, n in row[d + "_rows"]) or "none found"))
-        if row.get("relay"):
-            st = row["relay"]
-            lines.append("    relay far->near %(received)d in, %(dropped)d dropped; " % st["a_to_b"]
-                         + "near->far %(received)d in, %(dropped)d dropped" % st["b_to_a"])
-        st = row.get("rtp")
-        if st:
-            lines.append("    ATA receiver: %s" % ", ".join("%s %s" % (k, st.get(k)) for k in (
-                "received", "lost", "late", "concealed", "jitter_ms", "buffer_ms", "grown",
-                "shrunk", "resyncs")))
-        md = row.get("media")
-        if md:
-            lines.append("    ATA media: %s" % json.dumps(md))
-        if row.get("dtmf"):
-            lines.append("    note: the ATA detected %d DTMF digit(s) in speech (talk-off)" % row["dtmf"])
+    for key, name in ROW_NAMES:
+        for d, what in DIRECTION_NAMES:
+            for r in fig["runs"].get(key, {}).get(d, []):
+                occ = ", ".join("%.3f (corr %.2f, %d slips)" % (sc, c, n)
+                                for _, c, sc, n in r["rows"]) or "none found"
+                extra = ""
+                if r.get("relay"):
+                    st = r["relay"]
+                    extra += "; relay far->near %d/%d dropped, near->far %d/%d" % (
+                        st["a_to_b"]["dropped"], st["a_to_b"]["received"],
+                        st["b_to_a"]["dropped"], st["b_to_a"]["received"])
+                rtp = r.get("rtp")
+                if rtp and d == "to_phone":
+                    extra += "; ATA rx lost %s late %s concealed %s grown %s shrunk %s" % tuple(
+                        rtp.get(k) for k in ("lost", "late", "concealed", "grown", "shrunk"))
+                if r.get("dtmf"):
+                    extra += "; talk-off: %d DTMF digit(s) detected" % r["dtmf"]
+                lines.append("  %s %s seed %d: %s%s%s" % (name.split(",")[0], what, r["seed"], occ,
+                                                         extra, "" if r.get("rt") else " (not RT)"))
     p = fig.get("pacing")
     if p and p.get("count"):
         lines += ["", "RTP send pacing (sim, clean call, pcap of the ATA's packets): %d intervals, "
@@ -485,23 +546,35 @@ def report(fig):
     return "\n".join(lines)
 
 
+def baresip_version():
+    try:
+        r = subprocess.run(["baresip", "-h"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"baresip (v[\d.]+)", r.stdout + r.stderr)
+    return "baresip " + m.group(1) if m else None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ata.pesq_bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--reps", type=int, default=2, help="occurrences scored per direction")
-    ap.add_argument("--quick", action="store_true", help="one sentence, clean path only")
+    ap.add_argument("--runs", type=int, default=RUNS, help="runs (seeds) per configuration")
+    ap.add_argument("--reps", type=int, default=1, help="occurrences scored per call")
+    ap.add_argument("--quick", action="store_true", help="one sentence, one run, clean ATA only")
     ap.add_argument("--no-impair", action="store_true", help="skip the impaired runs")
     ap.add_argument("--no-rt", action="store_true",
                     help="leave the media path at normal priority (host load then shows)")
     ap.add_argument("--out", default=str(paths.BUILD / "bench-pesq"),
                     help="work folder (recordings of each run are kept there)")
     args = ap.parse_args(argv)
-    sentences = SENTENCES[:1] if args.quick else SENTENCES
-    fig = measure(pathlib.Path(args.out), sentences, reps=1 if args.quick else args.reps,
-                  impaired=not (args.quick or args.no_impair), rt=not args.no_rt)
+    q = args.quick
+    fig = measure(pathlib.Path(args.out), SENTENCES[:1] if q else SENTENCES,
+                  reps=args.reps, runs=1 if q else args.runs,
+                  impaired=not (q or args.no_impair), b2b=not q, rt=not args.no_rt)
     text = report(fig)
     print("\n" + text)
     paths.BUILD.mkdir(parents=True, exist_ok=True)
     (paths.BUILD / "bench-pesq.txt").write_text(text + "\n")
+    (paths.BUILD / "bench-pesq.json").write_text(json.dumps(fig, indent=1, default=str) + "\n")
     return 0 if all(ok for ok, _ in verdicts(fig)) else 1
 
 
