@@ -196,14 +196,20 @@ def far_display():
 
 
 @pytest.fixture
-def pbx(tmp_path, far_display):
+def far_answermode():
+    """How the far end (1002) answers: "auto" at once, "manual" rings until accept()."""
+    return "auto"
+
+
+@pytest.fixture
+def pbx(tmp_path, far_display, far_answermode):
     """Kamailio with users 1001/1002 and baresip as 1002 playing a 440 Hz tone."""
     kam = peers.Kamailio(tmp_path / "kamailio")
     kam.start()
     wav = tmp_path / "far.wav"
     peers.write_tone_wav(wav, seconds=300, freq_hz=FAR_TONE_HZ)
     far = NamedBaresip(tmp_path / "baresip", "1002", "secret2", kam.port, audio_wav=wav,
-                       record_dir=tmp_path / "rec")
+                       record_dir=tmp_path / "rec", answermode=far_answermode)
     far.display = far_display
     far.start()
     yield kam, far

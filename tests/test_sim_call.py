@@ -40,18 +40,88 @@ def test_pulse_dialled_call_audio_both_ways_and_hang_up(pbx, ata):
     assert tone_share(got, PHONE_TONE_HZ) > 0.8, signals.spectrum_peaks(got, 3)
 
 
-def test_far_end_hang_up_gives_the_phone_a_tone(pbx, ata):
+def two_tones(x, want):
+    """The two strongest tones of x are exactly `want` (each within 3 Hz)."""
+    got = sorted(f for f, rel in signals.spectrum_peaks(x, 2) if rel > -6)
+    assert len(got) == len(want), (got, want)
+    assert all(abs(g - w) <= 3 for g, w in zip(got, want)), (got, want)
+
+
+def check_cadence(x, on_ms, off_ms, whole_runs, tolerance_ms=20):
+    """Every whole on/off run of x lasts on_ms / off_ms; at least whole_runs of them.
+    US busy (500/500) and reorder (250/250) share 480 + 620 Hz: only this tells them
+    apart. 10 ms blocks and 20 ms frames: runs are measured to about 20 ms."""
+    runs = signals.cadence_runs(x)
+    assert len(runs) >= whole_runs, runs
+    for on, ms in runs:
+        want = on_ms if on else off_ms
+        assert abs(ms - want) <= tolerance_ms, (runs, on_ms, off_ms)
+
+
+def record_sim(phone, ms, skip_ms=0):
+    t = phone.sim_now_us
+    phone.sleep_sim(skip_ms + ms)
+    return phone.recording(t + skip_ms * 1000, t + (skip_ms + ms) * 1000)
+
+
+def test_far_end_hang_up_plays_busy_by_cadence(pbx, ata):
     kam, far = pbx
     sim, phone = ata
     call_far_end(sim, phone, far)
     phone.sleep_sim(500)
     far.hangup()
     sim.wait_log("call: ended", 5)
-    t = phone.sim_now_us
-    phone.sleep_sim(1500)
-    heard = phone.recording(t + 200_000)
-    peaks = sorted(f for f, rel in signals.spectrum_peaks(heard, 2) if rel > -6)
-    assert peaks and all(abs(a - b) <= 3 for a, b in zip(peaks, (480, 620))), peaks
+    heard = record_sim(phone, 3000, skip_ms=100)
+    two_tones(heard, (480, 620))
+    check_cadence(heard, 500, 500, whole_runs=4)
+    phone.on_hook()
+
+
+@pytest.mark.parametrize("far_answermode", ["manual"])
+def test_ringback_cadence_while_the_far_end_rings(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    phone.off_hook()
+    phone.sleep_sim(400)
+    phone.dial_pulse("1002")
+    far.wait_event("CALL_INCOMING", 15)
+    sim.wait_log("call: ringing", 5)
+    heard = record_sim(phone, 8500)          # 2 s on, 4 s off: a whole off and on
+    two_tones(heard, (440, 480))
+    check_cadence(heard, 2000, 4000, whole_runs=2)
+    far.accept()
+    far.wait_event("CALL_ESTABLISHED", 10)
+    phone.on_hook()
+    far.wait_event("CALL_CLOSED", 10)
+
+
+@pytest.mark.parametrize("far_answermode", ["manual"])
+def test_rejected_call_plays_busy_by_cadence(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    phone.off_hook()
+    phone.sleep_sim(400)
+    phone.dial_pulse("1002")
+    far.wait_event("CALL_INCOMING", 15)
+    far.hangup()                             # baresip rejects the ringing call
+    m = sim.wait_log(r"call: failed (\d+)", 10)
+    heard = record_sim(phone, 3000, skip_ms=100)
+    two_tones(heard, (480, 620))
+    check_cadence(heard, 500, 500, whole_runs=4)
+    assert m.group(1) in ("486", "600"), m.group(0)
+    phone.on_hook()
+
+
+def test_unknown_number_plays_reorder_by_cadence(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    phone.off_hook()
+    phone.sleep_sim(400)
+    phone.dial_pulse("1999")                 # nobody registered: the PBX answers 404
+    sim.wait_log(r"call: failed 404", 10)
+    heard = record_sim(phone, 2000, skip_ms=100)
+    two_tones(heard, (480, 620))
+    check_cadence(heard, 250, 250, whole_runs=5)
     phone.on_hook()
 
 

@@ -160,3 +160,19 @@ def tone_power(samples, freq):
     band = (freqs > freq - 25) & (freqs < freq + 25)
     total = spec.sum()
     return float(spec[band].sum() / total) if total > 0 else 0.0
+
+
+def cadence_runs(samples, block_ms=10, on_dbm0=-40.0):
+    """On/off runs of a cadenced tone: [(on, ms), ...] from 10 ms blocks whose level
+    is above on_dbm0 (on) or not (off). The first and last runs are cut off by the
+    recording's edges and dropped, so every run returned is whole."""
+    n = RATE * block_ms // 1000
+    x = np.asarray(samples)[:len(samples) // n * n].reshape(-1, n)
+    runs = []
+    for block in x:
+        on = dbm0(block) > on_dbm0
+        if runs and runs[-1][0] == on:
+            runs[-1][1] += block_ms
+        else:
+            runs.append([on, block_ms])
+    return [tuple(r) for r in runs[1:-1]]
