@@ -1,11 +1,14 @@
 """The concealment measured the way the issue scores audio: speech from espeak-ng,
 G.711 round trip, 5 % of 20 ms frames lost; PESQ (P.862 narrowband) of our PLC
 (run on MicroPython) against zero insertion and against spandsp's PLC (the C
-reference, through ctypes) on the same loss patterns."""
+reference, through ctypes) on the same loss patterns.
+
+One pattern is not a figure: per pattern, ours minus spandsp measured from -0.25
+to +0.14 over these ten patterns, so the bounds are on the mean over the patterns
+(everything here is deterministic: fixed seeds, no timing; `-s` prints the scores)."""
 import ctypes
 import ctypes.util
 import random
-import shutil
 import subprocess
 import warnings
 import wave
@@ -13,13 +16,21 @@ import wave
 import numpy as np
 import pytest
 
-from conftest import run_micropython
+from conftest import require_tool, run_micropython
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # noqa: E402  (3.11: still shipped; G.711 as ITU)
 
-pesq = pytest.importorskip("pesq").pesq
+HINT = "run `make setup` (tools/setup.sh installs espeak-ng, sox and libspandsp-dev; " \
+       "requirements.txt pins pesq)"
+try:
+    from pesq import pesq
+except ImportError:           # a missing tool fails the tests, never skips them
+    pesq = None
+
+PATTERNS = range(1, 11)       # seeds of the loss patterns
+LOSS = 0.05
 
 TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
         "background. It is easy to tell the depth of a well. These days a chicken leg "
@@ -51,7 +62,7 @@ print("DELAY", c.delay)
 def spandsp_plc(pcm, lost):
     path = ctypes.util.find_library("spandsp")
     if not path:
-        pytest.skip("libspandsp not installed")
+        require_tool("libspandsp", HINT)
     lib = ctypes.CDLL(path)
     lib.plc_init.restype = ctypes.c_void_p
     lib.plc_init.argtypes = [ctypes.c_void_p]
@@ -70,8 +81,10 @@ def spandsp_plc(pcm, lost):
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory):
-    if not shutil.which("espeak-ng") or not shutil.which("sox"):
-        pytest.skip("espeak-ng/sox not installed")
+    require_tool("espeak-ng", HINT)
+    require_tool("sox", HINT)
+    if pesq is None:
+        require_tool("pesq (PyPI)", HINT)
     d = tmp_path_factory.mktemp("plc")
     subprocess.run(["espeak-ng", "-w", str(d / "s.wav"), TEXT], check=True,
                    capture_output=True)
@@ -91,28 +104,50 @@ def score(ref, y):
     return pesq(8000, ref[:n], y[:n].astype(float), "nb")
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_plc_beats_zero_insertion_and_matches_spandsp(speech, seed):
+def lost_frames(seed, frames):
+    """Exactly LOSS of the frames lost, at places drawn from the seed."""
+    lost = bytearray(frames)
+    for k in random.Random(seed).sample(range(frames), round(LOSS * frames)):
+        lost[k] = 1
+    return bytes(lost)
+
+
+@pytest.fixture(scope="module")
+def scores(speech):
+    """{seed: (ceiling, ours, zero insertion, spandsp)} over the loss patterns."""
     d, ref, dec = speech
-    rng = random.Random(seed)
-    lost = bytes(1 if rng.random() < 0.05 else 0 for _ in range(len(dec) // 160))
-    assert 0.03 <= sum(lost) / len(lost) <= 0.07
-    (d / "lost.bin").write_bytes(lost)
-    r = run_micropython([str(d / "run.py"), str(d / "dec.raw"), str(d / "lost.bin"),
-                         str(d / "ours.raw")], timeout=120)
-    assert r.returncode == 0, r.stderr
-    delay = int(r.stdout.split("DELAY")[1])
-    ours = np.frombuffer((d / "ours.raw").read_bytes(), "<i2")[delay:]
-    zeros = dec.copy()
-    for k, gone in enumerate(lost):
-        if gone:
-            zeros[k * 160:(k + 1) * 160] = 0
-    ceiling = score(ref, dec)
-    s_ours = score(ref, ours)
-    s_zero = score(ref, zeros)
-    s_spandsp = score(ref, spandsp_plc(dec, lost))
-    print("seed %d: ceiling %.3f  ours %.3f  zero-fill %.3f  spandsp %.3f" % (
-        seed, ceiling, s_ours, s_zero, s_spandsp))
-    assert ceiling > 3.5
-    assert s_ours > s_zero + 0.15, (s_ours, s_zero)
-    assert s_ours > s_spandsp - 0.3, (s_ours, s_spandsp)
+    out = {}
+    for seed in PATTERNS:
+        lost = lost_frames(seed, len(dec) // 160)
+        (d / "lost.bin").write_bytes(lost)
+        r = run_micropython([str(d / "run.py"), str(d / "dec.raw"), str(d / "lost.bin"),
+                             str(d / "ours.raw")], timeout=120)
+        assert r.returncode == 0, r.stderr
+        delay = int(r.stdout.split("DELAY")[1])
+        ours = np.frombuffer((d / "ours.raw").read_bytes(), "<i2")[delay:]
+        zeros = dec.copy()
+        for k, gone in enumerate(lost):
+            if gone:
+                zeros[k * 160:(k + 1) * 160] = 0
+        out[seed] = (score(ref, dec), score(ref, ours), score(ref, zeros),
+                     score(ref, spandsp_plc(dec, lost)))
+        print("pattern %d: ceiling %.3f  ours %.3f  zero-fill %.3f  spandsp %.3f" % (
+            (seed,) + out[seed]))
+    return out
+
+
+def mean_gap(scores, i, j):
+    return float(np.mean([s[i] - s[j] for s in scores.values()]))
+
+
+def test_plc_beats_zero_insertion_on_average(scores):
+    assert all(s[0] > 3.5 for s in scores.values()), scores
+    # measured +0.31 on average (+0.02..+0.68 per pattern); a concealer that does
+    # nothing useful is near 0
+    assert mean_gap(scores, 1, 2) > 0.2, scores
+
+
+def test_plc_within_0_1_of_spandsp_on_average(scores):
+    # measured -0.05 on average (standard error of the ten-pattern mean about 0.04);
+    # a concealer 0.1 worse than the reference on average is a regression
+    assert mean_gap(scores, 1, 3) >= -0.1, scores
