@@ -1,4 +1,5 @@
 """lib/sip on MicroPython against real peers: Kamailio registrar/proxy and baresip phones."""
+import re
 import time
 
 import pytest
@@ -29,18 +30,28 @@ def _baresip(tmp_path, kam, name="b", **kw):
     return Baresip(tmp_path / name, "1002", "secret2", kam.port, **kw).start()
 
 
+def _logged(ua, pattern, timeout=10.0, start=0):
+    """The first log line of the UA (from event index start) matching pattern."""
+    e = ua.wait_for(lambda e: e.get("ev") == "log" and re.search(pattern, e["text"]),
+                    timeout, start)
+    return re.search(pattern, e["text"])
+
+
 def test_register_refresh_unregister(kam):
-    ua = UaProc(ua_config(kam.port, expires=4))
+    ua = UaProc(ua_config(kam.port, expires=4, verbose=True))
     try:
-        ua.wait_registered(5)
+        first = _logged(ua, r"sip: registered for (\d+) s, refresh in (\d+) s")
+        assert first.groups() == ("4", "2"), first.group(0)   # refreshed at half-time
         assert kam.contacts("1001") == ["sip:1001@127.0.0.1:%d" % ua.port]
-        t0 = time.monotonic()      # granted 4 s: refreshed at half-time
-        while ua.status()["registrations"] < 2 and time.monotonic() - t0 < 6:
-            time.sleep(0.1)
+        t0 = time.monotonic()
+        mark = ua.mark()
+        _logged(ua, r"sip: registered for 4 s", timeout=10, start=mark)
         took = time.monotonic() - t0
         st = ua.status()
         assert st["registrations"] >= 2 and st["registered"], st
-        assert 1.0 < took < 4.0, took
+        # A refresh sent at once instead of at half-time would come within a second;
+        # a loaded host can only make it later, so only the lower bound is checked.
+        assert took > 1.0, took
     finally:
         ua.stop()
     assert kam.contacts("1001") == [], "un-REGISTER on stop"
@@ -64,11 +75,16 @@ def test_auth_id_differs_from_user(tmp_path):
 
 def test_423_interval_too_brief(tmp_path):
     with Kamailio(tmp_path / "kam", min_expires=120, min_expires_423=True) as k:
-        with UaProc(ua_config(k.port, expires=30)) as ua:
-            ua.wait_registered(5)
-            st = ua.status()
-            assert 100 < st["expires_in"] <= 120, st
-            assert "Expires: 120" in k.ul_dump()
+        with UaProc(ua_config(k.port, expires=30, verbose=True)) as ua:
+            t0 = time.monotonic()
+            # asked 30, refused with 423 Min-Expires 120, asked again with 120
+            _logged(ua, r"sip: registered for 120 s, refresh in \d+ s")
+            dump = k.ul_dump()
+            elapsed = time.monotonic() - t0
+            # Kamailio's ul.dump shows the seconds left, counting down from 120
+            left = [int(x) for x in re.findall(r"Expires:\s*(\d+)", dump)]
+            assert len(left) == 1, dump
+            assert 120 - int(elapsed) - 1 <= left[0] <= 120, (left, elapsed)
 
 
 def test_call_out_hold_resume_hangup(kam, tmp_path):
@@ -194,10 +210,8 @@ def test_registration_recovers_after_kamailio_restart(tmp_path):
         while not k.contacts("1001"):
             assert time.monotonic() - t0 < 30, "no re-registration within 30 s"
             time.sleep(0.2)
-        took = time.monotonic() - t0
+        print("re-registered %.1f s after the restart" % (time.monotonic() - t0))
         ua.wait_registered(5)
-        print("re-registered %.1f s after the restart" % took)
-        assert took < 30
     finally:
         ua.stop()
         k.stop()
