@@ -37,10 +37,34 @@ class Sipp:
             self.proc.wait(5)
 
 
+def _udp_bound(port):
+    """True once some socket on this host is bound to UDP `port` (from /proc)."""
+    want = ":%04X" % port
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                next(f)                                   # the header line
+                if any(line.split()[1].endswith(want) for line in f):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.01)
+
+
 def _uas(scenario, tmp_path):
-    """sipp as the far end/proxy waiting for the UA's request."""
+    """sipp as the far end/proxy, once it listens for the UA's request."""
     s = Sipp(scenario, tmp_path)
-    time.sleep(0.15)
+    _wait_until(lambda: _udp_bound(s.port) or s.proc.poll() is not None, 10,
+                "sipp did not bind UDP %d" % s.port)
+    assert s.proc.poll() is None, s.wait()[1]
     return s
 
 
@@ -83,7 +107,6 @@ def test_183_early_media_then_200(tmp_path):
         early = ua.wait_state("early", 0, 5)
         assert "m=audio 6000" in early["remote_sdp"]
         ua.wait_state("confirmed", 0, 5)
-        time.sleep(1.0)           # the second 200 arrives and is ACKed again
         ua.cmd("hangup")
         rc, log = s.wait()
         assert rc == 0, log
@@ -105,6 +128,24 @@ def test_reinvite_hold_from_far_end(tmp_path):
         assert ev["detail"] == "bye"
         rc, log = s.wait()
         assert rc == 0, log
+    finally:
+        ua.stop(graceful=False)
+        s.stop()
+
+
+def test_challenged_reinvite_retried_with_credentials(tmp_path):
+    s = _uas("uas_reinvite_auth.xml", tmp_path)
+    ua = _direct(s.port)
+    try:
+        ua.cmd("invite", target="1002")
+        ua.wait_state("confirmed", 0, 5)
+        assert ua.cmd("hold")["ok"]
+        ev = ua.wait_for(lambda e: e.get("ev") == "state" and e.get("detail") in
+                         ("hold", "reinvite-failed 401") or e.get("state") == "ended", 8)
+        assert ev.get("detail") == "hold", ev
+        ua.cmd("hangup")
+        rc, log = s.wait()
+        assert rc == 0, log       # sipp checked Authorization, the digest and the new CSeq
     finally:
         ua.stop(graceful=False)
         s.stop()
