@@ -8,6 +8,22 @@ from sip import UserAgent, sdp
 _BUSY_CODES = (486, 600)
 
 
+def rtcp_port(text):
+    """The audio stream's a=rtcp port (RFC 3605) in SDP text, or 0 (then RTP port + 1)."""
+    audio = False
+    for raw in (text or "").split("\n"):
+        line = raw.strip()
+        if line.startswith("m="):
+            if audio:
+                break
+            audio = line.startswith("m=audio")
+        elif audio and line.startswith("a=rtcp:"):
+            port = line[7:].split(" ")[0]
+            if port.isdigit() and 0 < int(port) < 65536:
+                return int(port)
+    return 0
+
+
 def caller(call):
     """(number, name, private) for caller ID; the UA takes them from P-Asserted-Identity
     or From. An anonymous caller is presented as private."""
@@ -70,7 +86,9 @@ class CallControl:
             self.line.failed("congestion")
             return
         self.counts["outgoing"] += 1
-        self._open_rtp()
+        if not self._open_rtp():
+            self.line.failed("congestion")
+            return
         offer = self._sdp()
         self.log("call: INVITE %s" % number)
         call = self.ua.invite(number, offer)
@@ -84,7 +102,7 @@ class CallControl:
             call.reject(486)
             return
         remote = sdp.parse(call.remote_sdp) if call.remote_sdp else None
-        if remote is None or sdp.answer(remote, self.ip, self.cfg["rtp"]["port"], self.codecs) is None:
+        if remote is None or sdp.answer(remote, self.ip, 0, self.codecs) is None:
             call.reject(488)
             return
         self.counts["incoming"] += 1
@@ -100,11 +118,15 @@ class CallControl:
         call = self.call
         if call is None:
             return
-        self._open_rtp()
+        if not self._open_rtp():
+            self.call = None
+            call.reject(500)
+            self.line.failed("congestion")
+            return
         text, pt, dtmf_pt = sdp.answer(sdp.parse(call.remote_sdp), self.ip,
-                                       self.cfg["rtp"]["port"], self.codecs)
+                                       self.rtp.local_port, self.codecs)
         call.answer(text)
-        self._media_to(sdp.parse(call.remote_sdp), pt)
+        self._media_to(sdp.parse(call.remote_sdp), pt, call.remote_sdp)
         self.line.connected()
 
     def hangup(self):
@@ -141,34 +163,44 @@ class CallControl:
 
     def _reoffer(self, call, remote_text):
         remote = sdp.parse(remote_text)
-        got = sdp.answer(remote, self.ip, self.cfg["rtp"]["port"], self.codecs)
+        if self.rtp is None:
+            return None
+        got = sdp.answer(remote, self.ip, self.rtp.local_port, self.codecs)
         if got is None:
             return None
-        self._media_to(remote, got[1])
+        self._media_to(remote, got[1], remote_text)
         return got[0]
 
     # -- media ------------------------------------------------------------------------
     def _sdp(self):
         self.session_id += 1
-        return sdp.offer(self.ip, self.cfg["rtp"]["port"], self.session_id, self.codecs,
+        return sdp.offer(self.ip, self.rtp.local_port, self.session_id, self.codecs,
                          self.cfg["rtp"]["dtmf_pt"])
 
     def _open_rtp(self):
         if self.rtp is None:
-            self.rtp = RtpSession(self.ip, self.cfg["rtp"]["port"],
-                                  dtmf_pt=self.cfg["rtp"]["dtmf_pt"])
-            self.rtp.open()
+            r = self.cfg["rtp"]
+            rtp = RtpSession(self.ip, r["port"], dtmf_pt=r["dtmf_pt"], symmetric=r["symmetric"],
+                             port_range=(r["port_min"], r["port_max"]))
+            try:
+                rtp.open()           # rtp.port, or (0) a random even port from the range
+            except OSError as e:
+                self.log("call: no RTP port (%s)" % (e,))
+                return False
+            self.rtp = rtp
+            self.log("call: RTP on port %d" % rtp.local_port)
+        return True
 
     def _media_from_answer(self, text):
         remote = sdp.parse(text)
         pt = remote.payloads[0] if remote.payloads else 0
-        self._media_to(remote, pt)
+        self._media_to(remote, pt, text)
 
-    def _media_to(self, remote, pt):
+    def _media_to(self, remote, pt, text=None):
         rtp = self.rtp
         if rtp is None:
             return
-        rtp.set_remote(remote.ip, remote.port)
+        rtp.set_remote(remote.ip, remote.port, rtcp_port(text))
         rtp.set_payload_type(pt)
         if remote.dtmf_pt:
             rtp.set_dtmf_pt(remote.dtmf_pt)

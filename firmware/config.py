@@ -20,7 +20,10 @@ SCHEMA = {
         "user_agent": (str, "MicroPython-ATA", _ANY),
     },
     "rtp": {
-        "port": (int, 16384, "even_port"),
+        "port": (int, 0, "even_port_or_0"),
+        "port_min": (int, 10000, "even_port"),
+        "port_max": (int, 20000, "port"),
+        "symmetric": (bool, False, _ANY),
         "codecs": (str, "PCMU,PCMA", "codecs"),
         "dtmf_pt": (int, 101, (96, 127)),
     },
@@ -48,6 +51,7 @@ SCHEMA = {
 }
 
 SECRET_KEYS = ("password", "wifi_password")
+_RTP_MIN_PORTS = 100   # the RTP range must hold at least this many ports (50 pairs)
 
 
 class ConfigError(ValueError):
@@ -70,10 +74,12 @@ def _check(field, value, check):
                 raise ConfigError(field, "must be %d..%d, got %d" % (check[0], check[1], value))
         elif value not in check:
             raise ConfigError(field, "must be one of %s, got %r" % ("/".join(check), value))
-    elif check in ("port", "even_port"):
+    elif check == "even_port_or_0" and value == 0:
+        pass
+    elif check in ("port", "even_port", "even_port_or_0"):
         if not 1 <= value <= 65535:
             raise ConfigError(field, "must be a port number 1..65535, got %d" % value)
-        if check == "even_port" and value % 2:
+        if check != "port" and value % 2:
             raise ConfigError(field, "RTP port must be even (RTCP uses the next one), got %d" % value)
     elif check == "host":
         if not value or " " in value or len(value) > 253:
@@ -116,7 +122,8 @@ def validate(raw):
                 value = given[key]
                 if type(value) is not typ:   # bool is not an int here
                     raise ConfigError(field, "must be %s, got %r" % (
-                        "an integer" if typ is int else "a string", value))
+                        {int: "an integer", bool: "true or false"}.get(typ, "a string"),
+                        value))
             elif default is None:
                 raise ConfigError(field, "is required")
             else:
@@ -131,6 +138,14 @@ def validate(raw):
         raise ConfigError("line.hangup_ms", "must be at least line.flash_max_ms")
     if line["digit_gap_ms"] >= line["interdigit_ms"]:
         raise ConfigError("line.digit_gap_ms", "must be below line.interdigit_ms")
+    rtp = out["rtp"]
+    if rtp["port_min"] < 1024:
+        raise ConfigError("rtp.port_min", "must be at least 1024, got %d" % rtp["port_min"])
+    if rtp["port_max"] - rtp["port_min"] + 1 < _RTP_MIN_PORTS:
+        raise ConfigError("rtp.port_max", "must be at least rtp.port_min + %d (a range of %d "
+                          "ports to pick from at random), got %d..%d" % (
+                              _RTP_MIN_PORTS - 1, _RTP_MIN_PORTS, rtp["port_min"],
+                              rtp["port_max"]))
     if not out["sip"]["auth_id"]:
         out["sip"]["auth_id"] = out["sip"]["user"]
     if not out["sip"]["domain"]:

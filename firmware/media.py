@@ -50,6 +50,7 @@ class Media:
         self.cid = None          # caller-ID sender, made on first use (dsp.callerid is big)
         self._far_keys = None    # tone presets of the 16 RFC 4733 keys, made per call
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
+        self.last_rtp = None     # the last call's RTP source-check counters
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
     def _rx_done(self, _i2s):
@@ -190,10 +191,15 @@ class Media:
         self.sending = False
         rtp = self.rtp
         self.rtp = None
+        if rtp is not None:
+            self.last_rtp = rtp.guard()
         return rtp
 
     def status(self):
         s = dict(self.counts)
         s["tone"] = self.tone.active
         s["in_call"] = self.rtp is not None
+        # RTP from sources nobody signalled (dropped), oversize datagrams, the port:
+        # this call's, or the last call's once it ended.
+        s["rtp"] = self.rtp.guard() if self.rtp is not None else self.last_rtp
         return s

@@ -39,7 +39,6 @@ def base_config(registrar_port=None):
         "sip": {"server": "127.0.0.1", "port": registrar_port or peers.free_udp_port(),
                 "user": "1001", "password": "secret1", "sip_port": peers.free_udp_port(),
                 "expires": 60},
-        "rtp": {"port": peers.free_udp_range(2)[0]},
         "line": {"country": "US"},
         "sim": {"phone_port": peers.free_tcp_port()},
     }
@@ -57,7 +56,6 @@ def start_sim(cfg, run_dir, attempts=3):
             if "EADDRINUSE" not in str(e) or attempt == attempts - 1:
                 raise
             cfg["sip"]["sip_port"] = peers.free_udp_port()
-            cfg["rtp"]["port"] = peers.free_udp_range(2)[0]
             cfg["sim"]["phone_port"] = peers.free_tcp_port()
 
 

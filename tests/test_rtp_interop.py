@@ -131,7 +131,8 @@ import sys, time, json
 from rtp import RtpSession, AUDIO, LOST, EMPTY
 pa, pb, relay_port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 a = RtpSession("127.0.0.1", pa)
-b = RtpSession("127.0.0.1", pb, jitter_min_ms=20, jitter_max_ms=200)
+b = RtpSession("127.0.0.1", pb, jitter_min_ms=20, jitter_max_ms=200,
+               symmetric=True, latch_packets=1)  # follows the relay at once
 a.open(); b.open()
 a.set_remote("127.0.0.1", relay_port)   # A -> relay -> B
 b.set_remote("127.0.0.1", 9)            # B's answers follow A's packets (latch)

@@ -22,7 +22,8 @@ RECEIVER = r"""
 import sys, time, json
 from rtp import RtpSession, AUDIO, LOST, EMPTY
 port, pt, quiet_ms = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-s = RtpSession("127.0.0.1", port, pt=pt, jitter_min_ms=100)
+s = RtpSession("127.0.0.1", port, pt=pt, jitter_min_ms=100, symmetric=True,
+               latch_packets=1)  # no SDP here: the replayer is followed at once
 s.open()
 events = []
 s.on_event = lambda e, ended: events.append([e, ended])

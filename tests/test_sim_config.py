@@ -16,6 +16,8 @@ GOOD = {"sip": {"server": "127.0.0.1", "user": "1001", "password": "x"}}
     (dict(GOOD, line={"country": "Narnia"}), "line.country", "unknown country"),
     (dict(GOOD, line={"flash_max_ms": 5000}), "line.flash_max_ms", "must be 400..1600"),
     (dict(GOOD, rtp={"port": 16385}), "rtp.port", "must be even"),
+    (dict(GOOD, rtp={"port_min": 16385}), "rtp.port_min", "must be even"),
+    (dict(GOOD, rtp={"port_min": 16384, "port_max": 16400}), "rtp.port_max", "at least"),
     ("{not json", "(file)", "not valid JSON"),
 ])
 def test_bad_config_is_refused_with_field_and_reason(tmp_path, cfg, field, reason):

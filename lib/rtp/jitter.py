@@ -26,6 +26,7 @@ _INITIAL_MS = const(40)  # playout delay before the jitter is known
 _DRY_LOST_MS = const(60)  # after the newest audio has played: LOST this long, then EMPTY
 _QUIET_SEG = const(1)  # G.711 segment at or below which a frame is quiet (~-39 dBFS)
 _BIG = const(0x3FFFFFFF)
+_LATE_RUN = const(10)  # in-order packets in a row later than max depth: a jump back
 
 
 class JitterBuffer:
@@ -58,6 +59,7 @@ class JitterBuffer:
         self.dry = 0  # samples played since the newest audio ran out
         self._reset_windows()
         self.drop_pending = 0  # frames to drop to shrink the buffer (quiet ones only)
+        self.late_run = 0  # in-order packets in a row too late to ever play
 
     def _reset_windows(self):
         self.wn = 0  # pulls in the current window
@@ -161,12 +163,20 @@ class JitterBuffer:
             new = self.offset(b, tsi)
             self._shift_stats(new - off)
             off = new
-        elif off == _FAR or off + n > self.size - self.frame or (
-                in_order and off < -8000):
+        if in_order:
+            # Late beyond what the buffer may grow to, packet after packet: the peer's
+            # timestamps moved back (a stall's burst is over in a few packets).
+            if off != _FAR and off < -self.max_depth:
+                self.late_run += 1
+            else:
+                self.late_run = 0
+        if off == _FAR or off + n > self.size - self.frame or (in_order and (
+                off < -8000 or self.late_run >= _LATE_RUN)):
             # Timestamp jump (either way) or a stream restart: begin again; the jitter
             # seen so far still holds, re-centred on this packet as the earliest one.
             self._start(b, tsi, self._target() - self.frame)
             self.resyncs += 1
+            self.late_run = 0
             off = self.offset(b, tsi)
             hi = max(self.wmax, self.pmax)
             if hi != -_BIG:

@@ -1,5 +1,6 @@
 # RTP receive path, as functions of an RtpSession `s`: reading the socket without
-# allocation, the symmetric-RTP latch, packet validation, RFC 3550 sequence and jitter
+# allocation, the source check (only the SDP's address, or with symmetric RTP a new
+# source that proved itself), packet validation, RFC 3550 sequence and jitter
 # statistics, and filing audio into the jitter buffer.
 import time
 
@@ -9,9 +10,13 @@ from rtp import _fast, events
 
 _RX_BUF = const(2048)  # bytes: receive buffer (several datagrams may be read at once)
 _MAX_READS = const(16)  # socket reads per receive() call
+_MAX_STRANGERS = const(64)  # strangers' datagrams dropped per call (the rest next call)
 _LEARN = const(3)  # unpadded audio packets of one size before switching to readinto()
 _MAX_DROPOUT = const(3000)  # RFC 3550 A.1: sequence jump still taken as in order
 _MAX_MISORDER = const(100)  # RFC 3550 A.1: sequence this far back is reordering
+_SILENT_MS = const(200)  # symmetric RTP: the accepted source this quiet may be replaced
+MAX_PACKET = const(1500)  # longest datagram taken from the peer (an Ethernet MTU)
+LATCH_PACKETS = const(5)  # symmetric RTP: packets in a row, one SSRC, one new source
 SEEN = const(128)  # sequence numbers remembered for duplicate detection
 RX_BUF = _RX_BUF
 
@@ -30,12 +35,54 @@ def readable(s):
 
 
 def receive(s, now_ms=None):
-    """Drain the socket into the jitter buffer; returns the packets read."""
+    """Drain the sockets: the accepted source's packets into the jitter buffer, the
+    strangers' counted and dropped. Returns the accepted packets read."""
     if s.sock is None:
         return 0
     if now_ms is None:
         now_ms = time.ticks_ms()
     s._now = now_ms
+    got = 0
+    if s._connected:
+        got = _accepted(s)
+        if got:
+            s._ok_ms = now_ms
+            s._ok_have = True
+        catch = s._catch
+    else:
+        catch = s.sock  # no address signalled yet: every packet is a stranger's
+    if catch is not None:
+        if s.symmetric and (not s._ok_have or
+                            time.ticks_diff(now_ms, s._ok_ms) > _SILENT_MS):
+            got += _candidates(s, catch)
+        else:
+            s.strangers += drain(s, catch)
+    events.event_timeout(s, now_ms)
+    return got
+
+
+def drain(s, sock):
+    """Drop what is queued on sock (strangers only reach it); returns how many.
+    A 1-byte readinto() takes exactly one datagram (the kernel discards its rest):
+    no allocation, and no source address needed: the kernel already sorted them."""
+    if sock is None:
+        return 0
+    one = s._one
+    k = 0
+    while k < _MAX_STRANGERS:
+        try:
+            n = sock.readinto(one)
+        except OSError:
+            break
+        if n is None:
+            break
+        k += 1
+    return k
+
+
+def _accepted(s):
+    # The RTP socket is connected to the accepted source: the kernel gives it only
+    # that source's datagrams.
     got = 0
     reads = 0
     while reads < _MAX_READS:
@@ -53,33 +100,82 @@ def receive(s, now_ms=None):
             if not readable(s):
                 break
             try:
-                if s._connected:
-                    data = s.sock.recv(_RX_BUF)
-                    a = None
-                else:
-                    data, a = s.sock.recvfrom(_RX_BUF)
+                data = s.sock.recv(_RX_BUF)
             except OSError:
                 s.rx_errors += 1
                 break
             n = len(data)
-            _fast.copy8(s._rx, 0, data, 0, n)
             got += 1
-            if packet(s, 0, n) and a is not None and s.latch and not s._latched:
-                _latch(s, a)
-    events.event_timeout(s, now_ms)
+            if n > MAX_PACKET:  # (recv cut it at RX_BUF if longer still)
+                s.oversize += 1
+                continue
+            _fast.copy8(s._rx, 0, data, 0, n)
+            packet(s, 0, n)
     return got
 
 
-def _latch(s, a):
-    # Symmetric RTP: send to where the peer's packets come from, and let the kernel
-    # drop everyone else's (connect), which also lets receive() use readinto().
-    s._latched_ip, s._latched_port = addr_parts(a)
-    s.aim_rtcp(s._latched_ip, s._latched_port)
-    try:
-        s._connect(a)
-    except OSError:
-        return
-    s._latched = True
+def _candidates(s, sock):
+    # Symmetric RTP while the accepted source is silent: look at who sends. A new
+    # source is followed once it sent latch_packets packets (audio or RFC 4733) in a
+    # row, one SSRC,
+    # consecutive sequence numbers, with no other source's RTP in between. Reading
+    # the source address allocates (recvfrom): this runs only while the accepted
+    # source is silent (call set-up, a NAT that rewrote the peer's address).
+    got = 0
+    for _ in range(_MAX_READS):
+        try:
+            data, a = sock.recvfrom(_RX_BUF)
+        except OSError:
+            break
+        n = len(data)
+        pt = data[1] & 0x7F
+        if (n < 12 or n > MAX_PACKET or (data[0] & 0xC0) != 0x80
+                or (pt != s.pt and pt != s.dtmf_pt)):
+            s.strangers += 1
+            continue
+        seq = (data[2] << 8) | data[3]
+        c = s._cand_ssrc
+        if (s._cand is not None and a == s._cand and c[0] == data[8] and c[1] == data[9]
+                and c[2] == data[10] and c[3] == data[11]
+                and seq == (s._cand_seq + 1) & 0xFFFF):
+            s._cand_n += 1
+        else:
+            s._cand = a
+            _fast.copy8(c, 0, data, 8, 4)
+            s._cand_n = 1
+        s._cand_seq = seq
+        if s._cand_n < s.latch_packets:
+            s.strangers += 1
+            continue
+        if not s._follow(a, True):
+            s.strangers += 1
+            continue
+        _fast.copy8(s._rx, 0, data, 0, n)
+        packet(s, 0, n)
+        s._ok_ms = s._now
+        s._ok_have = True
+        got += 1
+        break
+    return got
+
+
+def sweep(s, a):
+    """After connecting to a: what the socket queued before came from anyone; keep
+    only a's packets (set-up, not in the frame: recvfrom allocates)."""
+    want = addr_parts(a)
+    for _ in range(_MAX_STRANGERS):
+        try:
+            data, src = s.sock.recvfrom(_RX_BUF)
+        except OSError:
+            break
+        n = len(data)
+        if addr_parts(src) != want:
+            s.strangers += 1
+        elif n > MAX_PACKET:
+            s.oversize += 1
+        else:
+            _fast.copy8(s._rx, 0, data, 0, n)
+            packet(s, 0, n)
 
 
 def _split(s, n):
@@ -179,7 +275,7 @@ def packet(s, o, n):
         # CSRCs and header extensions are fine: _split reads their length per packet.
         if plen == s._learn_len and n == s._learn_n_bytes:
             s._learn_n += 1
-            if s._learn_n >= _LEARN and s._connected:
+            if s._learn_n >= _LEARN:
                 s._learned = True
                 s._rx_req = ((_RX_BUF - 64) // n) * n  # whole datagrams: no truncation
         else:

@@ -1,4 +1,5 @@
-# RTP session for one call leg: a non-blocking UDP socket (RTCP on port+1), set-up,
+# RTP session for one call leg: non-blocking UDP sockets on a random even port (RTCP
+# on port+1), set-up, the source check (media only from the address the SDP named),
 # the sender (SSRC/sequence/timestamp rules), RTCP glue and statistics. The receive
 # path is rtp.receiver, RFC 4733 is rtp.events. The media pipeline calls receive(),
 # pull() and send() once per audio frame; none of them allocates once the peer's
@@ -18,6 +19,10 @@ from rtp.events import EVENT_CHARS, EVENT_VOLUME  # noqa: F401
 import select
 
 _RTCP_INTERVAL_MS = const(5000)  # RFC 3550 minimum interval
+_PORT_TRIES = const(24)  # random even ports tried before open() gives up
+PORT_MIN = const(10000)  # default range of local RTP ports (RTCP on port+1)
+PORT_MAX = const(20000)
+LATCH_PACKETS = receiver.LATCH_PACKETS
 
 
 def _addr(ip, port):
@@ -33,15 +38,38 @@ def _random(n):
         return bytes(random.getrandbits(8) for _ in range(n))
 
 
+def _udp(ip, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(_addr(ip, port))
+        s.setblocking(False)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
 class RtpSession:
-    def __init__(self, local_ip, local_port, pt=0, dtmf_pt=101, ptime_ms=20,
-                 jitter_min_ms=20, jitter_max_ms=200, latch=True):
+    """local_port 0 (the default): open() takes a random even port from port_range
+    (RTCP on port+1), another one when a bind fails. Media is accepted only from the
+    address set_remote() named (the SDP's); symmetric=True also follows a new source
+    once the named one is silent and the new one sent latch_packets packets in a row
+    of one SSRC (NAT). Everything else is counted (`strangers`) and dropped."""
+
+    def __init__(self, local_ip, local_port=0, pt=0, dtmf_pt=101, ptime_ms=20,
+                 jitter_min_ms=20, jitter_max_ms=200, symmetric=False,
+                 latch_packets=LATCH_PACKETS, port_range=(PORT_MIN, PORT_MAX)):
         if ptime_ms % 10 or ptime_ms <= 0:
             raise ValueError("ptime_ms must be a multiple of 10")
+        if latch_packets < 1:
+            raise ValueError("latch_packets must be at least 1")
         self.local_ip = local_ip
         self.local_port = local_port
+        self.port_range = port_range
         self.frame = ptime_ms * 8  # samples (= G.711 bytes) per frame
-        self.latch = latch
+        self.symmetric = symmetric
+        self.latch_packets = latch_packets
         self.jb = JitterBuffer(self.frame, jitter_min_ms, jitter_max_ms)
         self.set_payload_type(pt)
         self.dtmf_pt = dtmf_pt
@@ -54,11 +82,19 @@ class RtpSession:
         self._rx = bytearray(RX_BUF)
         self._seen = array("i", [-1] * SEEN)
         self._rx_ssrc = bytearray(4)
+        self._one = bytearray(1)  # strangers are read one byte each: one datagram per read
+        self._cand_ssrc = bytearray(4)
         self.sock = None
+        self._catch = None  # same port, unconnected: gets every other source's packets
         self._rtcp = None
+        self._rtcp_catch = None
+        self._rtcp_connected = False
         self._remote = None
         self._remote_ip = None
         self._remote_port = 0
+        self._remote_rtcp = 0
+        self._connected = False
+        self._latched = False
         self._latched_ip = None
         self._latched_port = 0
         self._reset()
@@ -74,6 +110,16 @@ class RtpSession:
         self.discarded = 0
         self.events_tx = 0
         self.events_rx = 0
+        self.strangers = 0  # RTP datagrams from sources nobody signalled: dropped
+        self.rtcp_strangers = 0  # the same on the RTCP port
+        self.oversize = 0  # datagrams from the peer longer than MAX_PACKET: dropped
+        self.relatches = 0  # symmetric RTP: times a new source was followed
+        self._now = 0  # ticks of the current receive()
+        self._ok_ms = 0  # when the accepted source last delivered
+        self._ok_have = False
+        self._cand = None  # symmetric RTP: the new source being counted
+        self._cand_n = 0
+        self._cand_seq = 0
         self._jitter_q4 = 0  # RFC 3550 interarrival jitter * 16, in timestamp units
         self._reset_rx()
         self._silent = True  # next audio packet carries the marker bit
@@ -131,17 +177,20 @@ class RtpSession:
         self._tl = (r[4] << 8) | r[5]
         self.ssrc = bytes(r[6:10])
         self._tx[8:12] = self.ssrc
-        self._open_rtp()
-        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            c.bind(_addr(self.local_ip, self.local_port + 1))
-            c.setblocking(False)
-            self._rtcp = c
-            self._rtcp_rx = bytearray(512)  # an SR+SDES+BYE compound is < 200 bytes
-        except OSError:
-            c.close()
-            self._rtcp = None  # RTCP is optional: the call works without it
+        if self.local_port:
+            self._bind_fixed()
+        else:
+            self._bind_random()
+        self._rtcp_rx = bytearray(512)  # an SR+SDES+BYE compound is < 200 bytes
+        self._poll = select.poll()
+        self._poll.register(self.sock, select.POLLIN)
+        receiver.readable(self)  # ipoll() allocates its result tuple on the first call only
+        self._connected = False
+        self._latched = False
+        self._learned = False
+        self._learn_n = 0
+        self._learn_len = 0  # payload bytes of the peer's audio packets
+        self._learn_n_bytes = 0  # and their whole datagram
         self._t0_ms = time.ticks_ms()
         unix_s = int(time.time())
         try:
@@ -150,29 +199,78 @@ class RtpSession:
         except AttributeError:
             pass
         rtcp.buffers(self, unix_s)
+        if self._remote is not None:
+            self._follow(self._remote, False)
 
-    def _open_rtp(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(_addr(self.local_ip, self.local_port))
-        s.setblocking(False)
-        self.sock = s
-        self._poll = select.poll()
-        self._poll.register(s, select.POLLIN)
-        receiver.readable(self)  # ipoll() allocates its result tuple on the first call only
-        self._connected = False
-        self._latched = False
+    def _bind_fixed(self):
+        self.sock = _udp(self.local_ip, self.local_port)
+        try:
+            self._rtcp = _udp(self.local_ip, self.local_port + 1)
+        except OSError:
+            self._rtcp = None  # RTCP is optional: the call works without it
+
+    def _bind_random(self):
+        # An even port picked at random (RFC 3550: RTP even, RTCP the next one): a
+        # stranger cannot aim at a known port, and a busy one is simply skipped.
+        lo, hi = self.port_range
+        lo += lo & 1
+        slots = (hi - 1 - lo) // 2 + 1
+        if slots < 1:
+            raise ValueError("port_range holds no even port with its RTCP port")
+        for _ in range(_PORT_TRIES):
+            r = _random(3)
+            port = lo + 2 * (((r[0] << 16) | (r[1] << 8) | r[2]) % slots)
+            try:
+                s = _udp(self.local_ip, port)
+            except OSError:
+                continue
+            try:
+                c = _udp(self.local_ip, port + 1)
+            except OSError:
+                s.close()
+                continue
+            self.sock = s
+            self._rtcp = c
+            self.local_port = port
+            return
+        raise OSError("no free RTP port pair in %d..%d" % self.port_range)
+
+    def _catcher(self, port):
+        # A second socket on our port, never connected: the kernel hands it whatever
+        # the connected one does not take (other sources), so strangers are counted
+        # and their datagrams never queue up in front of the peer's.
+        try:
+            return _udp(self.local_ip, port)
+        except OSError:
+            return None  # not counted then; the connected socket still filters them
+
+    def _follow(self, a, relatch):
+        """Accept media only from address a from now on (the SDP's, or with symmetric
+        RTP a new source that proved itself): connect the RTP socket to it, RTCP to
+        its RTCP port, and drop what was queued from anyone else. Allocates."""
+        ip, port = addr_parts(a)
+        try:
+            self.sock.connect(a)
+        except OSError:
+            return False
+        self._connected = True
+        self._dest = a
+        self._latched = relatch
+        self._latched_ip, self._latched_port = ip, port
+        if relatch:
+            self.relatches += 1
+            rport = port + 1
+        else:
+            rport = self._remote_rtcp or port + 1
         self._learned = False
         self._learn_n = 0
-        self._learn_len = 0  # payload bytes of the peer's audio packets
-        self._learn_n_bytes = 0  # and their whole datagram
-        if self._remote is not None and not self.latch:
-            self._connect(self._remote)
-
-    def _reopen(self):
-        if self.sock is not None:
-            self.sock.close()
-            self._open_rtp()
+        self._cand = None
+        self._cand_n = 0
+        if self._catch is None:
+            self._catch = self._catcher(self.local_port)
+        self.aim_rtcp(ip, rport)
+        receiver.sweep(self, a)
+        return True
 
     def close(self):
         if self._rtcp is not None:
@@ -183,33 +281,27 @@ class RtpSession:
                     pass
             self._rtcp.close()
             self._rtcp = None
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        for name in ("_rtcp_catch", "_catch", "sock"):
+            s = getattr(self, name)
+            if s is not None:
+                s.close()
+                setattr(self, name, None)
+        self._connected = False
+        self._rtcp_connected = False
 
-    def set_remote(self, ip, port):
-        """Where to send (from SDP). With latch on, replies follow the peer's first
-        packet instead; a new address re-arms the latch."""
-        if ip == self._remote_ip and port == self._remote_port and self._remote is not None:
+    def set_remote(self, ip, port, rtcp_port=0):
+        """Where media goes and the only source it is accepted from (the SDP's c=/m=;
+        rtcp_port from a=rtcp, else port+1). The same address again (a re-INVITE)
+        keeps a symmetric-RTP latch; a new one returns to the SDP address."""
+        if (ip == self._remote_ip and port == self._remote_port and self._remote is not None
+                and (rtcp_port or port + 1) == (self._remote_rtcp or port + 1)):
             return
         self._remote_ip = ip
         self._remote_port = port
+        self._remote_rtcp = rtcp_port
         self._remote = _addr(ip, port)
-        if not self._latched:
-            self.aim_rtcp(ip, port)
-        if self.sock is not None and (self._connected or not self.latch):
-            self._reopen()
-
-    def relatch(self):
-        """Accept a new source again (e.g. after the peer's media moved)."""
-        if self._latched:
-            self._reopen()
-
-    def _connect(self, a):
-        s = self.sock
-        if s is not None:
-            s.connect(a)
-            self._connected = True
+        if self.sock is not None:
+            self._follow(self._remote, False)
 
     def set_payload_type(self, pt):
         if getattr(self, "pt", None) == pt:
@@ -225,7 +317,7 @@ class RtpSession:
 
     @property
     def remote(self):
-        if self._latched:
+        if self._connected:
             return self._latched_ip, self._latched_port
         if self._remote is None:
             return None
@@ -248,12 +340,14 @@ class RtpSession:
         try:
             if s is None:
                 return False
-            if self._connected:
-                s.send(view)
-            elif self._remote is not None:
-                s.sendto(view, self._remote)
+            if not self._connected:
+                return False  # no address signalled yet
+            if self._catch is not None:
+                # Out of the unconnected socket on the same port: a connected one would
+                # fail every other send while the peer's port answers ICMP unreachable.
+                self._catch.sendto(view, self._dest)
             else:
-                return False
+                s.send(view)
         except OSError:
             self.send_errors += 1
             return False
@@ -313,20 +407,30 @@ class RtpSession:
         """RFC 3550 expected packet count of the current stream."""
         return receiver.expected(self)
 
+    def guard(self):
+        """The source-check counters (for the media status; allocates)."""
+        return {"local_port": self.local_port, "strangers": self.strangers,
+                "rtcp_strangers": self.rtcp_strangers, "oversize": self.oversize,
+                "relatches": self.relatches, "remote": self.remote}
+
     # ---- RTCP and statistics -----------------------------------------------------
     def rtcp_tick(self, now_ms=None):
         if self._rtcp is None:
             return
         if now_ms is None:
             now_ms = time.ticks_ms()
-        while True:
-            try:
-                n = self._rtcp.readinto(self._rtcp_rx)
-            except OSError:
-                break
-            if not n:
-                break
-            rtcp.parse(self, self._rtcp_rx, n, now_ms)
+        if self._rtcp_connected:
+            while True:
+                try:
+                    n = self._rtcp.readinto(self._rtcp_rx)
+                except OSError:
+                    break
+                if not n:
+                    break
+                rtcp.parse(self, self._rtcp_rx, n, now_ms)
+            self.rtcp_strangers += receiver.drain(self, self._rtcp_catch)
+        else:
+            self.rtcp_strangers += receiver.drain(self, self._rtcp)
         if self._rtcp_due is None:
             self._rtcp_due = time.ticks_add(now_ms, _RTCP_INTERVAL_MS // 2)
             return
@@ -337,7 +441,7 @@ class RtpSession:
         self._rtcp_rand = (self._rtcp_rand * 1103 + 12345) & 0xFFFF
         self._rtcp_due = time.ticks_add(now_ms, _RTCP_INTERVAL_MS // 2 +
                                         (_RTCP_INTERVAL_MS * (self._rtcp_rand >> 8)) // 255)
-        if (self._remote is None and not self._latched) or not (self.sent or self.received):
+        if not self._rtcp_connected or not (self.sent or self.received):
             return
         try:
             self._rtcp_send(rtcp.build(self, now_ms))
@@ -346,28 +450,30 @@ class RtpSession:
 
     def _rtcp_send(self, n):
         """Send the first n bytes of the RTCP buffer build() filled, to the peer's
-        RTP port + 1. Reading the remote by its parts: the `remote` property builds
-        a tuple, and this runs inside the media frame."""
-        if self._rtcp is None:
+        RTCP address (connected by aim_rtcp: nothing to resolve in the frame)."""
+        if self._rtcp is None or not self._rtcp_connected:
             return
-        if self._latched:
-            ip, port = self._latched_ip, self._latched_port
-        elif self._remote is not None:
-            ip, port = self._remote_ip, self._remote_port
+        if self._rtcp_catch is not None:
+            self._rtcp_catch.sendto(self._rtcp_views[n], self._rtcp_dest)
         else:
-            return
-        if ip is not self._rtcp_to_ip or port != self._rtcp_to_port:
-            self.aim_rtcp(ip, port)    # not reached in a call: set_remote and the latch aim
-        self._rtcp.sendto(self._rtcp_views[n], self._rtcp_to)
+            self._rtcp.send(self._rtcp_views[n])
         self.rtcp_sent += 1
         self._rtcp_sent_since = False
 
     def aim_rtcp(self, ip, port):
-        """Resolve where RTCP goes (RTP port + 1) when the remote changes, outside the
-        frame: resolving allocates."""
-        self._rtcp_to = _addr(ip, port + 1)
-        self._rtcp_to_ip = ip
-        self._rtcp_to_port = port
+        """RTCP goes to, and is accepted only from, ip:port (the SDP's RTCP address,
+        or RTP port + 1 of a followed source); outside the frame: this allocates."""
+        if self._rtcp is None:
+            return
+        a = _addr(ip, port)
+        try:
+            self._rtcp.connect(a)
+        except OSError:
+            return
+        self._rtcp_dest = a
+        self._rtcp_connected = True
+        if self._rtcp_catch is None:
+            self._rtcp_catch = self._catcher(self.local_port + 1)
 
     @property
     def stats(self):
@@ -386,6 +492,9 @@ class RtpSession:
             "send_errors": self.send_errors, "rx_errors": self.rx_errors,
             "rtcp_sent": self.rtcp_sent, "rtcp_received": self.rtcp_received,
             "rtt_ms": self.rtt_ms, "remote": self.remote, "latched": self._latched,
+            "local_port": self.local_port, "strangers": self.strangers,
+            "rtcp_strangers": self.rtcp_strangers, "oversize": self.oversize,
+            "relatches": self.relatches,
         }
         if self._rr_valid:
             rr = self._rr

@@ -10,6 +10,9 @@ def test_defaults_filled():
     eq(c["sip"]["port"], 5060, "port default")
     eq(c["sip"]["auth_id"], "1001", "auth id defaults to user")
     eq(c["line"]["country"], "US", "country default")
+    eq((c["rtp"]["port_min"], c["rtp"]["port_max"]), (10000, 20000), "RTP port range default")
+    eq(c["rtp"]["symmetric"], False, "symmetric RTP off by default")
+    eq(c["rtp"]["port"], 0, "no fixed RTP port by default")
 
 
 def bad(text, field, words):
@@ -26,7 +29,17 @@ def test_bad_fields_named():
     bad('{"sip": {"server": "h"}}', "sip.user", ["required"])
     bad('{"sip": {"server": "h", "user": "1001"}, "line": {"country": "XX"}}', "line.country",
         ["unknown country"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "rtp": {"port_min": 20001}}', "rtp.port_min",
+        ["even"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "rtp": {"port_min": 20000, "port_max": 20050}}',
+        "rtp.port_max", ["at least", "100"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "rtp": {"port_min": 20000, "port_max": 10000}}',
+        "rtp.port_max", ["at least"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "rtp": {"port_min": 100}}', "rtp.port_min",
+        ["1024"])
     bad('{"sip": {"server": "h", "user": "1001"}, "rtp": {"port": 20001}}', "rtp.port", ["even"])
+    bad('{"sip": {"server": "h", "user": "1001"}, "rtp": {"symmetric": 1}}', "rtp.symmetric",
+        ["true or false"])
     bad('{"sip": {"server": "h", "user": "1001", "colour": 1}}', "sip.colour", ["unknown field"])
     bad('{"sip": {"server": "h", "user": "1001"}, "line": {"flash_min_ms": 300, '
         '"flash_max_ms": 800, "hangup_ms": 500}}', "line.hangup_ms", ["at least"])

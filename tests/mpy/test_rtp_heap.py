@@ -8,7 +8,8 @@ import micropython
 from check import eq
 from rtp import AUDIO
 from rtp.plc import Concealer
-from test_rtp_recv import pair, Raw
+from test_rtp_recv import pair, Raw, raw_to
+from test_rtp_send import _addr
 
 F = 160
 
@@ -100,7 +101,7 @@ def test_plc_without_allocation():
 
 def test_raw_stream_with_loss_and_reorder_without_allocation():
     a, b = pair(jitter_min_ms=40)
-    r = Raw(b.local_port)
+    r = raw_to(b)
     out = bytearray(F)
     for k in range(4):
         r.send(k, k * F)
@@ -135,3 +136,61 @@ def test_raw_stream_with_loss_and_reorder_without_allocation():
     r.close()
     a.close()
     b.close()
+
+
+def _stranger_spray_locked(**kw):
+    # Strangers spray RTP (right PT, even the peer's SSRC), oversize datagrams and RTCP
+    # garbage while a call runs: dropping and counting them allocates nothing.
+    a, b = pair(**kw)
+    fr = bytearray(F)
+    out = bytearray(F)
+    for _ in range(6):  # warm-up: learn the packet size (allocates)
+        a.send(fr)
+        time.sleep_ms(1)
+        b.receive()
+        b.pull(out)
+    now = time.ticks_ms()
+    b.rtcp_tick(now)
+    evil = Raw(b.local_port)
+    rtp_to = evil.to
+    rtcp_to = _addr(b.local_port + 1)
+    p = bytearray(12 + F)
+    p[0] = 0x80
+    p[8:12] = a.ssrc
+    big = bytearray(8192)
+    big[0] = 0x80
+    junk = bytearray(100)
+    kinds = bytearray(200)
+    micropython.heap_lock()
+    try:
+        for t in range(200):
+            p[3] = t & 0xFF
+            evil.s.sendto(p, rtp_to)
+            evil.s.sendto(big, rtp_to)
+            evil.s.sendto(junk, rtcp_to)
+            a.send(fr)
+            b.receive()
+            kinds[t] = b.pull(out)
+            b.rtcp_tick(now)
+    finally:
+        micropython.heap_unlock()
+    st = b.stats
+    eq(st["strangers"], 400, "every stranger's RTP datagram counted")
+    eq(st["rtcp_strangers"], 200, "and RTCP")
+    eq(st["latched"], False, "never followed")
+    eq(sum(1 for k in kinds if k == AUDIO) > 150, True, "the peer's audio played")
+    close_all(evil, a, b)
+
+
+def close_all(*xs):
+    for x in xs:
+        x.close()
+
+
+def test_stranger_drop_without_allocation():
+    _stranger_spray_locked()
+
+
+def test_stranger_drop_without_allocation_symmetric_mode():
+    # Symmetric RTP allowed, but the SDP source is sending: no candidate look-ups.
+    _stranger_spray_locked(symmetric=True)

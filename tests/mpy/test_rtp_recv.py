@@ -24,8 +24,9 @@ class Raw:
     """Hand-made packets from a plain socket."""
 
     def __init__(self, to_port):
+        self.port = free_port(pair=False)
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(_addr(free_port(pair=False)))
+        self.s.bind(_addr(self.port))
         self.to = _addr(to_port)
 
     def send(self, seq, ts, fill=0, pt=0, marker=0, ssrc=b"SSRC", n=F, first=0x80, body=None):
@@ -47,6 +48,13 @@ class Raw:
         self.s.close()
 
 
+def raw_to(s):
+    """A Raw source that s's SDP names (its packets are accepted)."""
+    r = Raw(s.local_port)
+    s.set_remote("127.0.0.1", r.port)
+    return r
+
+
 def settle(s, ms=10):
     time.sleep_ms(ms)
     return s.receive()
@@ -54,7 +62,7 @@ def settle(s, ms=10):
 
 def test_invalid_packets_are_discarded():
     a, b = pair()
-    r = Raw(b.local_port)
+    r = raw_to(b)
     r.send(1, 0, first=0x40)  # version 1
     r.s.sendto(b"\x80\x00\x00\x02", r.to)  # shorter than a header
     r.send(3, 0, pt=96)  # a payload type we did not negotiate
@@ -72,7 +80,7 @@ def test_invalid_packets_are_discarded():
 
 def test_duplicates_counted_and_played_once():
     a, b = pair(jitter_min_ms=40)
-    r = Raw(b.local_port)
+    r = raw_to(b)
     out = bytearray(F)
     got = []
     for k in range(10):
@@ -92,7 +100,7 @@ def test_duplicates_counted_and_played_once():
 
 def test_loss_statistics_rfc3550():
     a, b = pair()
-    r = Raw(b.local_port)
+    r = raw_to(b)
     for k in range(20):
         if k not in (5, 6, 12):
             r.send(0xFFF8 + k & 0xFFFF, k * F)  # also wraps the sequence number
@@ -110,7 +118,7 @@ def test_events_deduplicated_on_timestamp():
     a, b = pair()
     got = []
     b.on_event = lambda e, ended: got.append((e, ended))
-    r = Raw(b.local_port)
+    r = raw_to(b)
     seq = 10
     for ts, code in ((8000, 1), (8000 + 5 * F, 1), (8000 + 10 * F, 11)):
         for i in range(1, 4):
@@ -134,7 +142,7 @@ def test_event_with_lost_start_and_lost_end():
     a, b = pair()
     got = []
     b.on_event = lambda e, ended: got.append((e, ended))
-    r = Raw(b.local_port)
+    r = raw_to(b)
     r.event(1, 16000, 7, 4 * F, end=True)  # only an end packet made it
     settle(b)
     eq(got, [(7, False), (7, True)], "reported as start and end")
@@ -170,7 +178,7 @@ def test_session_to_session_events():
 
 def test_new_ssrc_resyncs():
     a, b = pair()
-    r = Raw(b.local_port)
+    r = raw_to(b)
     out = bytearray(F)
     kinds = []
     for k in range(30):
@@ -192,7 +200,7 @@ def test_bursts_are_split_into_datagrams():
     # After the first packets receive() reads several queued datagrams at once and
     # cuts them apart; a burst with events mixed in must come out whole.
     a, b = pair(jitter_max_ms=400)
-    r = Raw(b.local_port)
+    r = raw_to(b)
     for k in range(4):
         r.send(k, k * F, fill=k)
         settle(b, 2)
@@ -217,7 +225,7 @@ def test_bursts_are_split_into_datagrams():
 def test_header_extensions_are_skipped_and_learned():
     # Some peers put a header extension (e.g. an audio level) on every packet.
     a, b = pair()
-    r = Raw(b.local_port)
+    r = raw_to(b)
     ext = b"\xbe\xde\x00\x01\x10\x2a\x00\x00"  # one-byte header, 1 word
     out = bytearray(F)
     for k in range(4):
@@ -244,7 +252,7 @@ def test_header_extensions_are_skipped_and_learned():
 
 def test_unexpected_size_is_relearned():
     a, b = pair()
-    r = Raw(b.local_port)
+    r = raw_to(b)
     for k in range(4):
         r.send(k, k * F)
         settle(b, 2)

@@ -105,7 +105,8 @@ src, dst = sys.argv[4], sys.argv[5]
 jmin, jmax, realtime = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 codes = open(src, "rb").read()
 a = RtpSession("127.0.0.1", pa)
-b = RtpSession("127.0.0.1", pb, jitter_min_ms=jmin, jitter_max_ms=jmax)
+b = RtpSession("127.0.0.1", pb, jitter_min_ms=jmin, jitter_max_ms=jmax,
+               symmetric=True, latch_packets=1)  # no SDP: follows the relay at once
 a.open(); b.open()
 a.set_remote("127.0.0.1", relay)
 plc = Concealer(160)
