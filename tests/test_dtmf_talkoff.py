@@ -30,3 +30,10 @@ def test_spandsp_reference_detects_real_digits(tmp_path):
     raw = tmp_path / "digits.raw"
     S.to_pcm(x).astype("<i2").tofile(raw)
     assert [t[2] for t in bench.spandsp_digits(exe, raw)] == list("123A")
+
+
+def test_missing_corpus_text_is_an_error(tmp_path, monkeypatch):
+    # no silent stand-in text: a missing licence file stops the corpus with a hint
+    monkeypatch.setattr(bench, "LICENSES", tmp_path / "no-licences")
+    with pytest.raises(RuntimeError, match="base-files"):
+        bench.make_speech(tmp_path / "speech", 10)

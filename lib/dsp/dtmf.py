@@ -38,6 +38,11 @@ _MISS = const(7)
 _T0 = const(8)      # block index where the held digit started
 _TMISS = const(9)   # block index of its first miss
 _NSTATE = const(10)
+# Scratch words (array 'i' DtmfDetector._gs) past _block's Goertzel states, powers and
+# DFTs (0..55): the digit _block tracks, and whether the last block passed the gate.
+_G_TRACK = const(56)
+_G_LIVE = const(57)
+_NGS = const(58)
 _DSTR = tuple(DIGITS)   # one-character strings made once: callbacks get them, no allocation
 
 # Tables, the same as dtmf_ref's (a test compares), at these offsets; stored + 8192 so
@@ -93,28 +98,28 @@ _TAB = array('H', [v + 8192 for v in (
 
 
 @micropython.viper
-def _phase(gs, k: int, j: int) -> int:
+def _phase(g: uint, k: int, j: int) -> int:
     # Half-block phase test of tone k, j being the other group's tone (see
     # dtmf_ref._phase): 0 when it fails, else the Q8 factor undoing the measured
-    # frequency offset's loss. gs[2k], gs[2k+1]: the tone's Goertzel state after the
-    # first half, gs[16+2k], gs[17+2k] after the whole block, each + 2^29 (ptr32
-    # loads are unsigned on 64-bit hosts).
-    g = ptr32(gs)
+    # frequency offset's loss. At address g (the scratch words, see _block): g[2k],
+    # g[2k+1] the tone's Goertzel state after the first half, g[16+2k], g[17+2k] after
+    # the whole block, each + 2^29 (ptr32 loads are unsigned on 64-bit hosts).
+    gp = ptr32(g)
     tab = ptr16(_TAB)
     c = int(tab[k]) - 8192
     sn = int(tab[_T_SIN + k]) - 8192
-    h1 = int(g[2 * k]) - 0x20000000
-    h2 = int(g[2 * k + 1]) - 0x20000000
-    f1 = int(g[16 + 2 * k]) - 0x20000000
-    f2 = int(g[17 + 2 * k]) - 0x20000000
+    h1 = int(gp[2 * k]) - 0x20000000
+    h2 = int(gp[2 * k + 1]) - 0x20000000
+    f1 = int(gp[16 + 2 * k]) - 0x20000000
+    f2 = int(gp[17 + 2 * k]) - 0x20000000
     r1 = (h1 - ((c * h2) >> 13)) >> 4
     i1 = (sn * h2) >> 16
     r2 = (f1 - ((c * f2) >> 13)) >> 4
     i2 = (sn * f2) >> 16
     c = int(tab[j]) - 8192
     sn = int(tab[_T_SIN + j]) - 8192
-    f1 = int(g[16 + 2 * j]) - 0x20000000
-    f2 = int(g[17 + 2 * j]) - 0x20000000
+    f1 = int(gp[16 + 2 * j]) - 0x20000000
+    f2 = int(gp[17 + 2 * j]) - 0x20000000
     rb = (f1 - ((c * f2) >> 13)) >> 4
     ib = (sn * f2) >> 16
     q = _T_LEAK + 16 * k + 4 * (j & 3)
@@ -172,102 +177,183 @@ def _phase(gs, k: int, j: int) -> int:
 
 
 @micropython.viper
-def _bank4(src, off: int, gs, group: int):
-    # Four Goertzel filters (group 0: rows, 1: columns) over the block at src[off:],
-    # three samples per turn (51 = 17 * 3), the states rotating through three
-    # variables; the states after each half go to gs[2k], gs[2k+1] and gs[16+2k],
-    # gs[17+2k] (+ 2^29). Coefficients 2cos(w), Q12.
-    tab = ptr16(_TAB)
-    t = group * 4
-    ca = int(tab[t]) - 8192
-    cb = int(tab[t + 1]) - 8192
-    cc = int(tab[t + 2]) - 8192
-    cd = int(tab[t + 3]) - 8192
-    a0 = 0
-    a1 = 0
-    a2 = 0
-    b0 = 0
-    b1 = 0
-    b2 = 0
-    c0 = 0
-    c1 = 0
-    c2 = 0
-    d0 = 0
-    d1 = 0
-    d2 = 0
-    g = ptr32(gs)
-    p = uint(ptr16(src)) + uint(off * 2)
-    o = 2 * t
-    while o < 32:
-        end = p + uint(_HALF * 2)
+def _block(p: uint, g: uint) -> int:
+    # One block: the samples at address p (102 of them, int16), the detector's scratch
+    # words at address g (array 'i' DtmfDetector._gs: Goertzel states g[0..31] (see
+    # below), powers g[32..39], whole-block DFTs g[40..55], all + 2^29; g[_G_TRACK]:
+    # the digit held or pending + 1, or 0; g[_G_LIVE]: 1 when the previous block passed
+    # the gate). Returns what dtmf_ref.analyse returns: d, 16 + d or -1.
+    # Cost notes (x86-64 callgrind counts every instruction): viper keeps the first
+    # three locals in registers, so the parameters are the sample pointer and g, and
+    # x (the current sample, read most often) is the first local; the loops advance
+    # p itself and step it back. Everything is inline but _phase (strict candidates
+    # only): a viper-to-viper call costs ~450 instructions.
+    x = 0
+    gs = ptr32(g)
+    t = int(gs[_G_TRACK]) - 1
+    end = p + uint(_BLOCK * 2)
+    e = 0
+    if int(gs[_G_LIVE]) == 0:
+        # the previous block was quiet: the gate alone first (every 3rd sample)
         while p < end:
             x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-            a0 = ((ca * a1) >> 12) - a2 + x
-            b0 = ((cb * b1) >> 12) - b2 + x
-            c0 = ((cc * c1) >> 12) - c2 + x
-            d0 = ((cd * d1) >> 12) - d2 + x
-            x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
-            a2 = ((ca * a0) >> 12) - a1 + x
-            b2 = ((cb * b0) >> 12) - b1 + x
-            c2 = ((cc * c0) >> 12) - c1 + x
-            d2 = ((cd * d0) >> 12) - d1 + x
-            x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
-            a1 = ((ca * a2) >> 12) - a0 + x
-            b1 = ((cb * b2) >> 12) - b0 + x
-            c1 = ((cc * c2) >> 12) - c0 + x
-            d1 = ((cd * d2) >> 12) - d0 + x
+            e += x * x
             p += 6
-        g[o] = a1 + 0x20000000
-        g[o + 1] = a2 + 0x20000000
-        g[o + 2] = b1 + 0x20000000
-        g[o + 3] = b2 + 0x20000000
-        g[o + 4] = c1 + 0x20000000
-        g[o + 5] = c2 + 0x20000000
-        g[o + 6] = d1 + 0x20000000
-        g[o + 7] = d2 + 0x20000000
-        o += 16
-
-
-@micropython.viper
-def _classify(src, off: int, gs, e: int, ed: int) -> int:
-    # Full analysis of the block at src[off:off+102] (array 'h'), see dtmf_ref.analyse:
-    # d, 16 + d or -1. e, ed: energy and differenced energy, >> 6. Goertzel states in
-    # gs[0..31] (see _bank4), powers in gs[32..39], whole-block DFTs in gs[40..55]
-    # (+ 2^29).
-    g = ptr32(gs)
+        p -= uint(_BLOCK * 2)
+        if e < _GATE3:
+            return -1
+    # From here the gate's energy is summed again inside the block's first loop
+    # (sample 0 of each turn of 3), so a block after a live one needs no gate pass.
+    gs[_G_LIVE] = 1
     tab = ptr16(_TAB)
-    _bank4(src, off, gs, 0)      # the row filters
-    k = 0
-    while k < 8:
-        if k == 4:
+    gate = 0
+    e = 0
+    if t >= 0:
+        # a digit is held (or pending): the loose test of its two tones only
+        cr = int(tab[t >> 2]) - 8192
+        cc = int(tab[4 + (t & 3)]) - 8192
+        a0 = 0
+        a1 = 0
+        a2 = 0
+        b0 = 0
+        b1 = 0
+        b2 = 0
+        while p < end:
+            x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+            v = x * x
+            gate += v
+            e += v
+            a0 = ((cr * a1) >> 12) - a2 + x
+            b0 = ((cc * b1) >> 12) - b2 + x
+            x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
+            e += x * x
+            a2 = ((cr * a0) >> 12) - a1 + x
+            b2 = ((cc * b0) >> 12) - b1 + x
+            x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
+            e += x * x
+            a1 = ((cr * a2) >> 12) - a0 + x
+            b1 = ((cc * b2) >> 12) - b0 + x
+            p += 6
+        if gate < _GATE3:
+            gs[_G_LIVE] = 0
+            return -1
+        x = (a1 - ((cr * a2) >> 13)) >> 4
+        v = ((int(tab[_T_SIN + (t >> 2)]) - 8192) * a2) >> 16
+        pr = x * x + v * v
+        x = (b1 - ((cc * b2) >> 13)) >> 4
+        v = ((int(tab[_T_SIN + 4 + (t & 3)]) - 8192) * b2) >> 16
+        pc = x * x + v * v
+        if (pr >= _MIN_P and pc >= _MIN_P and (pc >> 3) * 8 <= (pr >> 3) * _LTWIST_REV
+                and (pr >> 3) * 8 <= (pc >> 3) * _LTWIST_NORM
+                and (pr + pc) * 16 >= (e >> 6) * _FRAC_LOOSE):
+            return t
+        return -1
+    # energy and first-difference energy (u: the previous sample; the first
+    # difference, sample 0 minus itself, is 0), then the cheap pre-check
+    ed = 0
+    u = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+    while p < end:
+        x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+        v = x * x
+        gate += v
+        e += v
+        u = x - u
+        ed += u * u
+        u = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
+        e += u * u
+        x = u - x
+        ed += x * x
+        x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
+        e += x * x
+        u = x - u
+        ed += u * u
+        u = x
+        p += 6
+    p -= uint(_BLOCK * 2)
+    if gate < _GATE3:
+        gs[_G_LIVE] = 0
+        return -1
+    e >>= 6
+    ed >>= 6
+    if ed * 32 < e * _R1_LO or ed * 32 > e * _R1_HI:
+        return -1
+    # Goertzel filters, rows then columns, four at a time, three samples per turn
+    # (51 = 17 * 3) with the states rotating through three variables; the states after
+    # each half go to gs[2k], gs[2k+1] and gs[16+2k], gs[17+2k] (+ 2^29).
+    o = 0
+    while o < 8:
+        ca = int(tab[o]) - 8192
+        cb = int(tab[o + 1]) - 8192
+        cc = int(tab[o + 2]) - 8192
+        cd = int(tab[o + 3]) - 8192
+        a0 = 0
+        a1 = 0
+        a2 = 0
+        b0 = 0
+        b1 = 0
+        b2 = 0
+        c0 = 0
+        c1 = 0
+        c2 = 0
+        d0 = 0
+        d1 = 0
+        d2 = 0
+        k = 2 * o
+        while k < 32:
+            end = p + uint(_HALF * 2)
+            while p < end:
+                x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+                a0 = ((ca * a1) >> 12) - a2 + x
+                b0 = ((cb * b1) >> 12) - b2 + x
+                c0 = ((cc * c1) >> 12) - c2 + x
+                d0 = ((cd * d1) >> 12) - d2 + x
+                x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
+                a2 = ((ca * a0) >> 12) - a1 + x
+                b2 = ((cb * b0) >> 12) - b1 + x
+                c2 = ((cc * c0) >> 12) - c1 + x
+                d2 = ((cd * d0) >> 12) - d1 + x
+                x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
+                a1 = ((ca * a2) >> 12) - a0 + x
+                b1 = ((cb * b2) >> 12) - b0 + x
+                c1 = ((cc * c2) >> 12) - c0 + x
+                d1 = ((cd * d2) >> 12) - d0 + x
+                p += 6
+            gs[k] = a1 + 0x20000000
+            gs[k + 1] = a2 + 0x20000000
+            gs[k + 2] = b1 + 0x20000000
+            gs[k + 3] = b2 + 0x20000000
+            gs[k + 4] = c1 + 0x20000000
+            gs[k + 5] = c2 + 0x20000000
+            gs[k + 6] = d1 + 0x20000000
+            gs[k + 7] = d2 + 0x20000000
+            k += 16
+        p -= uint(_BLOCK * 2)
+        # whole-block powers and DFTs of this group
+        k = o
+        while k < o + 4:
+            s1 = int(gs[16 + 2 * k]) - 0x20000000
+            s2 = int(gs[17 + 2 * k]) - 0x20000000
+            r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
+            i = ((int(tab[_T_SIN + k]) - 8192) * s2) >> 16
+            gs[32 + k] = r * r + i * i
+            gs[40 + 2 * k] = r + 0x20000000
+            gs[41 + 2 * k] = i + 0x20000000
+            k += 1
+        if o == 0:
             # early exit (see dtmf_ref.analyse): no column filters for a weak row
             row = 0
-            j = 1
-            while j < 4:
-                if int(g[32 + j]) > int(g[32 + row]):
-                    row = j
-                j += 1
-            if int(g[32 + row]) * 7 * 16 < e * _FRAC_LOOSE:
+            k = 1
+            while k < 4:
+                if int(gs[32 + k]) > int(gs[32 + row]):
+                    row = k
+                k += 1
+            if int(gs[32 + row]) * 7 * 16 < e * _FRAC_LOOSE:
                 return -1
-            _bank4(src, off, gs, 1)  # the column filters
-        s1 = int(g[16 + 2 * k]) - 0x20000000
-        s2 = int(g[17 + 2 * k]) - 0x20000000
-        r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
-        i = ((int(tab[_T_SIN + k]) - 8192) * s2) >> 16
-        g[32 + k] = r * r + i * i
-        g[40 + 2 * k] = r + 0x20000000
-        g[41 + 2 * k] = i + 0x20000000
-        k += 1
-    row = 0
-    k = 1
-    while k < 4:
-        if int(g[32 + k]) > int(g[32 + row]):
-            row = k
-        k += 1
+        o += 4
     col = 4
     k = 5
     while k < 8:
-        if int(g[32 + k]) > int(g[32 + col]):
+        if int(gs[32 + k]) > int(gs[32 + col]):
             col = k
         k += 1
     # remove what the best tone of the other group leaks into each tone (dtmf_ref)
@@ -279,14 +365,14 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
         q = _T_LEAK + 16 * k + 4 * (j & 3) + 2
         c = int(tab[q]) - 8192
         sn = int(tab[q + 1]) - 8192
-        rb = int(g[40 + 2 * j]) - 0x20000000
-        ib = int(g[41 + 2 * j]) - 0x20000000
-        r = int(g[40 + 2 * k]) - 0x20000000 - ((rb * c - ib * sn) >> 15)
-        i = int(g[41 + 2 * k]) - 0x20000000 - ((rb * sn + ib * c) >> 15)
-        g[32 + k] = r * r + i * i
+        rb = int(gs[40 + 2 * j]) - 0x20000000
+        ib = int(gs[41 + 2 * j]) - 0x20000000
+        r = int(gs[40 + 2 * k]) - 0x20000000 - ((rb * c - ib * sn) >> 15)
+        i = int(gs[41 + 2 * k]) - 0x20000000 - ((rb * sn + ib * c) >> 15)
+        gs[32 + k] = r * r + i * i
         k += 1
-    pr = int(g[32 + row])
-    pc = int(g[32 + col])
+    pr = int(gs[32 + row])
+    pc = int(gs[32 + col])
     d = row * 4 + col - 4
     if pr < _MIN_P or pc < _MIN_P:
         return -1
@@ -302,13 +388,13 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
             best = pc
             if k < 4:
                 best = pr
-            if (int(g[32 + k]) >> 3) * _OTHERS > best:
+            if (int(gs[32 + k]) >> 3) * _OTHERS > best:
                 return 16 + d
         k += 1
-    kr = int(_phase(gs, row, col))
+    kr = int(_phase(g, row, col))
     if kr == 0:
         return 16 + d
-    kc = int(_phase(gs, col, row))
+    kc = int(_phase(g, col, row))
     if kc == 0:
         return 16 + d
     pr = (pr >> 8) * kr + (((pr & 255) * kr) >> 8)
@@ -317,66 +403,79 @@ def _classify(src, off: int, gs, e: int, ed: int) -> int:
     pc = (pc >> 8) * (int(tab[_T_DGAIN + col]) - 8192)
     if pr + pc < (ed * _FRAC) >> 4:
         return 16 + d
-    # harmonics (dtmf_ref._harmonic): 3rd of the row tone, 2nd of the column tone,
-    # half the row tone, each over the two half blocks
-    k = row
-    while k < 12:
-        c = int(tab[_T_HCOEF + k]) - 8192
-        sn = int(tab[_T_HSIN + k]) - 8192
-        h = 0
-        p = uint(ptr16(src)) + uint(off * 2)
-        o = 0
-        while o < 2:
-            end = p + uint(_HALF * 2)
-            a1 = 0
-            a2 = 0
-            while p < end:
-                x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-                a0 = ((c * a1) >> 12) - a2 + x
-                a2 = a1
-                a1 = a0
-                p += 2
-            r = (a1 - ((c * a2) >> 13)) >> 4
-            i = (sn * a2) >> 16
-            h += r * r + i * i
-            o += 1
-        if k < 8:
-            if h * _HARM > int(g[32 + k]):
-                return 16 + d
-        elif h * _SUB > int(g[32 + row]):
-            return 16 + d
-        if k == row:
-            k = col
-        elif k == col:
-            k = 8 + row
-        else:
-            break
+    # harmonics (dtmf_ref._harmonic), three filters in one pass: a the 3rd of the row
+    # tone, b the 2nd of the column tone, c half the row tone; each power is the sum
+    # over the two half blocks
+    ca = int(tab[_T_HCOEF + row]) - 8192
+    cb = int(tab[_T_HCOEF + col]) - 8192
+    cc = int(tab[_T_HCOEF + 8 + row]) - 8192
+    pr = 0
+    pc = 0
+    v = 0
+    o = 0
+    while o < 2:
+        end = p + uint(_HALF * 2)
+        a1 = 0
+        a2 = 0
+        b1 = 0
+        b2 = 0
+        c1 = 0
+        c2 = 0
+        while p < end:
+            x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+            a0 = ((ca * a1) >> 12) - a2 + x
+            b0 = ((cb * b1) >> 12) - b2 + x
+            c0 = ((cc * c1) >> 12) - c2 + x
+            x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
+            a2 = ((ca * a0) >> 12) - a1 + x
+            b2 = ((cb * b0) >> 12) - b1 + x
+            c2 = ((cc * c0) >> 12) - c1 + x
+            x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
+            a1 = ((ca * a2) >> 12) - a0 + x
+            b1 = ((cb * b2) >> 12) - b0 + x
+            c1 = ((cc * c2) >> 12) - c0 + x
+            p += 6
+        r = (a1 - ((ca * a2) >> 13)) >> 4
+        i = ((int(tab[_T_HSIN + row]) - 8192) * a2) >> 16
+        pr += r * r + i * i
+        r = (b1 - ((cb * b2) >> 13)) >> 4
+        i = ((int(tab[_T_HSIN + col]) - 8192) * b2) >> 16
+        pc += r * r + i * i
+        r = (c1 - ((cc * c2) >> 13)) >> 4
+        i = ((int(tab[_T_HSIN + 8 + row]) - 8192) * c2) >> 16
+        v += r * r + i * i
+        o += 1
+    if pr * _HARM > int(gs[32 + row]) or pc * _HARM > int(gs[32 + col]):
+        return 16 + d
+    if v * _SUB > int(gs[32 + row]):
+        return 16 + d
     return d
 
 
 @micropython.viper
 def _process(self, pcmo, n: int):
     # DtmfDetector.process: blocks lying inside pcmo are analysed in place, the others
-    # are assembled in the block buffer (32-bit copies when aligned). Everything per
-    # block is inline but the full analysis: a viper-to-viper call costs ~450
-    # instructions, and a bytecode method (frame > 11 words) would put its frame on
-    # the heap. Events go straight to the callbacks.
+    # are assembled in the block buffer (32-bit copies when aligned); _block analyses
+    # each, then the state machine runs here. Buffer addresses are taken once per call
+    # (each ptr16(object) asks the object for its buffer). A bytecode method (frame
+    # > 11 words) would put its frame on the heap. Events go straight to the callbacks.
     st = ptr32(self._st)
-    bufo = self._buf
-    gs = self._gs
+    ba = uint(ptr16(self._buf))
+    pa = uint(ptr16(pcmo))
+    ga = uint(ptr32(self._gs))
+    g = ptr32(ga)
     pos = int(st[_POS])
     i = 0
     while i < n:
         if pos == 0 and n - i >= _BLOCK:
-            src = pcmo                    # a whole block in the frame: no copy
-            off = i
+            src = pa + uint(i * 2)        # a whole block in the frame: no copy
             i += _BLOCK
         else:
             k = n - i
             if k > _BLOCK - pos:
                 k = _BLOCK - pos
-            q = uint(ptr16(bufo)) + uint(pos * 2)
-            p = uint(ptr16(pcmo)) + uint(i * 2)
+            q = ba + uint(pos * 2)
+            p = pa + uint(i * 2)
             end = p + uint(k * 2)
             if ((pos | i | k) & 1) == 0:
                 end4 = p + uint((k & 0xFFFC) * 2)
@@ -394,77 +493,13 @@ def _process(self, pcmo, n: int):
             if pos < _BLOCK:
                 break
             pos = 0
-            src = bufo
-            off = 0
-        # -- one block at src[off:off+102]: gate on the energy of every 3rd sample --
-        base = uint(ptr16(src)) + uint(off * 2)
-        end = base + uint(_BLOCK * 2)
-        t = int(st[_CUR]) - 1
-        if t < 0:
-            t = int(st[_PEND]) - 1
-        r = -1
-        e = 0
-        p = base
-        while p < end:
-            v = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-            e += v * v
-            p += 6
-        if e >= _GATE3:
-            if t >= 0:
-                # a digit is held (or pending): the loose test of its two tones only
-                tab = ptr16(_TAB)
-                cr = int(tab[t >> 2]) - 8192
-                cc = int(tab[4 + (t & 3)]) - 8192
-                a1 = 0
-                a2 = 0
-                b1 = 0
-                b2 = 0
-                e = 0
-                p = base
-                while p < end:
-                    x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-                    e += x * x
-                    a2 = ((cr * a1) >> 12) - a2 + x
-                    b2 = ((cc * b1) >> 12) - b2 + x
-                    x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
-                    e += x * x
-                    a1 = ((cr * a2) >> 12) - a1 + x
-                    b1 = ((cc * b2) >> 12) - b1 + x
-                    p += 4
-                x = (a1 - ((cr * a2) >> 13)) >> 4
-                v = ((int(tab[_T_SIN + (t >> 2)]) - 8192) * a2) >> 16
-                pr = x * x + v * v
-                x = (b1 - ((cc * b2) >> 13)) >> 4
-                v = ((int(tab[_T_SIN + 4 + (t & 3)]) - 8192) * b2) >> 16
-                pc = x * x + v * v
-                if (pr >= _MIN_P and pc >= _MIN_P and (pc >> 3) * 8 <= (pr >> 3) * _LTWIST_REV
-                        and (pr >> 3) * 8 <= (pc >> 3) * _LTWIST_NORM
-                        and (pr + pc) * 16 >= (e >> 6) * _FRAC_LOOSE):
-                    r = t
-            else:
-                # energy and first-difference energy, then the cheap pre-check
-                e = 0
-                ed = 0
-                u = ((int(ptr16(base)[0]) ^ 0x8000) - 0x8000) >> 5
-                e = u * u
-                p = base + 2
-                end = end - 2             # samples 1..100 in pairs, then sample 101
-                while p < end:
-                    v = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-                    e += v * v
-                    u = v - u
-                    ed += u * u
-                    u = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
-                    e += u * u
-                    v = u - v
-                    ed += v * v
-                    p += 4
-                v = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-                e = (e + v * v) >> 6
-                u = v - u
-                ed = (ed + u * u) >> 6
-                if ed * 32 >= e * _R1_LO and ed * 32 <= e * _R1_HI:
-                    r = int(_classify(src, off, gs, e, ed))
+            src = ba
+        # -- one block at address src: the digit held or pending tells _block what to do
+        t = int(st[_CUR])
+        if t == 0:
+            t = int(st[_PEND])
+        g[_G_TRACK] = t
+        r = int(_block(src, ga))
         # -- the digit state machine (see dtmf_ref.DtmfDetector._block) --
         blk = int(st[_BLK])
         st[_BLK] = blk + 1
@@ -538,12 +573,13 @@ class DtmfDetector:
         self.on_start = on_start
         self._st = array('i', bytes(4 * _NSTATE))
         self._buf = array('h', bytes(2 * _BLOCK))   # a block straddling frames
-        self._gs = array('i', bytes(4 * 56))   # Goertzel states, powers, DFTs: _classify
+        self._gs = array('i', bytes(4 * _NGS))   # scratch words of _block
 
     def reset(self):
         st = self._st
         for k in range(_NSTATE):
             st[k] = 0
+        self._gs[_G_LIVE] = 0
 
     # process(pcm, n): feed n samples of pcm (array('h') or a memoryview of one);
     # callbacks run from inside it (they must not call process). Viper, so that no

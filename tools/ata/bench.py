@@ -42,26 +42,34 @@ DIGITS = "123A456B789C*0#D"
 
 # ---------------------------------------------------------------- signals
 
+LICENSES = pathlib.Path("/usr/share/common-licenses")
+
+
 def _texts():
+    """The talk-off corpus's text: licences Debian's base-files package installs (an
+    essential package, so present wherever `make setup` ran). Missing files are an
+    error, never a silent stand-in text."""
+    missing = [n for n in TEXTS if not (LICENSES / n).is_file()]
+    if missing:
+        raise RuntimeError(
+            "speech corpus text missing: %s (from Debian's base-files package; "
+            "restore it with `sudo apt-get install --reinstall base-files`)"
+            % ", ".join(str(LICENSES / n) for n in missing))
     words = []
     for name in TEXTS:
-        p = pathlib.Path("/usr/share/common-licenses") / name
-        if p.exists():
-            words += p.read_text(errors="replace").split()
-    if not words:
-        words = ("the quick brown fox jumps over the lazy dog while seven "
-                 "tired operators dial numbers all night long").split() * 400
+        words += (LICENSES / name).read_text(errors="replace").split()
     return words
 
 
-def make_speech(outdir, seconds, level_dbm0=-18.0):
-    """Synthesize >= seconds of speech with espeak-ng in several voices and languages,
-    resampled to 8 kHz 16-bit mono by sox, each utterance scaled to level_dbm0 RMS.
+def make_speech(outdir, seconds, level_dbm0=-18.0, chunk=220):
+    """Synthesize >= seconds of speech with espeak-ng in several voices and languages
+    (the next voice of VOICES for each utterance of `chunk` words), resampled to 8 kHz
+    16-bit mono by sox, each utterance scaled to level_dbm0 RMS.
     Returns a list of int16 arrays."""
     outdir = pathlib.Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     words = _texts()
-    chunk = 220                      # words per utterance (about 80 s of speech)
+    # chunk: words per utterance (220: about 80 s of speech)
     jobs = []
     total_est = 0.0
     k = 0
@@ -156,6 +164,37 @@ def make_mixed(speech, seconds=15, seed=3):
     return np.clip(np.round(np.concatenate(parts)), -32768, 32767).astype(np.int16)
 
 
+def make_speech_only(speech, seconds=20, seed=4):
+    """Continuous speech: the utterances back to back (several voices, their own short
+    pauses kept), `seconds` long from 1 s into the first, plus the quiet line noise
+    (-65 dBm0) of the mixed signal."""
+    rng = np.random.default_rng(seed)
+    sp = np.concatenate(speech)[RATE:RATE * (seconds + 1)].astype(np.float64)
+    if len(sp) < RATE * seconds:
+        raise RuntimeError("speech row: %.1f s of speech, need %d" % (len(sp) / RATE, seconds))
+    x = sp + rng.standard_normal(len(sp)) * A0 / np.sqrt(2) * 10 ** (-65 / 20)
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def make_noisy_digits(seconds=20, snr_db=15.0, seed=5):
+    """Digits in white noise: random digits 70 ms on / 70 ms off at -10 dBm0 per tone,
+    white noise throughout at snr_db below the digit's power (two tones of -10 dBm0:
+    -7 dBm0), as in the Q.24 test's noise case. Returns (samples, digits sent)."""
+    rng = np.random.default_rng(seed)
+    p = []
+    sent = []
+    n = 0
+    while n < RATE * seconds - 1120:
+        d = DIGITS[rng.integers(0, 16)]
+        sent.append(d)
+        p += [_dtmf(d, 70, -10, rng), np.zeros(560)]
+        n += 1120
+    x = np.concatenate(p + [np.zeros(RATE * seconds - n)])
+    noise_dbm0 = -10 + 10 * np.log10(2) - snr_db
+    x = x + rng.standard_normal(len(x)) * A0 / np.sqrt(2) * 10 ** (noise_dbm0 / 20)
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16), "".join(sent)
+
+
 # ---------------------------------------------------------------- runners
 
 def build_spandsp_ref(out=None):
@@ -215,6 +254,17 @@ def c_cost(exe, mode, raw, frames):
     return _per_frame(args, frames)
 
 
+def dtmf_cost(exe, raw, frames, ex):
+    """Instructions per frame of the DTMF detector alone, on both sides the same way:
+    (detector run) - (same loop, no detector), each a callgrind difference of two run
+    lengths. Returns futures (viper, spandsp)."""
+    mv = ex.submit(mpy_cost, "dtmf", raw, frames)
+    m0 = ex.submit(mpy_cost, "none", raw, frames)
+    cv = ex.submit(c_cost, exe, "dtmf", raw, frames)
+    c0 = ex.submit(c_cost, exe, "none", raw, frames)
+    return mv, m0, cv, c0
+
+
 def _have(mod):
     return (ROOT / "lib" / "dsp" / (mod + ".py")).exists()
 
@@ -234,81 +284,146 @@ def talkoff(exe, workdir, minutes, music_minutes=5):
     return ours, theirs, speech_s, music_minutes * 60
 
 
-def run(minutes=30, out=None, log=print):
+BAR = 2.0      # DTMF: viper instructions per frame at most 2x spandsp's, on every row
+
+
+def dtmf_inputs(work):
+    """The three DTMF rows' inputs, written to raw files in work: (name, description,
+    path, frames, digits sent or None)."""
+    mixed = make_mixed(make_speech(work / "mix", 40))
+    speech = make_speech_only(make_speech(work / "speech", 25, chunk=25), 20)
+    noisy, sent = make_noisy_digits(20, 15.0)
+    out = []
+    for name, desc, x, d in (
+            ("mixed", "15 s: 1/3 digits, 1/3 speech, 1/3 quiet line", mixed, None),
+            ("speech", "20 s of continuous espeak-ng speech, 4 voices, -18 dBm0", speech,
+             ""),
+            ("noisy digits", "20 s: digits 70/70 ms, -10 dBm0/tone, white noise 15 dB SNR",
+             noisy, sent)):
+        raw = work / (name.replace(" ", "_") + ".raw")
+        x.astype("<i2").tofile(raw)
+        out.append((name, desc, raw, len(x) // FRAME, d))
+    return out
+
+
+def run(minutes=30, out=None, log=print, dtmf_only=False):
+    """The DSP table (and, unless dtmf_only, the G.711/tone rows and the talk-off
+    count). Returns (text, every DTMF row within BAR)."""
+    from ata.dtmf_cmd import detect_raw
     t_start = time.time()
     exe = build_spandsp_ref()
     work = pathlib.Path(tempfile.mkdtemp(prefix="ata-bench-"))
     try:
         log("bench: synthesizing speech (espeak-ng) ...")
-        speech_short = make_speech(work / "mix", 40)
-        mixed = make_mixed(speech_short)
-        raw = work / "mixed.raw"
-        mixed.astype("<i2").tofile(raw)
-        frames = len(mixed) // FRAME
+        inputs = dtmf_inputs(work)
+        _, _, raw, frames, _ = inputs[0]          # the mixed signal: every function's input
+        items = []
+        if not dtmf_only:
+            items = [("DTMF detector", "dtmf", "dtmf_ref", "dtmf")]
+            if _have("g711"):
+                items += [("G.711 u-law encode", "ulaw_enc", "ulaw_enc_ref", "ulaw_enc"),
+                          ("G.711 u-law decode", "ulaw_dec", "ulaw_dec_ref", "ulaw_dec"),
+                          ("G.711 A-law encode", "alaw_enc", "alaw_enc_ref", "alaw_enc"),
+                          ("G.711 A-law decode", "alaw_dec", "alaw_dec_ref", "alaw_dec")]
+            if _have("tone"):
+                items += [("tone generator (dual)", "tone", "tone_ref", "tone")]
+        log("bench: callgrind runs over the DTMF rows and %d frames of the mixed signal ..."
+            % frames)
+        dtmf_rows = []
         rows = []
-        items = [("DTMF detector", "dtmf", "dtmf_ref", "dtmf", "dtmf")]
-        if _have("g711"):
-            items += [("G.711 u-law encode", "ulaw_enc", "ulaw_enc_ref", "ulaw_enc", "g711"),
-                      ("G.711 u-law decode", "ulaw_dec", "ulaw_dec_ref", "ulaw_dec", "g711"),
-                      ("G.711 A-law encode", "alaw_enc", "alaw_enc_ref", "alaw_enc", "g711"),
-                      ("G.711 A-law decode", "alaw_dec", "alaw_dec_ref", "alaw_dec", "g711")]
-        if _have("tone"):
-            items += [("tone generator (dual)", "tone", "tone_ref", "tone", "tone")]
-        log("bench: callgrind runs over %d frames of the mixed signal ..." % frames)
         with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
-            base = ex.submit(mpy_cost, "none", raw, frames)
+            djobs = [(name, desc, n, sent, dtmf_cost(exe, path, n, ex),
+                      ex.submit(lambda p=path: detect_raw([(p, 0, os.path.getsize(p) // 2)])[0]),
+                      ex.submit(spandsp_digits, exe, path))
+                     for name, desc, path, n, sent in inputs]
             jobs = []
-            for name, vm, rm, cm, _ in items:
-                jobs.append((name,
-                             ex.submit(mpy_cost, vm, raw, frames),
-                             ex.submit(mpy_cost, rm, raw, frames),
-                             ex.submit(c_cost, exe, cm, raw, frames),
-                             ex.submit(mpy_alloc, vm, raw),
-                             ex.submit(mpy_alloc, rm, raw)))
-            b = base.result()
-            for name, v, r, c, av, ar in jobs:
-                rows.append((name, v.result() - b, r.result() - b, c.result(),
-                             av.result(), ar.result()))
-        log("bench: talk-off over %d minutes of speech + music ..." % minutes)
-        ours, theirs, speech_s, music_s = talkoff(exe, work, minutes)
+            if items:
+                base = ex.submit(mpy_cost, "none", raw, frames)
+                cbase = ex.submit(c_cost, exe, "none", raw, frames)
+                for name, vm, rm, cm in items:
+                    jobs.append((name,
+                                 ex.submit(mpy_cost, vm, raw, frames),
+                                 ex.submit(mpy_cost, rm, raw, frames),
+                                 ex.submit(c_cost, exe, cm, raw, frames),
+                                 ex.submit(mpy_alloc, vm, raw),
+                                 ex.submit(mpy_alloc, rm, raw)))
+            for name, desc, n, sent, (mv, m0, cv, c0), ours, theirs in djobs:
+                dtmf_rows.append((name, desc, n, sent, mv.result() - m0.result(),
+                                  cv.result() - c0.result(), ours.result(), theirs.result()))
+            if items:
+                b = base.result()
+                cb = cbase.result()
+                for name, v, r, c, av, ar in jobs:
+                    rows.append((name, v.result() - b, r.result() - b, c.result() - cb,
+                                 av.result(), ar.result()))
+        if not dtmf_only:
+            log("bench: talk-off over %g minutes of speech + music ..." % minutes)
+            ours, theirs, speech_s, music_s = talkoff(exe, work, minutes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = []
-    lines.append("ata bench: instructions per 20 ms frame (160 samples), callgrind, x86-64")
-    lines.append("input: %d frames of a mixed signal (1/3 DTMF digits, 1/3 speech, "
-                 "1/3 quiet line)" % frames)
+    lines.append("ata bench: instructions per 20 ms frame (160 samples), callgrind, x86-64;")
+    lines.append("each side: (run with the function) - (same frame loop without it), "
+                 "see docs/bench.md")
     lines.append("")
-    hdr = "%-24s %12s %14s %12s %9s %12s %12s" % (
-        "function", "viper", "Python ref", "spandsp C", "viper/C", "heap B/fr", "ref heap B")
+    lines.append("DTMF detector, dsp.dtmf (viper) beside spandsp dtmf_rx on the same input "
+                 "(bar: <= %.1fx on every row)" % BAR)
+    hdr = "%-14s %7s %12s %12s %8s %6s   %s" % (
+        "input", "frames", "dsp.dtmf", "spandsp C", "ratio", "bar", "digits: dsp.dtmf / spandsp")
     lines.append(hdr)
     lines.append("-" * len(hdr))
-    for name, v, r, c, av, ar in rows:
-        lines.append("%-24s %12.0f %14.0f %12.0f %9.2f %12.1f %12.1f" % (
-            name, v, r, c, v / c if c else float("nan"), av, ar))
-    enc = {n: (v, c) for n, v, _, c, _, _ in rows}
-    if "G.711 u-law encode" in enc:
-        v = enc["G.711 u-law encode"][0] + enc["G.711 u-law decode"][0]
-        c = enc["G.711 u-law encode"][1] + enc["G.711 u-law decode"][1]
-        lines.append("%-24s %12.0f %14s %12.0f %9.2f" % ("G.711 u-law enc+dec", v, "", c, v / c))
-        v = enc["G.711 A-law encode"][0] + enc["G.711 A-law decode"][0]
-        c = enc["G.711 A-law encode"][1] + enc["G.711 A-law decode"][1]
-        lines.append("%-24s %12.0f %14s %12.0f %9.2f" % ("G.711 A-law enc+dec", v, "", c, v / c))
+    ok = True
+    for name, desc, n, sent, v, c, ours, theirs in dtmf_rows:
+        r = v / c if c else float("inf")
+        ok = ok and r <= BAR
+        if sent is None:
+            dig = "%d / %d" % (len(ours), len(theirs))
+        elif sent == "":
+            dig = "%d / %d (false)" % (len(ours), len(theirs))
+        else:
+            got = "".join(d for _, _, d in ours)
+            dig = "%d / %d of %d sent%s" % (len(ours), len(theirs), len(sent),
+                                            "" if got == sent else " (dsp.dtmf: not the "
+                                                                   "digits sent)")
+        lines.append("%-14s %7d %12.0f %12.0f %8.2f %6s   %s" % (
+            name, n, v, c, r, "PASS" if r <= BAR else "FAIL", dig))
+    for name, desc, *_ in dtmf_rows:
+        lines.append("  %-12s %s" % (name + ":", desc))
+    if rows:
+        lines.append("")
+        lines.append("every function on the mixed signal (%d frames)" % frames)
+        hdr = "%-24s %12s %14s %12s %9s %12s %12s" % (
+            "function", "viper", "Python ref", "spandsp C", "viper/C", "heap B/fr",
+            "ref heap B")
+        lines.append(hdr)
+        lines.append("-" * len(hdr))
+        for name, v, r, c, av, ar in rows:
+            lines.append("%-24s %12.0f %14.0f %12.0f %9.2f %12.1f %12.1f" % (
+                name, v, r, c, v / c if c else float("nan"), av, ar))
+        enc = {n: (v, c) for n, v, _, c, _, _ in rows}
+        if "G.711 u-law encode" in enc:
+            for law in ("u-law", "A-law"):
+                v = enc["G.711 %s encode" % law][0] + enc["G.711 %s decode" % law][0]
+                c = enc["G.711 %s encode" % law][1] + enc["G.711 %s decode" % law][1]
+                lines.append("%-24s %12.0f %14s %12.0f %9.2f" % (
+                    "G.711 %s enc+dec" % law, v, "", c, v / c))
+        lines.append("")
+        lines.append("DTMF talk-off: %.1f minutes of espeak-ng speech (%d voices, %d languages) "
+                     "and %.0f minutes of synthetic music" % (
+                         speech_s / 60, len(VOICES), len({v.split("+")[0].split("-")[0]
+                                                          for v in VOICES}), music_s / 60))
+        lines.append("  false digits, dsp.dtmf:        %d  %s" % (
+            len(ours), " ".join(d for _, _, d in ours)[:200]))
+        lines.append("  false digits, spandsp dtmf_rx: %d  %s" % (
+            len(theirs), " ".join(t[2] for t in theirs)[:200]))
     lines.append("")
-    lines.append("DTMF talk-off: %.1f minutes of espeak-ng speech (%d voices, %d languages) "
-                 "and %.0f minutes of synthetic music" % (
-                     speech_s / 60, len(VOICES), len({v.split("+")[0].split("-")[0]
-                                                      for v in VOICES}), music_s / 60))
-    lines.append("  false digits, dsp.dtmf:        %d  %s" % (
-        len(ours), " ".join(d for _, _, d in ours)[:200]))
-    lines.append("  false digits, spandsp dtmf_rx: %d  %s" % (
-        len(theirs), " ".join(t[2] for t in theirs)[:200]))
-    lines.append("")
+    lines.append("DTMF rows: %s" % ("PASS" if ok else "FAIL"))
     lines.append("(bench took %.0f s)" % (time.time() - t_start))
     text = "\n".join(lines) + "\n"
     out = pathlib.Path(out) if out else BUILD / "bench.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    return text
+    return text, ok
 
 
 def main(argv=None):
@@ -316,17 +431,20 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=30,
                     help="minutes of speech for the talk-off count (default 30)")
     ap.add_argument("--out", default=None, help="table file (default build/bench.txt)")
-    ap.add_argument("--only", choices=("dsp", "audio"), default=None,
-                    help="only the DSP table, or only the call-audio figures (PESQ, pacing)")
+    ap.add_argument("--only", choices=("dsp", "dtmf", "audio"), default=None,
+                    help="only the DSP table, only its three DTMF cost rows (no talk-off), "
+                         "or only the call-audio figures (PESQ, pacing)")
     a = ap.parse_args(argv)
     rc = 0
     if a.only != "audio":
-        text = run(minutes=a.minutes, out=a.out,
-                   log=lambda m: print(m, file=sys.stderr, flush=True))
+        text, ok = run(minutes=a.minutes, out=a.out, dtmf_only=a.only == "dtmf",
+                       log=lambda m: print(m, file=sys.stderr, flush=True))
         print(text, end="", flush=True)
-    if a.only != "dsp":
+        if not ok:
+            rc = 1
+    if a.only in (None, "audio"):
         from ata import pesq_bench     # PESQ through the ATA's RTP path, RTP pacing
-        rc = pesq_bench.main([])
+        rc = pesq_bench.main([]) or rc
     return rc
 
 
