@@ -78,6 +78,20 @@ def command(ua, cmd):
     if c == "invite":
         call = ua.invite(cmd["target"], cmd.get("sdp") or my_sdp())
         return {"call": watch(call)}
+    if c == "heap":
+        import gc
+        gc.collect()
+        return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+    if c == "inject":
+        # make a handler raise (tests that a handler bug answers 500 and frees state)
+        from sip import call as call_mod
+        orig = call_mod.Call.incoming
+
+        def raising(ua_, req, addr, stx):
+            orig(ua_, req, addr, stx)
+            raise RuntimeError("injected")
+        call_mod.Call.incoming = staticmethod(raising)
+        return {"ok": True}
     if c == "busy":
         ua.busy = bool(cmd.get("value", True))
         return {"busy": ua.busy}
