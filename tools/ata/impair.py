@@ -93,10 +93,12 @@ class Relay:
     def __init__(self, b_addr, a_addr=None, host="127.0.0.1", a_port=0, b_port=0,
                  loss=0.0, delay_ms=0.0, jitter_ms=0.0, reorder=0.0, duplicate=0.0,
                  keep_order=False, both_ways=True, seed=None):
-        """b_addr: the endpoint behind side B. a_addr: the endpoint behind side A
-        (learned from its first datagram when None). The impairment applies A->B and,
-        with both_ways, B->A too."""
+        """b_addr: the endpoint behind side B. a_addr: the endpoint behind side A.
+        Either one None: learned from the datagrams arriving on its side (until then
+        the other side's datagrams are dropped uncounted, drawing nothing). The
+        impairment applies A->B and, with both_ways, B->A too."""
         self.b_addr = b_addr
+        self._learn_b = b_addr is None
         self.a_addr = a_addr
         self.sock_a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock_a.bind((host, a_port))
@@ -167,8 +169,12 @@ class Relay:
             now = time.monotonic()
             if side == "a":
                 self.a_addr = src
+                if self.b_addr is None:
+                    continue  # nobody to send it to yet
                 direction, out_sock, dest = self.a_to_b, self.sock_b, self.b_addr
             else:
+                if self._learn_b:
+                    self.b_addr = src
                 if self.a_addr is None:
                     continue  # nobody to send it to yet
                 direction, out_sock, dest = self.b_to_a, self.sock_a, self.a_addr

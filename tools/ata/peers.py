@@ -377,7 +377,9 @@ class Baresip(_Peer):
         player = "aubridge,idle-%s" % self.user
         if self.clocked_record:
             src = player = "aubridge,play-%s" % self.user
-            srcmod = ""
+            # menu plays ringback on audio_player: on the same aubridge device, and
+            # stopping it at answer stops the device's clock thread for the call too
+            srcmod = "ringback_disabled yes\n"
         rec = ""
         if self.record_dir:
             self.record_dir.mkdir(parents=True, exist_ok=True)

@@ -217,24 +217,30 @@ def mean_score(rows):
 
 # -- Kamailio that moves the media through relays -----------------------------------------
 class SdpRelayKamailio(peers.Kamailio):
-    """peers.Kamailio whose relayed SDP bodies (requests and replies) get their
-    `m=audio PORT` rewritten by port_map {real port: relay port}."""
+    """peers.Kamailio that moves the media through a relay: in SDP bodies it relays,
+    the caller's `m=audio` port (any: the ATA picks a random one per call) becomes
+    caller_to, in requests from caller_user; the callee's known port callee_port
+    becomes callee_to, in requests and replies. (A re-INVITE from the callee,
+    answered by the caller, would not be rewritten: none is sent in these calls.)"""
 
-    def __init__(self, workdir, port_map, **kw):
+    def __init__(self, workdir, caller_user, caller_to, callee_port, callee_to, **kw):
         super().__init__(workdir, **kw)
-        self.port_map = dict(port_map)
+        self.caller_user, self.caller_to = caller_user, caller_to
+        self.callee_port, self.callee_to = callee_port, callee_to
 
     def config_text(self):
         text = super().config_text()
-        subst = "".join('        subst_body("/m=audio %d RTP/m=audio %d RTP/");\n' % (a, b)
-                        for a, b in self.port_map.items())
+        callee = '        subst_body("/m=audio %d RTP/m=audio %d RTP/");\n' % (
+            self.callee_port, self.callee_to)
+        caller = ('        if ($fU == "%s") subst_body("/m=audio [0-9]+ RTP/m=audio %d RTP/");\n'
+                  % (self.caller_user, self.caller_to))
         relay = ("route[RELAY] {\n"
-                 "    if (has_body(\"application/sdp\")) {\n%s    }\n"
+                 "    if (has_body(\"application/sdp\")) {\n%s%s    }\n"
                  "    t_on_reply(\"SDP\");\n"
                  "    if (!t_relay()) sl_reply_error();\n"
                  "    exit;\n}\n\n"
                  "onreply_route[SDP] {\n"
-                 "    if (has_body(\"application/sdp\")) {\n%s    }\n}\n") % (subst, subst)
+                 "    if (has_body(\"application/sdp\")) {\n%s    }\n}\n") % (caller, callee, callee)
         new, n = re.subn(r"route\[RELAY\] \{.*?\n\}\n", lambda m: relay, text, flags=re.S)
         if n != 1:
             raise RuntimeError("kamailio example: route[RELAY] not found")
@@ -242,18 +248,20 @@ class SdpRelayKamailio(peers.Kamailio):
 
 
 # -- one call: the sim ATA (1001) -> Kamailio -> baresip (1002) ----------------------------
-def _relay(near_port, far_port, impair):
-    """Relay between the far end (side A) and the near end (side B)."""
-    return Relay(b_addr=("127.0.0.1", near_port), a_addr=("127.0.0.1", far_port),
+def _relay(far_port, impair):
+    """Relay between the far end (side A) and the near end (side B). The near end's
+    address is learned from its first datagram (the ATA's port is random per call),
+    for the ATA and baresip 1001 alike."""
+    return Relay(b_addr=None, a_addr=("127.0.0.1", far_port),
                  loss=impair["loss"], delay_ms=impair["delay_ms"],
                  jitter_ms=impair["jitter_ms"], seed=impair["seed"]).start()
 
 
-def _kamailio(workdir, relay, near_port, far_port):
+def _kamailio(workdir, relay, far_port):
     if relay is None:
         return peers.Kamailio(workdir).start()
-    # the far end is told to send to relay side A, the near end to relay side B
-    return SdpRelayKamailio(workdir, {near_port: relay.a_port, far_port: relay.b_port}).start()
+    # the far end is told to send to relay side A, the near end (caller 1001) to side B
+    return SdpRelayKamailio(workdir, "1001", relay.a_port, far_port, relay.b_port).start()
 
 
 def _wav_repeated(path, unit, seconds):
@@ -294,26 +302,25 @@ def ata_call(work, unit, call_s, direction, impair=None, capture=False, rt=False
     (clocked by the sim) is the recording. Returns {"heard", "relay", "pacing", ...}."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    ata_rtp = peers.free_udp_range(2)[0]
     far_lo = peers.free_udp_range(2)[0]
-    relay = _relay(ata_rtp, far_lo, impair) if impair else None
+    relay = _relay(far_lo, impair) if impair else None
     kam = far = sim = phone = cap = None
     res = {"relay": None, "pacing": None, "rt": False}
     try:
-        kam = _kamailio(work / "kamailio", relay, ata_rtp, far_lo)
+        kam = _kamailio(work / "kamailio", relay, far_lo)
         wav = _wav_repeated(work / "speech.wav", unit, call_s + 20)
         far = _far_baresip(work, kam.port, far_lo, "1002", "secret2", wav, direction == "to_far")
         cfg = {
             "sip": {"server": "127.0.0.1", "port": kam.port, "user": "1001",
                     "password": "secret1", "sip_port": peers.free_udp_port(), "expires": 120},
-            "rtp": {"port": ata_rtp, "codecs": "PCMU"},
+            "rtp": {"codecs": "PCMU"},     # the firmware's own (random) RTP port
             "line": {"country": "US", "interdigit_ms": 1000},
             "sim": {"phone_port": peers.free_tcp_port()},
         }
         if capture:
             pcap = work / "ata-rtp.pcap"
             cap = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode",
-                                    "-w", str(pcap), "udp and src port %d" % ata_rtp],
+                                    "-w", str(pcap), "udp and dst port %d" % far_lo],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         sim = SimProcess(cfg, run_dir=work / "sim").start()
@@ -370,11 +377,11 @@ def b2b_call(work, unit, call_s, direction, impair=None, rt=False, log=print):
     work.mkdir(parents=True)
     near_lo = peers.free_udp_range(2)[0]
     far_lo = peers.free_udp_range(2)[0]
-    relay = _relay(near_lo, far_lo, impair) if impair else None
+    relay = _relay(far_lo, impair) if impair else None
     kam = far = near = None
     res = {"rt": False}
     try:
-        kam = _kamailio(work / "kamailio", relay, near_lo, far_lo)
+        kam = _kamailio(work / "kamailio", relay, far_lo)
         wav = _wav_repeated(work / "speech.wav", unit, call_s + 20)
         far = _far_baresip(work, kam.port, far_lo, "1002", "secret2", wav, direction == "to_far")
         near = _far_baresip(work, kam.port, near_lo, "1001", "secret1", wav,
