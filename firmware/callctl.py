@@ -51,6 +51,7 @@ class CallControl:
             "auth_id": s["auth_id"], "password": s["password"], "domain": s["domain"],
             "local_ip": local_ip, "sip_port": s["sip_port"], "expires": s["expires"],
             "accept_from": s["accept_from"], "user_agent": s["user_agent"],
+            "ring_timeout_s": s.get("ring_timeout_s", 180),
         }, on_incoming=self._incoming, log=log)
         self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0}
 

@@ -16,7 +16,8 @@ SCHEMA = {
         "domain": (str, "", _ANY),
         "sip_port": (int, 5060, "port"),
         "expires": (int, 300, (60, 86400)),
-        "accept_from": (str, "registrar", ("registrar", "any")),
+        "accept_from": ((str, list), "registrar", "accept_from"),
+        "ring_timeout_s": (int, 180, (10, 300)),
         "user_agent": (str, "MicroPython-ATA", _ANY),
     },
     "rtp": {
@@ -65,6 +66,25 @@ def _is_token(v):
     return bool(v) and all(c.isalpha() or c.isdigit() or c in "-_.!~*'()+%" for c in v)
 
 
+def _ipv4_ok(s):
+    parts = s.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255
+                                   for p in parts)
+
+
+def _acl_entry_ok(entry):
+    """'1.2.3.4', '1.2.3.4:5060' or '10.0.0.0/8' (numeric: trust needs no DNS)."""
+    if not isinstance(entry, str):
+        return False
+    if "/" in entry:
+        net, _, bits = entry.partition("/")
+        return _ipv4_ok(net) and bits.isdigit() and int(bits) <= 32
+    ip, colon, port = entry.partition(":")
+    if colon and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return False
+    return _ipv4_ok(ip)
+
+
 def _check(field, value, check):
     if check is None:
         return
@@ -94,6 +114,18 @@ def _check(field, value, check):
         if value not in country.PLANS:
             raise ConfigError(field, "unknown country %r (have %s)"
                               % (value, ", ".join(sorted(country.PLANS))))
+    elif check == "accept_from":
+        if isinstance(value, str):
+            if value not in ("registrar", "any"):
+                raise ConfigError(field, "must be registrar, any or a list of addresses, "
+                                  "got %r" % value)
+            return
+        if not value or len(value) > 16:
+            raise ConfigError(field, "must list 1..16 addresses")
+        for entry in value:
+            if not _acl_entry_ok(entry):
+                raise ConfigError(field, "entries are IPv4 addresses, ip:port or CIDR "
+                                  "(10.0.0.0/8), got %r" % (entry,))
     elif check == "codecs":
         names = value.split(",")
         if not names or any(n not in ("PCMU", "PCMA") for n in names):
@@ -120,10 +152,12 @@ def validate(raw):
             field = section + "." + key
             if key in given:
                 value = given[key]
-                if type(value) is not typ:   # bool is not an int here
-                    raise ConfigError(field, "must be %s, got %r" % (
+                if type(value) not in (typ if isinstance(typ, tuple) else (typ,)):
+                    # bool is not an int here; a secret's value is never shown
+                    raise ConfigError(field, "must be %s, got %s" % (
                         {int: "an integer", bool: "true or false"}.get(typ, "a string"),
-                        value))
+                        "%s (value not shown)" % type(value).__name__ if key in SECRET_KEYS
+                        else repr(value)))
             elif default is None:
                 raise ConfigError(field, "is required")
             else:
