@@ -11,6 +11,7 @@ HELP = """commands:
   dial NUMBER       place a call as if NUMBER had been dialled (for testing a PBX)
   hangup            end the current call
   py EXPR           evaluate Python with the running objects (app, line, sip, media)
+  fault TASK        make a supervised task fail now (tests recovery; see status)
   shutdown          end calls, un-register and stop the firmware
   help              this text"""
 
@@ -73,6 +74,9 @@ class Console:
         elif word == "hangup":
             app.calls.hangup()
             self.out("hangup: done")
+        elif word == "fault":
+            app.supervisor.inject(rest)          # tests supervision: the task fails now
+            self.out("fault: injected into %s" % rest)
         elif word == "py":
             self.out(repr(eval(rest, self.namespace)))
         else:

@@ -100,6 +100,22 @@ class Line:
             self.slic.ring_stop()
             self._enter(IDLE)
 
+    def recover(self):
+        """After a crash elsewhere (the call is already ended): ring and caller ID off,
+        then the state the hook switch is in now: dial tone off-hook, idle on-hook."""
+        self.clip.stop()
+        self.slic.ring_stop()
+        self.digits = ""
+        off = self.slic.off_hook()
+        self.det.reset(1 if off else 0)
+        if off:
+            self.play("dial")
+            self._enter(DIALTONE, self.first_digit_ms)
+        else:
+            self.play(None)
+            self._enter(IDLE)
+        self.log("line: recovered, %s" % self.state)
+
     def play(self, name):
         """Play a call-progress tone of the country plan (None: silence)."""
         self.tone_name = name

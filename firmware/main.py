@@ -47,6 +47,7 @@ class App:
         self.media = None
         self.calls = None
         self.sip = None
+        self.supervisor = None
 
     async def run(self):
         import asyncio
@@ -56,6 +57,7 @@ class App:
         from console import Console
         from line import Line
         from media import Media
+        from supervisor import Supervisor
 
         cfg = self.cfg
         log("ATA firmware %s on board %s, country %s" % (VERSION, board.Board.name,
@@ -66,23 +68,42 @@ class App:
         self.media = Media(port, log)
         self.calls = CallControl(cfg, ip, log)
         self.sip = self.calls.ua
+        sup = self.supervisor = Supervisor(log, self.make_safe)
+        self.sip.spawn = sup.spawn
         self.line = Line(port, country.plan(cfg["line"]["country"]), cfg["line"],
                          self.media, self.calls.line_event, log)
         self.calls.attach(self.line, self.media)
         self.media.start()
         self.line.start()
-        asyncio.create_task(self.media.run())
-        asyncio.create_task(self.line.run())
+        sup.spawn("media", self.media.run)
+        sup.spawn("line", self.line.run)
         await self.calls.start()
         log("ready: SIP %s@%s:%d from %s:%d" % (cfg["sip"]["user"], cfg["sip"]["server"],
                                                cfg["sip"]["port"], ip, cfg["sip"]["sip_port"]))
-        await Console(self).run()
+        await sup.spawn("console", Console(self).run)   # returns on `shutdown`
         log("console: shutting down")
         await self.calls.stop()
 
+    def make_safe(self, crashed):
+        """After a task crashed: ring off, tones and caller ID off, any call ended (BYE
+        or CANCEL), the line back to what the hook says (idle or dial tone). Each step
+        runs even when another fails: the state that crashed one task may be odd."""
+        steps = (("call", self.calls.hangup if self.calls else None),
+                 ("media", self.media.stop_all if self.media else None),
+                 ("line", self.line.recover if self.line else None))
+        for what, step in steps:
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception as e:  # noqa: the next step must still run
+                log("supervisor: safe %s after %s failed: %r" % (what, crashed, e))
+        log("supervisor: line made safe after %s crashed" % crashed)
+
     def status(self):
         return [("line", self.line.status()), ("sip", self.sip.status()),
-                ("media", self.media.status()), ("board", self.board.status())]
+                ("media", self.media.status()), ("board", self.board.status()),
+                ("supervisor", self.supervisor.status())]
 
 
 def main(argv):

@@ -187,6 +187,12 @@ class Media:
         self.rtp = rtp
         self.sending = True
 
+    def stop_all(self):
+        """Tones, caller ID and call media off (the supervisor's safe state)."""
+        self.tone.stop()
+        self.caller_id_stop()
+        self.stop_call()
+
     def stop_call(self):
         self.sending = False
         rtp = self.rtp

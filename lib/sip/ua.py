@@ -199,10 +199,13 @@ class UserAgent:
         # trusted sources: (ip, port) pairs, port None = any port of that IP, and networks
         self.refresh_trusted()
         self.running = True
-        self._tasks = [asyncio.create_task(self._rx_loop()), asyncio.create_task(self._timer_loop())]
+        # spawn(name, coroutine function): the firmware passes its supervisor's, which
+        # restarts a loop that raised; alone, plain tasks
+        spawn = getattr(self, "spawn", None) or (lambda _name, run: asyncio.create_task(run()))
+        self._tasks = [spawn("sip_rx", self._rx_loop), spawn("sip_timers", self._timer_loop)]
         if self.do_register:
-            self._tasks.append(asyncio.create_task(self.reg.run()))
-            self._tasks.append(asyncio.create_task(self._keepalive_loop()))
+            self._tasks.append(spawn("registration", self.reg.run))
+            self._tasks.append(spawn("keepalive", self._keepalive_loop))
         self.log("sip: listening on %s:%d as %s" % (self.local_ip, self.sip_port, self.aor()))
 
     async def stop(self):
