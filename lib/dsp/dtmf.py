@@ -42,7 +42,7 @@ _NSTATE = const(10)
 # DFTs (0..55): the digit _block tracks, and whether the last block passed the gate.
 _G_TRACK = const(56)
 _G_LIVE = const(57)
-_NGS = const(58)
+_G_TAB = const(58)      # from here: a copy of _TAB (a module global costs ~400 to reach)
 _DSTR = tuple(DIGITS)   # one-character strings made once: callbacks get them, no allocation
 
 # Tables, the same as dtmf_ref's (a test compares), at these offsets; stored + 8192 so
@@ -98,98 +98,22 @@ _TAB = array('H', [v + 8192 for v in (
 
 
 @micropython.viper
-def _phase(g: uint, k: int, j: int) -> int:
-    # Half-block phase test of tone k, j being the other group's tone (see
-    # dtmf_ref._phase): 0 when it fails, else the Q8 factor undoing the measured
-    # frequency offset's loss. At address g (the scratch words, see _block): g[2k],
-    # g[2k+1] the tone's Goertzel state after the first half, g[16+2k], g[17+2k] after
-    # the whole block, each + 2^29 (ptr32 loads are unsigned on 64-bit hosts).
-    gp = ptr32(g)
-    tab = ptr16(_TAB)
-    c = int(tab[k]) - 8192
-    sn = int(tab[_T_SIN + k]) - 8192
-    h1 = int(gp[2 * k]) - 0x20000000
-    h2 = int(gp[2 * k + 1]) - 0x20000000
-    f1 = int(gp[16 + 2 * k]) - 0x20000000
-    f2 = int(gp[17 + 2 * k]) - 0x20000000
-    r1 = (h1 - ((c * h2) >> 13)) >> 4
-    i1 = (sn * h2) >> 16
-    r2 = (f1 - ((c * f2) >> 13)) >> 4
-    i2 = (sn * f2) >> 16
-    c = int(tab[j]) - 8192
-    sn = int(tab[_T_SIN + j]) - 8192
-    f1 = int(gp[16 + 2 * j]) - 0x20000000
-    f2 = int(gp[17 + 2 * j]) - 0x20000000
-    rb = (f1 - ((c * f2) >> 13)) >> 4
-    ib = (sn * f2) >> 16
-    q = _T_LEAK + 16 * k + 4 * (j & 3)
-    c = int(tab[q]) - 8192
-    sn = int(tab[q + 1]) - 8192
-    r1 -= (rb * c - ib * sn) >> 15
-    i1 -= (rb * sn + ib * c) >> 15
-    c = int(tab[q + 2]) - 8192
-    sn = int(tab[q + 3]) - 8192
-    r2 -= (rb * c - ib * sn) >> 15
-    i2 -= (rb * sn + ib * c) >> 15
-    a = r2 * r1 + i2 * i1
-    b = i2 * r1 - r2 * i1
-    p1 = r1 * r1 + i1 * i1
-    pf = r2 * r2 + i2 * i2
-    m = pf
-    if p1 > m:
-        m = p1
-    if a > m:
-        m = a
-    if -a > m:
-        m = -a
-    if b > m:
-        m = b
-    if -b > m:
-        m = -b
-    while m >= 32768:
-        m >>= 1
-        a >>= 1
-        b >>= 1
-        p1 >>= 1
-        pf >>= 1
-    ca = int(tab[_T_COSA + k]) - 8192
-    sa = int(tab[_T_SINA + k]) - 8192
-    w = (a * ca + b * sa) >> 12
-    v = (b * ca - a * sa) >> 12
-    p2 = pf + p1 - 2 * w
-    re = w - p1
-    if 2 * re * 4096 < (int(tab[_T_COST + k]) - 8192) * (p1 + p2):
-        return 0
-    re >>= 2
-    v >>= 2
-    n = re * re + v * v
-    if n <= 0:
-        return 0
-    z = n                      # integer square root, Newton's method
-    y = (z + 1) >> 1
-    while y < z:
-        z = y
-        y = (z + n // z) >> 1
-    u = (4096 - (re * 4096) // z) >> 6
-    if u > 127:
-        u = 127
-    return int(tab[_KC + u]) - 8192
-
-
-@micropython.viper
-def _block(p: uint, g: uint) -> int:
-    # One block: the samples at address p (102 of them, int16), the detector's scratch
-    # words at address g (array 'i' DtmfDetector._gs: Goertzel states g[0..31] (see
-    # below), powers g[32..39], whole-block DFTs g[40..55], all + 2^29; g[_G_TRACK]:
-    # the digit held or pending + 1, or 0; g[_G_LIVE]: 1 when the previous block passed
-    # the gate). Returns what dtmf_ref.analyse returns: d, 16 + d or -1.
+def _block(p: uint, e: int) -> int:
+    # One block: the samples at address p (102 of them, int16); on entry e is the
+    # address of the detector's words (array 'i' DtmfDetector._gs: Goertzel states
+    # gs[0..31] (see below), powers gs[32..39], whole-block DFTs gs[40..55], all
+    # + 2^29; gs[_G_TRACK]: the digit held or pending + 1, or 0; gs[_G_LIVE]: 1 when
+    # the previous block passed the gate; from gs[_G_TAB]: a copy of _TAB).
+    # Returns what dtmf_ref.analyse returns: d, 16 + d or -1.
     # Cost notes (x86-64 callgrind counts every instruction): viper keeps the first
-    # three locals in registers, so the parameters are the sample pointer and g, and
-    # x (the current sample, read most often) is the first local; the loops advance
-    # p itself and step it back. Everything is inline but _phase (strict candidates
-    # only): a viper-to-viper call costs ~450 instructions.
+    # three locals in registers, so the parameters are the sample pointer and e (once
+    # the address is taken, the energy sum of the loops), and x (the current sample,
+    # read most often) is the first local; the loops advance p itself and step it
+    # back. Everything is inline: a viper-to-viper call costs ~400 instructions, and
+    # so does reaching a module global's buffer (hence the table copy).
     x = 0
-    gs = ptr32(g)
+    gs = ptr32(e)
+    tab = ptr32(e + _G_TAB * 4)
     t = int(gs[_G_TRACK]) - 1
     end = p + uint(_BLOCK * 2)
     e = 0
@@ -205,7 +129,6 @@ def _block(p: uint, g: uint) -> int:
     # From here the gate's energy is summed again inside the block's first loop
     # (sample 0 of each turn of 3), so a block after a live one needs no gate pass.
     gs[_G_LIVE] = 1
-    tab = ptr16(_TAB)
     gate = 0
     e = 0
     if t >= 0:
@@ -248,108 +171,155 @@ def _block(p: uint, g: uint) -> int:
                 and (pr + pc) * 16 >= (e >> 6) * _FRAC_LOOSE):
             return t
         return -1
-    # energy and first-difference energy (u: the previous sample; the first
-    # difference, sample 0 minus itself, is 0), then the cheap pre-check
+    # energy e and lag-1 correlation ed of the samples (u: the previous sample, 0
+    # before the first); the first difference's energy follows from the identity
+    # sum (x[i] - x[i-1])^2 = 2e - x[0]^2 - x[101]^2 - 2 * sum x[i] x[i-1]
     ed = 0
-    u = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+    u = 0
     while p < end:
         x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
         v = x * x
         gate += v
         e += v
-        u = x - u
-        ed += u * u
+        ed += x * u
         u = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
         e += u * u
-        x = u - x
-        ed += x * x
+        ed += u * x
         x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
         e += x * x
-        u = x - u
-        ed += u * u
+        ed += x * u
         u = x
         p += 6
     p -= uint(_BLOCK * 2)
     if gate < _GATE3:
         gs[_G_LIVE] = 0
         return -1
+    x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+    ed = 2 * e - x * x - u * u - 2 * ed
     e >>= 6
     ed >>= 6
     if ed * 32 < e * _R1_LO or ed * 32 > e * _R1_HI:
         return -1
-    # Goertzel filters, rows then columns, four at a time, three samples per turn
+    # Goertzel filters, four at a time (rows, then columns), three samples per turn
     # (51 = 17 * 3) with the states rotating through three variables; the states after
-    # each half go to gs[2k], gs[2k+1] and gs[16+2k], gs[17+2k] (+ 2^29).
-    o = 0
-    while o < 8:
-        ca = int(tab[o]) - 8192
-        cb = int(tab[o + 1]) - 8192
-        cc = int(tab[o + 2]) - 8192
-        cd = int(tab[o + 3]) - 8192
-        a0 = 0
-        a1 = 0
-        a2 = 0
-        b0 = 0
-        b1 = 0
-        b2 = 0
-        c0 = 0
-        c1 = 0
-        c2 = 0
-        d0 = 0
-        d1 = 0
-        d2 = 0
-        k = 2 * o
-        while k < 32:
-            end = p + uint(_HALF * 2)
-            while p < end:
-                x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-                a0 = ((ca * a1) >> 12) - a2 + x
-                b0 = ((cb * b1) >> 12) - b2 + x
-                c0 = ((cc * c1) >> 12) - c2 + x
-                d0 = ((cd * d1) >> 12) - d2 + x
-                x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
-                a2 = ((ca * a0) >> 12) - a1 + x
-                b2 = ((cb * b0) >> 12) - b1 + x
-                c2 = ((cc * c0) >> 12) - c1 + x
-                d2 = ((cd * d0) >> 12) - d1 + x
-                x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
-                a1 = ((ca * a2) >> 12) - a0 + x
-                b1 = ((cb * b2) >> 12) - b0 + x
-                c1 = ((cc * c2) >> 12) - c0 + x
-                d1 = ((cd * d2) >> 12) - d0 + x
-                p += 6
-            gs[k] = a1 + 0x20000000
-            gs[k + 1] = a2 + 0x20000000
-            gs[k + 2] = b1 + 0x20000000
-            gs[k + 3] = b2 + 0x20000000
-            gs[k + 4] = c1 + 0x20000000
-            gs[k + 5] = c2 + 0x20000000
-            gs[k + 6] = d1 + 0x20000000
-            gs[k + 7] = d2 + 0x20000000
-            k += 16
-        p -= uint(_BLOCK * 2)
-        # whole-block powers and DFTs of this group
-        k = o
-        while k < o + 4:
-            s1 = int(gs[16 + 2 * k]) - 0x20000000
-            s2 = int(gs[17 + 2 * k]) - 0x20000000
-            r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
-            i = ((int(tab[_T_SIN + k]) - 8192) * s2) >> 16
-            gs[32 + k] = r * r + i * i
-            gs[40 + 2 * k] = r + 0x20000000
-            gs[41 + 2 * k] = i + 0x20000000
-            k += 1
-        if o == 0:
-            # early exit (see dtmf_ref.analyse): no column filters for a weak row
-            row = 0
-            k = 1
-            while k < 4:
-                if int(gs[32 + k]) > int(gs[32 + row]):
-                    row = k
-                k += 1
-            if int(gs[32 + row]) * 7 * 16 < e * _FRAC_LOOSE:
-                return -1
-        o += 4
+    # each half go to gs[2k], gs[2k+1] and gs[16+2k], gs[17+2k] (+ 2^29). The
+    # coefficients 2cos(w) (Q12, the table's COEF) are literals here: an immediate
+    # operand costs fewer instructions than a variable.
+    a0 = 0
+    a1 = 0
+    a2 = 0
+    b0 = 0
+    b1 = 0
+    b2 = 0
+    c0 = 0
+    c1 = 0
+    c2 = 0
+    d0 = 0
+    d1 = 0
+    d2 = 0
+    k = 0
+    while k < 32:
+        end = p + uint(_HALF * 2)
+        while p < end:
+            x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+            a0 = ((a1 * 6995) >> 12) - a2 + x
+            b0 = ((b1 * 6739) >> 12) - b2 + x
+            c0 = ((c1 * 6425) >> 12) - c2 + x
+            d0 = ((d1 * 6055) >> 12) - d2 + x
+            x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
+            a2 = ((a0 * 6995) >> 12) - a1 + x
+            b2 = ((b0 * 6739) >> 12) - b1 + x
+            c2 = ((c0 * 6425) >> 12) - c1 + x
+            d2 = ((d0 * 6055) >> 12) - d1 + x
+            x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
+            a1 = ((a2 * 6995) >> 12) - a0 + x
+            b1 = ((b2 * 6739) >> 12) - b0 + x
+            c1 = ((c2 * 6425) >> 12) - c0 + x
+            d1 = ((d2 * 6055) >> 12) - d0 + x
+            p += 6
+        gs[k] = a1 + 0x20000000
+        gs[k + 1] = a2 + 0x20000000
+        gs[k + 2] = b1 + 0x20000000
+        gs[k + 3] = b2 + 0x20000000
+        gs[k + 4] = c1 + 0x20000000
+        gs[k + 5] = c2 + 0x20000000
+        gs[k + 6] = d1 + 0x20000000
+        gs[k + 7] = d2 + 0x20000000
+        k += 16
+    p -= uint(_BLOCK * 2)
+    # whole-block powers and DFTs of the rows
+    k = 0
+    while k < 4:
+        s1 = int(gs[16 + 2 * k]) - 0x20000000
+        s2 = int(gs[17 + 2 * k]) - 0x20000000
+        r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
+        i = ((int(tab[_T_SIN + k]) - 8192) * s2) >> 16
+        gs[32 + k] = r * r + i * i
+        gs[40 + 2 * k] = r + 0x20000000
+        gs[41 + 2 * k] = i + 0x20000000
+        k += 1
+    # early exit (see dtmf_ref.analyse): no column filters for a weak row
+    row = 0
+    k = 1
+    while k < 4:
+        if int(gs[32 + k]) > int(gs[32 + row]):
+            row = k
+        k += 1
+    if int(gs[32 + row]) * 7 * 16 < e * _FRAC_LOOSE:
+        return -1
+    a0 = 0
+    a1 = 0
+    a2 = 0
+    b0 = 0
+    b1 = 0
+    b2 = 0
+    c0 = 0
+    c1 = 0
+    c2 = 0
+    d0 = 0
+    d1 = 0
+    d2 = 0
+    k = 8
+    while k < 32:
+        end = p + uint(_HALF * 2)
+        while p < end:
+            x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
+            a0 = ((a1 * 4768) >> 12) - a2 + x
+            b0 = ((b1 * 4081) >> 12) - b2 + x
+            c0 = ((c1 * 3271) >> 12) - c2 + x
+            d0 = ((d1 * 2329) >> 12) - d2 + x
+            x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
+            a2 = ((a0 * 4768) >> 12) - a1 + x
+            b2 = ((b0 * 4081) >> 12) - b1 + x
+            c2 = ((c0 * 3271) >> 12) - c1 + x
+            d2 = ((d0 * 2329) >> 12) - d1 + x
+            x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
+            a1 = ((a2 * 4768) >> 12) - a0 + x
+            b1 = ((b2 * 4081) >> 12) - b0 + x
+            c1 = ((c2 * 3271) >> 12) - c0 + x
+            d1 = ((d2 * 2329) >> 12) - d0 + x
+            p += 6
+        gs[k] = a1 + 0x20000000
+        gs[k + 1] = a2 + 0x20000000
+        gs[k + 2] = b1 + 0x20000000
+        gs[k + 3] = b2 + 0x20000000
+        gs[k + 4] = c1 + 0x20000000
+        gs[k + 5] = c2 + 0x20000000
+        gs[k + 6] = d1 + 0x20000000
+        gs[k + 7] = d2 + 0x20000000
+        k += 16
+    p -= uint(_BLOCK * 2)
+    # whole-block powers and DFTs of the columns
+    k = 4
+    while k < 8:
+        s1 = int(gs[16 + 2 * k]) - 0x20000000
+        s2 = int(gs[17 + 2 * k]) - 0x20000000
+        r = (s1 - (((int(tab[k]) - 8192) * s2) >> 13)) >> 4
+        i = ((int(tab[_T_SIN + k]) - 8192) * s2) >> 16
+        gs[32 + k] = r * r + i * i
+        gs[40 + 2 * k] = r + 0x20000000
+        gs[41 + 2 * k] = i + 0x20000000
+        k += 1
     col = 4
     k = 5
     while k < 8:
@@ -391,12 +361,85 @@ def _block(p: uint, g: uint) -> int:
             if (int(gs[32 + k]) >> 3) * _OTHERS > best:
                 return 16 + d
         k += 1
-    kr = int(_phase(g, row, col))
-    if kr == 0:
-        return 16 + d
-    kc = int(_phase(g, col, row))
-    if kc == 0:
-        return 16 + d
+    # half-block phase test of each tone, k, the other group's tone being j (see
+    # dtmf_ref._phase): fails, or gives the Q8 factor undoing the measured frequency
+    # offset's loss (kr, kc). gs[2k], gs[2k+1]: the tone's Goertzel state after the
+    # first half, gs[16+2k], gs[17+2k] after the whole block
+    kr = 0
+    kc = 0
+    k = row
+    j = col
+    while True:
+        c = int(tab[k]) - 8192
+        sn = int(tab[_T_SIN + k]) - 8192
+        s1 = int(gs[2 * k]) - 0x20000000
+        s2 = int(gs[2 * k + 1]) - 0x20000000
+        r1 = (s1 - ((c * s2) >> 13)) >> 4
+        i1 = (sn * s2) >> 16
+        s1 = int(gs[16 + 2 * k]) - 0x20000000
+        s2 = int(gs[17 + 2 * k]) - 0x20000000
+        r2 = (s1 - ((c * s2) >> 13)) >> 4
+        i2 = (sn * s2) >> 16
+        rb = int(gs[40 + 2 * j]) - 0x20000000     # the other tone's whole-block DFT
+        ib = int(gs[41 + 2 * j]) - 0x20000000
+        q = _T_LEAK + 16 * k + 4 * (j & 3)
+        c = int(tab[q]) - 8192
+        sn = int(tab[q + 1]) - 8192
+        r1 -= (rb * c - ib * sn) >> 15
+        i1 -= (rb * sn + ib * c) >> 15
+        c = int(tab[q + 2]) - 8192
+        sn = int(tab[q + 3]) - 8192
+        r2 -= (rb * c - ib * sn) >> 15
+        i2 -= (rb * sn + ib * c) >> 15
+        a = r2 * r1 + i2 * i1
+        b = i2 * r1 - r2 * i1
+        p1 = r1 * r1 + i1 * i1
+        pf = r2 * r2 + i2 * i2
+        m = pf
+        if p1 > m:
+            m = p1
+        if a > m:
+            m = a
+        if -a > m:
+            m = -a
+        if b > m:
+            m = b
+        if -b > m:
+            m = -b
+        while m >= 32768:
+            m >>= 1
+            a >>= 1
+            b >>= 1
+            p1 >>= 1
+            pf >>= 1
+        c = int(tab[_T_COSA + k]) - 8192
+        sn = int(tab[_T_SINA + k]) - 8192
+        w = (a * c + b * sn) >> 12
+        v = (b * c - a * sn) >> 12
+        p2 = pf + p1 - 2 * w
+        r = w - p1
+        if 2 * r * 4096 < (int(tab[_T_COST + k]) - 8192) * (p1 + p2):
+            return 16 + d
+        r >>= 2
+        v >>= 2
+        n = r * r + v * v
+        if n <= 0:
+            return 16 + d
+        z = n                      # integer square root, Newton's method
+        y = (z + 1) >> 1
+        while y < z:
+            z = y
+            y = (z + n // z) >> 1
+        u = (4096 - (r * 4096) // z) >> 6
+        if u > 127:
+            u = 127
+        if k == row:
+            kr = int(tab[_KC + u]) - 8192
+            k = col
+            j = row
+        else:
+            kc = int(tab[_KC + u]) - 8192
+            break
     pr = (pr >> 8) * kr + (((pr & 255) * kr) >> 8)
     pc = (pc >> 8) * kc + (((pc & 255) * kc) >> 8)
     pr = (pr >> 8) * (int(tab[_T_DGAIN + row]) - 8192)
@@ -499,7 +542,7 @@ def _process(self, pcmo, n: int):
         if t == 0:
             t = int(st[_PEND])
         g[_G_TRACK] = t
-        r = int(_block(src, ga))
+        r = int(_block(src, int(ga)))
         # -- the digit state machine (see dtmf_ref.DtmfDetector._block) --
         blk = int(st[_BLK])
         st[_BLK] = blk + 1
@@ -573,7 +616,9 @@ class DtmfDetector:
         self.on_start = on_start
         self._st = array('i', bytes(4 * _NSTATE))
         self._buf = array('h', bytes(2 * _BLOCK))   # a block straddling frames
-        self._gs = array('i', bytes(4 * _NGS))   # scratch words of _block
+        self._gs = array('i', bytes(4 * (_G_TAB + len(_TAB))))   # _block's words
+        for k in range(len(_TAB)):
+            self._gs[_G_TAB + k] = _TAB[k]
 
     def reset(self):
         st = self._st
