@@ -11,6 +11,7 @@ from rtp import _fast, events
 _RX_BUF = const(2048)  # bytes: receive buffer (several datagrams may be read at once)
 _MAX_READS = const(16)  # socket reads per receive() call
 _MAX_STRANGERS = const(64)  # strangers' datagrams dropped per call (the rest next call)
+_SWEEP_MAX = const(4096)  # more than a socket's receive buffer can hold
 _LEARN = const(3)  # unpadded audio packets of one size before switching to readinto()
 _MAX_DROPOUT = const(3000)  # RFC 3550 A.1: sequence jump still taken as in order
 _MAX_MISORDER = const(100)  # RFC 3550 A.1: sequence this far back is reordering
@@ -163,7 +164,7 @@ def sweep(s, a):
     """After connecting to a: what the socket queued before came from anyone; keep
     only a's packets (set-up, not in the frame: recvfrom allocates)."""
     want = addr_parts(a)
-    for _ in range(_MAX_STRANGERS):
+    for _ in range(_SWEEP_MAX):  # all of it: anything left would pass as a's
         try:
             data, src = s.sock.recvfrom(_RX_BUF)
         except OSError:
@@ -188,21 +189,21 @@ def _split(s, n):
     while o < n:
         r = n - o
         if r < 8 or (b[o] & 0xC0) != 0x80:
-            return _unsplittable(s, count)
+            return _unsplittable(s, count, n)
         if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
             ln = (((b[o + 2] << 8) | b[o + 3]) + 1) * 4
             if ln > r:
-                return _unsplittable(s, count)
+                return _unsplittable(s, count, n)
             _rtcp_in(s, o, ln)
             count += 1
             o += ln
             continue
         if r < 12 or b[o] & 0x20:  # padded: its length is not in its header
-            return _unsplittable(s, count)
+            return _unsplittable(s, count, n)
         hl = 12 + 4 * (b[o] & 0x0F)
         if b[o] & 0x10:
             if r < hl + 4:
-                return _unsplittable(s, count)
+                return _unsplittable(s, count, n)
             hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
         pt = b[o + 1] & 0x7F
         if pt == s.pt:
@@ -210,18 +211,23 @@ def _split(s, n):
         elif pt == s.dtmf_pt:
             ln = hl + 4
         else:
-            return _unsplittable(s, count)
+            return _unsplittable(s, count, n)
         if ln > r:
-            return _unsplittable(s, count)
+            return _unsplittable(s, count, n)
         packet(s, o, ln)
         count += 1
         o += ln
     return count
 
 
-def _unsplittable(s, count):
-    # Unexpected size or padding: drop the rest and learn the sizes again.
-    s.discarded += 1
+def _unsplittable(s, count, n):
+    # Unexpected size or padding: drop the rest and learn the sizes again. A read
+    # that filled the whole request and does not split was cut: a datagram longer
+    # than the space left (oversize; a burst of whole datagrams splits cleanly).
+    if n == s._rx_req:
+        s.oversize += 1
+    else:
+        s.discarded += 1
     s._learned = False
     s._learn_n = 0
     return count + 1

@@ -249,6 +249,8 @@ class RtpSession:
         RTP a new source that proved itself): connect the RTP socket to it, RTCP to
         its RTCP port, and drop what was queued from anyone else. Allocates."""
         ip, port = addr_parts(a)
+        if self._catch is None:  # first: from the connect on, others need a socket
+            self._catch = self._catcher(self.local_port)
         try:
             self.sock.connect(a)
         except OSError:
@@ -266,8 +268,6 @@ class RtpSession:
         self._learn_n = 0
         self._cand = None
         self._cand_n = 0
-        if self._catch is None:
-            self._catch = self._catcher(self.local_port)
         self.aim_rtcp(ip, rport)
         receiver.sweep(self, a)
         return True
@@ -466,14 +466,26 @@ class RtpSession:
         if self._rtcp is None:
             return
         a = _addr(ip, port)
+        if self._rtcp_catch is None:
+            self._rtcp_catch = self._catcher(self.local_port + 1)
         try:
             self._rtcp.connect(a)
         except OSError:
             return
         self._rtcp_dest = a
         self._rtcp_connected = True
-        if self._rtcp_catch is None:
-            self._rtcp_catch = self._catcher(self.local_port + 1)
+        # What queued before the connect came from anyone: only ip:port's is parsed.
+        for _ in range(256):
+            try:
+                data, src = self._rtcp.recvfrom(len(self._rtcp_rx))
+            except OSError:
+                break
+            if addr_parts(src) != (ip, port):
+                self.rtcp_strangers += 1
+                continue
+            n = len(data)
+            self._rtcp_rx[:n] = data
+            rtcp.parse(self, self._rtcp_rx, n, time.ticks_ms())
 
     @property
     def stats(self):

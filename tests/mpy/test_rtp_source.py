@@ -243,10 +243,12 @@ def test_oversize_datagrams_from_the_peer_are_dropped():
     for q in range(5, 12):  # learned: several datagrams per read
         r.send(q, q * F, fill=q)
         settle(b, 2)
+    eq(b._learned, True, "learned")
     r.send(12, 12 * F, n=8000)
     for q in range(13, 16):
         r.send(q, q * F, fill=q)
     settle(b)
+    eq(b.stats["oversize"], 3, "also counted when several datagrams are read at once")
     eq(b.stats["received"] >= 13, True, "the stream goes on after an oversize datagram")
     close(a, b, r)
 
