@@ -43,6 +43,11 @@ _NSTATE = const(10)
 _G_TRACK = const(56)
 _G_LIVE = const(57)
 _G_TAB = const(58)      # from here: a copy of _TAB (a module global costs ~400 to reach)
+_NTAB = const(328)      # len(_TAB)
+# DtmfDetector._w, array 'i': the state words (0.._NSTATE-1), _block's words from _W_GS,
+# then the block buffer (102 samples, int16) at _W_BUF
+_W_GS = const(_NSTATE)
+_W_BUF = const(_NSTATE + _G_TAB + _NTAB)
 _DSTR = tuple(DIGITS)   # one-character strings made once: callbacks get them, no allocation
 
 # Tables, the same as dtmf_ref's (a test compares), at these offsets; stored + 8192 so
@@ -95,6 +100,7 @@ _TAB = array('H', [v + 8192 for v in (
     # HSIN
     4086, 3975, 3712, 3270, 3877, 3539, 2999, 2233, 1107, 1220, 1345, 1479,
     )])
+assert len(_TAB) == _NTAB
 
 
 @micropython.viper
@@ -141,11 +147,9 @@ def _block(p: uint, e: int) -> int:
         b0 = 0
         b1 = 0
         b2 = 0
-        while p < end:
+        while p < end:              # six samples a turn; gate: samples 0 and 3
             x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-            v = x * x
-            gate += v
-            e += v
+            gate += x * x
             a0 = ((cr * a1) >> 12) - a2 + x
             b0 = ((cc * b1) >> 12) - b2 + x
             x = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
@@ -156,7 +160,20 @@ def _block(p: uint, e: int) -> int:
             e += x * x
             a1 = ((cr * a2) >> 12) - a0 + x
             b1 = ((cc * b2) >> 12) - b0 + x
-            p += 6
+            x = ((int(ptr16(p)[3]) ^ 0x8000) - 0x8000) >> 5
+            gate += x * x
+            a0 = ((cr * a1) >> 12) - a2 + x
+            b0 = ((cc * b1) >> 12) - b2 + x
+            x = ((int(ptr16(p)[4]) ^ 0x8000) - 0x8000) >> 5
+            e += x * x
+            a2 = ((cr * a0) >> 12) - a1 + x
+            b2 = ((cc * b0) >> 12) - b1 + x
+            x = ((int(ptr16(p)[5]) ^ 0x8000) - 0x8000) >> 5
+            e += x * x
+            a1 = ((cr * a2) >> 12) - a0 + x
+            b1 = ((cc * b2) >> 12) - b0 + x
+            p += 12
+        e += gate
         if gate < _GATE3:
             gs[_G_LIVE] = 0
             return -1
@@ -176,11 +193,9 @@ def _block(p: uint, e: int) -> int:
     # sum (x[i] - x[i-1])^2 = 2e - x[0]^2 - x[101]^2 - 2 * sum x[i] x[i-1]
     ed = 0
     u = 0
-    while p < end:
+    while p < end:                  # six samples a turn; gate: samples 0 and 3
         x = ((int(ptr16(p)[0]) ^ 0x8000) - 0x8000) >> 5
-        v = x * x
-        gate += v
-        e += v
+        gate += x * x
         ed += x * u
         u = ((int(ptr16(p)[1]) ^ 0x8000) - 0x8000) >> 5
         e += u * u
@@ -188,8 +203,17 @@ def _block(p: uint, e: int) -> int:
         x = ((int(ptr16(p)[2]) ^ 0x8000) - 0x8000) >> 5
         e += x * x
         ed += x * u
-        u = x
-        p += 6
+        u = ((int(ptr16(p)[3]) ^ 0x8000) - 0x8000) >> 5
+        gate += u * u
+        ed += u * x
+        x = ((int(ptr16(p)[4]) ^ 0x8000) - 0x8000) >> 5
+        e += x * x
+        ed += x * u
+        u = ((int(ptr16(p)[5]) ^ 0x8000) - 0x8000) >> 5
+        e += u * u
+        ed += u * x
+        p += 12
+    e += gate
     p -= uint(_BLOCK * 2)
     if gate < _GATE3:
         gs[_G_LIVE] = 0
@@ -500,12 +524,14 @@ def _process(self, pcmo, n: int):
     # DtmfDetector.process: blocks lying inside pcmo are analysed in place, the others
     # are assembled in the block buffer (32-bit copies when aligned); _block analyses
     # each, then the state machine runs here. Buffer addresses are taken once per call
-    # (each ptr16(object) asks the object for its buffer). A bytecode method (frame
-    # > 11 words) would put its frame on the heap. Events go straight to the callbacks.
-    st = ptr32(self._st)
-    ba = uint(ptr16(self._buf))
+    # (each ptr16(object) asks the object for its buffer; the detector keeps all its
+    # words in one array, one attribute lookup). A bytecode method (frame > 11 words)
+    # would put its frame on the heap. Events go straight to the callbacks.
+    w = uint(ptr32(self._w))
+    st = ptr32(w)
+    ba = w + uint(_W_BUF * 4)
     pa = uint(ptr16(pcmo))
-    ga = uint(ptr32(self._gs))
+    ga = w + uint(_W_GS * 4)
     g = ptr32(ga)
     pos = int(st[_POS])
     i = 0
@@ -614,17 +640,17 @@ class DtmfDetector:
     def __init__(self, on_digit=None, on_start=None):
         self.on_digit = on_digit
         self.on_start = on_start
-        self._st = array('i', bytes(4 * _NSTATE))
-        self._buf = array('h', bytes(2 * _BLOCK))   # a block straddling frames
-        self._gs = array('i', bytes(4 * (_G_TAB + len(_TAB))))   # _block's words
-        for k in range(len(_TAB)):
-            self._gs[_G_TAB + k] = _TAB[k]
+        # every word of the detector (see _W_GS): state, _block's words with the
+        # table copy, the buffer of a block straddling frames
+        self._w = w = array('i', bytes(4 * (_W_BUF + _BLOCK // 2)))
+        for k in range(_NTAB):
+            w[_W_GS + _G_TAB + k] = _TAB[k]
 
     def reset(self):
-        st = self._st
+        w = self._w
         for k in range(_NSTATE):
-            st[k] = 0
-        self._gs[_G_LIVE] = 0
+            w[k] = 0
+        w[_W_GS + _G_LIVE] = 0
 
     # process(pcm, n): feed n samples of pcm (array('h') or a memoryview of one);
     # callbacks run from inside it (they must not call process). Viper, so that no
@@ -633,7 +659,7 @@ class DtmfDetector:
 
     def flush(self):
         """End a digit still held (end of input): reported as ending now."""
-        st = self._st
+        st = self._w
         if st[_CUR]:
             d = st[_CUR] - 1
             end = st[_TMISS] if st[_MISS] else st[_BLK]
