@@ -2,8 +2,13 @@
 
 lib/ and firmware/ are compiled for every architecture in ARCHS (native and viper
 code is compiled ahead of time there); each board gets a deployable tree in
-build/boards/<name>/ for its own architecture. `--check` also runs pyright over
-each real board's code against the official MicroPython stubs of its port.
+build/boards/<name>/ for its own architecture. Reference and test-only modules
+(`*_ref.py`) never reach a device: they are left out of every build, tree and image.
+`--romfs` also packs each board's tree (all but main.py, which stays on the board's
+filesystem) into a ROMFS image, build/boards/<name>.romfs, with `mpremote romfs
+build`: on the board it is mounted at /rom and its bytecode runs in place, from flash.
+`--check` also runs pyright over each real board's code against the official
+MicroPython stubs of its port.
 """
 import argparse
 import json
@@ -16,6 +21,14 @@ from . import paths
 ARCHS = ("xtensawin", "armv6m", "x64")
 PORT_OF_ARCH = {"xtensawin": "esp32", "armv6m": "rp2"}   # stubs used by --check
 BOOT_SOURCES = ("main.py",)   # stay source: the device runs main.py at boot
+HOST_ONLY_SUFFIXES = ("_ref.py",)   # reference / test-only code: never on a device
+MPREMOTE = str(paths.VENV_BIN / "mpremote")
+
+
+def on_device(path):
+    """False for reference and test-only modules (dsp.*_ref): host tests use them from
+    the source tree; no build, deploy, manifest or image carries them."""
+    return not path.name.endswith(HOST_ONLY_SUFFIXES)
 
 
 def boards():
@@ -30,6 +43,8 @@ def boards():
 def compile_tree(src_root, dst_root, arch, errors):
     count = 0
     for src in sorted(src_root.rglob("*.py")):
+        if not on_device(src):
+            continue
         rel = src.relative_to(src_root)
         dst = dst_root / rel.with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +60,7 @@ def build(only_board=None):
     errors = []
     out = paths.BUILD / "mpy"
     for arch in ARCHS:
+        shutil.rmtree(out / arch, ignore_errors=True)    # no stale or excluded module stays
         n = compile_tree(paths.ROOT / "lib", out / arch / "lib", arch, errors)
         n += compile_tree(paths.ROOT / "firmware", out / arch / "firmware", arch, errors)
         print("build: %-9s %3d modules -> %s" % (arch, n, (out / arch).relative_to(paths.ROOT)))
@@ -64,6 +80,29 @@ def build(only_board=None):
         shutil.copy(paths.ROOT / "boards" / name / "board.json", tree / "board.json")
         print("build: board %-13s (%s) -> %s" % (name, arch, tree.relative_to(paths.ROOT)))
     return errors
+
+
+def romfs_path(name):
+    return paths.BUILD / "boards" / (name + ".romfs")
+
+
+def romfs(name, errors):
+    """Pack build/boards/<name>/ (built first) into a ROMFS image, main.py left out.
+    The .mpy files are already compiled for the board's arch: `--no-mpy` keeps
+    mpremote from compiling anything itself (its own step knows no arch)."""
+    tree = paths.BUILD / "boards" / name
+    stage = paths.BUILD / "romfs" / name
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.copytree(tree, stage, ignore=shutil.ignore_patterns(*BOOT_SOURCES, "*.py"))
+    img = romfs_path(name)
+    r = subprocess.run([MPREMOTE, "romfs", "-o", str(img), "--no-mpy", "build", str(stage)],
+                       capture_output=True, text=True)
+    if r.returncode or not img.exists():
+        errors.append("romfs %s: %s" % (name, (r.stderr or r.stdout).strip()))
+        return None
+    print("build: romfs %-13s %7d bytes -> %s" % (name, img.stat().st_size,
+                                                   img.relative_to(paths.ROOT)))
+    return img
 
 
 def check(only_board=None):
@@ -96,8 +135,14 @@ def main(argv):
     ap = argparse.ArgumentParser(prog="ata build", description=__doc__.split("\n\n")[0])
     ap.add_argument("--board", help="only this board")
     ap.add_argument("--check", action="store_true", help="also type-check board code with pyright")
+    ap.add_argument("--romfs", action="store_true",
+                    help="also pack each board's tree into build/boards/<board>.romfs")
     args = ap.parse_args(argv)
     errors = build(args.board)
+    if args.romfs and not errors:
+        for name in boards():
+            if not args.board or name == args.board:
+                romfs(name, errors)
     for e in errors:
         print("build error: " + e, file=sys.stderr)
     failures = check(args.board) if args.check else []

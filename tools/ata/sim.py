@@ -22,8 +22,16 @@ _CONSOLE_BUFFER = 65536   # bytes of console output held for a slow reader, at m
 
 
 class SimProcess:
-    def __init__(self, config, run_dir=None, heapsize=None, echo=False):
-        """config: a path to a JSON file or a dict."""
+    def __init__(self, config, run_dir=None, heapsize=None, echo=False, romfs=None,
+                 mpy_tree=None, heap_trace_ms=None):
+        """config: a path to a JSON file or a dict. romfs: run the firmware's code from
+        this ROMFS image mounted at /rom (`ata build --romfs`); mpy_tree: from this .mpy
+        tree (`ata build`); default: from source. heap_trace_ms: print the live heap
+        that often (tools/ata/simboot.py)."""
+        self.boot = (["--romfs", str(romfs)] if romfs else
+                     ["--tree", str(mpy_tree)] if mpy_tree else [])
+        if heap_trace_ms and self.boot:
+            self.boot += ["--heap-trace", str(heap_trace_ms)]
         self.run_dir = pathlib.Path(run_dir or paths.BUILD / "sim" / ("%d-%d" % (os.getpid(), time.time_ns() % 10**6)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if isinstance(config, dict):
@@ -54,6 +62,8 @@ class SimProcess:
         cmd = [paths.MICROPYTHON]
         if self.heapsize:
             cmd += ["-X", "heapsize=%s" % self.heapsize]
+        if self.boot:        # code from an image or .mpy tree: simboot.py mounts it first
+            cmd += [str(paths.ROOT / "tools" / "ata" / "simboot.py")] + self.boot
         cmd += [str(paths.ROOT / "firmware" / "main.py"), "--config", str(self.config_path)]
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
@@ -62,7 +72,10 @@ class SimProcess:
         if self.console_path.is_symlink() or self.console_path.exists():
             self.console_path.unlink()
         self.console_path.symlink_to(os.ttyname(self.slave))
-        self.proc = subprocess.Popen(cmd, cwd=self.run_dir, env=paths.micropython_env(),
+        env = paths.micropython_env()
+        if self.boot:        # only what a board has: frozen modules, then the image/tree
+            env["MICROPYPATH"] = ".frozen"
+        self.proc = subprocess.Popen(cmd, cwd=self.run_dir, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, bufsize=0)
         self._logfile = open(self.log_path, "wb")
@@ -186,8 +199,11 @@ def main(argv):
     ap.add_argument("--config", required=True, help="firmware config (JSON, see docs/config.md)")
     ap.add_argument("--run-dir", help="folder for the console link, logs and state")
     ap.add_argument("--heapsize", help="MicroPython heap, e.g. 96k (the ESP32 budget)")
+    ap.add_argument("--romfs", metavar="IMG", help="run the code from this ROMFS image "
+                    "mounted at /rom, as a board does (ata build --romfs: build/boards/sim.romfs)")
     args = ap.parse_args(argv)
-    sim = SimProcess(args.config, run_dir=args.run_dir, heapsize=args.heapsize, echo=True)
+    sim = SimProcess(args.config, run_dir=args.run_dir, heapsize=args.heapsize, echo=True,
+                     romfs=args.romfs)
     sim.start(wait_ready=False)
     print("sim: run folder %s" % sim.run_dir)
     print("sim: console %s -> %s" % (sim.console_path, os.ttyname(sim.slave)))
