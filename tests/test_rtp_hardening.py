@@ -91,9 +91,11 @@ def spoofer_or_skip():
 
 
 class Stranger(threading.Thread):
-    """Sprays RTP at the ATA's RTP port from its own port: every 20 ms one packet per
+    """Sprays RTP at the ATA's RTP port: every 20 ms, from one port, one packet per
     kind (PCMU with its own SSRC, PCMU with a second SSRC, PCMA, an RFC 4733 event),
-    all carrying STRANGER_HZ, plus one RTCP garbage datagram to port+1."""
+    and from a second port a clean PCMU stream (one SSRC, consecutive sequence: what
+    symmetric RTP would follow), all carrying STRANGER_HZ; plus one RTCP garbage
+    datagram to port+1."""
 
     def __init__(self, rtp_port):
         super().__init__(daemon=True)
@@ -101,6 +103,8 @@ class Stranger(threading.Thread):
         self.rtcp_to = ("127.0.0.1", rtp_port + 1)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
+        self.clean = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.clean.bind(("127.0.0.1", 0))
         self.stop_ev = threading.Event()
         self.rtp_sent = 0
         self.rtcp_sent = 0
@@ -116,6 +120,8 @@ class Stranger(threading.Thread):
                         rtp_packet(seq, ts, 0x11111111, bytes([5, 10, 0, 160]), pt=101)):
                 self.sock.sendto(pkt, self.to)
                 self.rtp_sent += 1
+            self.clean.sendto(rtp_packet(seq, ts, 0x44444444, body), self.to)
+            self.rtp_sent += 1
             self.sock.sendto(os.urandom(64), self.rtcp_to)
             self.rtcp_sent += 1
             seq, ts, k = seq + 1, ts + 160, k + 1
@@ -125,6 +131,7 @@ class Stranger(threading.Thread):
         self.stop_ev.set()
         self.join(5)
         self.sock.close()
+        self.clean.close()
 
 
 def dial_far_end(sim, phone):
@@ -144,7 +151,9 @@ def share(x, hz):
 
 
 # -- tests --------------------------------------------------------------------------
-def test_strangers_before_and_during_a_call_are_never_heard(pbx, ata):
+@pytest.mark.parametrize("sim_options", [{}, {"rtp": {"symmetric": True}}],
+                         ids=["strict", "symmetric"])
+def test_strangers_before_and_during_a_call_are_never_heard(pbx, ata, sim_options):
     kam, far = pbx
     sim, phone = ata
     start = dial_far_end(sim, phone)

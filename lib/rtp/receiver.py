@@ -15,7 +15,8 @@ _SWEEP_MAX = const(4096)  # more than a socket's receive buffer can hold
 _LEARN = const(3)  # unpadded audio packets of one size before switching to readinto()
 _MAX_DROPOUT = const(3000)  # RFC 3550 A.1: sequence jump still taken as in order
 _MAX_MISORDER = const(100)  # RFC 3550 A.1: sequence this far back is reordering
-_SILENT_MS = const(200)  # symmetric RTP: the accepted source this quiet may be replaced
+_SILENT_MS = const(500)  # symmetric RTP: the accepted source this quiet (or this long
+#                         after set_remote without a packet) may be replaced
 MAX_PACKET = const(1500)  # longest datagram taken from the peer (an Ethernet MTU)
 LATCH_PACKETS = const(5)  # symmetric RTP: packets in a row, one SSRC, one new source
 SEEN = const(128)  # sequence numbers remembered for duplicate detection

@@ -268,6 +268,10 @@ class RtpSession:
         self._learn_n = 0
         self._cand = None
         self._cand_n = 0
+        # A fresh address gets the silence time to start sending before symmetric
+        # RTP looks at anyone else (a stranger must not win the race to the answer).
+        self._ok_ms = time.ticks_ms()
+        self._ok_have = True
         self.aim_rtcp(ip, rport)
         receiver.sweep(self, a)
         return True

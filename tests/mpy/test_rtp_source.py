@@ -116,6 +116,13 @@ def test_queued_stranger_packets_are_swept_when_the_answer_arrives():
     close(s, r, evil)
 
 
+def later(s, ms=3):
+    """receive() one second in the future: past the symmetric-RTP silence time that
+    set_remote() grants the SDP address."""
+    time.sleep_ms(ms)
+    return s.receive(time.ticks_add(time.ticks_ms(), 1000))
+
+
 def test_symmetric_follows_a_new_source_after_consecutive_packets():
     # NAT: the SDP names an address that never sends; the peer's packets come from
     # another one. Followed after LATCH_PACKETS packets in a row, then replied to.
@@ -126,11 +133,11 @@ def test_symmetric_follows_a_new_source_after_consecutive_packets():
     peer = Raw(s.local_port)
     for q in range(LATCH_PACKETS - 1):
         peer.send(100 + q, q * F)
-        settle(s, 3)
+        later(s)
     eq(s.stats["latched"], False, "not yet")
     eq(s.strangers, LATCH_PACKETS - 1, "counted while proving itself")
     peer.send(100 + LATCH_PACKETS - 1, (LATCH_PACKETS - 1) * F)
-    settle(s, 3)
+    later(s)
     st = s.stats
     eq(st["latched"], True, "followed")
     eq(st["relatches"], 1, "once")
@@ -161,16 +168,16 @@ def test_symmetric_needs_one_ssrc_consecutive_sequence_one_source():
     y = Raw(s.local_port)
     for q in range(4 * LATCH_PACKETS):
         x.send(q, q * F, ssrc=b"AAAA" if q % 2 else b"BBBB")  # SSRC flips
-        settle(s, 2)
+        later(s, 2)
     for q in range(4 * LATCH_PACKETS):
         x.send(2 * q, q * F, ssrc=b"CCCC")  # sequence numbers skip
-        settle(s, 2)
+        later(s, 2)
     for q in range(4 * LATCH_PACKETS):
         (x if q % 2 else y).send(q, q * F, ssrc=b"DDDD")  # two sources take turns
-        settle(s, 2)
+        later(s, 2)
     for q in range(4 * LATCH_PACKETS):
         x.send(q, q * F, pt=96, ssrc=b"EEEE")  # a payload type not negotiated
-        settle(s, 2)
+        later(s, 2)
     eq(s.stats["latched"], False, "never followed")
     eq(s.stats["received"], 0, "nothing accepted")
     eq(s.strangers, 16 * LATCH_PACKETS, "all counted")
@@ -184,11 +191,26 @@ def test_symmetric_never_replaces_a_source_that_is_sending():
     for q in range(6 * LATCH_PACKETS):
         a.send(fr)
         stranger.send(q, q * F, ssrc=b"EVIL")
-        settle(b, 3)
+        later(b)
     eq(b.stats["latched"], False, "the SDP source keeps the stream")
     eq(b.stats["remote"], ("127.0.0.1", a.local_port), "remote")
     eq(b.stats["received"], 6 * LATCH_PACKETS, "all of the peer's packets")
     eq(b.strangers, 6 * LATCH_PACKETS, "stranger's counted")
+    close(a, b, stranger)
+
+
+def test_symmetric_stranger_cannot_win_the_race_to_the_answer():
+    # Right after set_remote() the SDP address has not sent yet: a stranger's clean
+    # stream is not followed within the silence time granted to it.
+    a, b = pair(symmetric=True)
+    stranger = Raw(b.local_port)
+    for q in range(3 * LATCH_PACKETS):
+        stranger.send(q, q * F, ssrc=b"EVIL")
+        settle(b, 3)
+    eq(b.stats["latched"], False, "not followed")
+    a.send(bytes(F))
+    settle(b)
+    eq(b.stats["received"], 1, "the SDP source is heard")
     close(a, b, stranger)
 
 
