@@ -533,6 +533,7 @@ def _process(self, pcmo, n: int):
     pa = uint(ptr16(pcmo))
     ga = w + uint(_W_GS * 4)
     g = ptr32(ga)
+    analyse = _block              # one global lookup per call, not per block
     pos = int(st[_POS])
     i = 0
     while i < n:
@@ -568,7 +569,7 @@ def _process(self, pcmo, n: int):
         if t == 0:
             t = int(st[_PEND])
         g[_G_TRACK] = t
-        r = int(_block(src, int(ga)))
+        r = int(analyse(src, int(ga)))
         # -- the digit state machine (see dtmf_ref.DtmfDetector._block) --
         blk = int(st[_BLK])
         st[_BLK] = blk + 1
