@@ -48,6 +48,7 @@ SCHEMA = {
     },
     "sim": {
         "phone_port": (int, 7001, "port"),
+        "network_after_ms": (int, 0, (0, 600000)),   # the sim's network is down this long
     },
 }
 

@@ -3,51 +3,37 @@
 import sys
 import time
 
-import config
-
 VERSION = "0.1.0"
 DEFAULT_CONFIG = "config.json"
-LAST_GOOD = "config.good.json"   # the last config that booted; used when the new one is bad
+NET_RETRY_MS = (1000, 60000)   # network retries: first delay, then doubling up to this
+WDT_TIMEOUT_MS = 8000          # the event loop stalled this long: the board resets
+WDT_FEED_MS = 1000
 
 _T0 = time.ticks_ms()
+_LOG_SINK = []   # the console's filter: holds log lines while mpremote's raw REPL runs
 
 
 def log(msg):
     t = time.ticks_diff(time.ticks_ms(), _T0)
-    print("[%6d.%03d] %s" % (t // 1000, t % 1000, msg))
-
-
-def load_config(path):
-    """The config at path, or the last good one when it is bad; exit if neither."""
-    try:
-        cfg = config.load(path)
-    except config.ConfigError as e:
-        print("CONFIG ERROR %s" % e)
-        if path == LAST_GOOD:
-            sys.exit(2)
-        try:
-            cfg = config.load(LAST_GOOD)
-        except config.ConfigError:
-            sys.exit(2)
-        print("config: using the last good configuration")
-        return cfg
-    try:
-        with open(path) as src, open(LAST_GOOD, "w") as dst:
-            dst.write(src.read())
-    except OSError:
-        pass       # read-only filesystem: no fallback kept, not fatal
-    return cfg
+    text = "[%6d.%03d] %s" % (t // 1000, t % 1000, msg)
+    if _LOG_SINK:
+        _LOG_SINK[0](text)
+    else:
+        print(text)
 
 
 class App:
-    def __init__(self, cfg):
+    def __init__(self, cfg, config_path=DEFAULT_CONFIG):
         self.cfg = cfg
+        self.config_path = config_path
+        self.safe_reason = None     # set while in safe mode (status shows it)
         self.board = None
         self.line = None
         self.media = None
         self.calls = None
         self.sip = None
         self.supervisor = None
+        self.log_sink = _LOG_SINK
 
     async def run(self):
         import asyncio
@@ -63,9 +49,10 @@ class App:
         log("ATA firmware %s on board %s, country %s" % (VERSION, board.Board.name,
                                                         cfg["line"]["country"]))
         self.board = board.Board(cfg, log)
-        ip = await self.board.network_up()
+        ip = await self._network()
         port = self.board.ports[0]
         self.media = Media(port, log)
+        self.media.on_call = getattr(self.board, "call_active", None)
         self.calls = CallControl(cfg, ip, log)
         self.sip = self.calls.ua
         sup = self.supervisor = Supervisor(log, self.make_safe)
@@ -77,12 +64,47 @@ class App:
         self.line.start()
         sup.spawn("media", self.media.run)
         sup.spawn("line", self.line.run)
+        sup.spawn("watchdog", self._feed_watchdog)
+        sup.spawn("config_keeper", self._keep_config_when_registered)
         await self.calls.start()
         log("ready: SIP %s@%s:%d from %s:%d" % (cfg["sip"]["user"], cfg["sip"]["server"],
                                                cfg["sip"]["port"], ip, cfg["sip"]["sip_port"]))
         await sup.spawn("console", Console(self).run)   # returns on `shutdown`
         log("console: shutting down")
         await self.calls.stop()
+
+    async def _network(self):
+        """The board's network, retried with back-off until it comes up: a Wi-Fi
+        access point that is down at power-on must not leave the ATA dead."""
+        import asyncio
+        delay = NET_RETRY_MS[0]
+        while True:
+            try:
+                return await self.board.network_up()
+            except OSError as e:
+                if getattr(e, "errno", None) in getattr(self.board, "FATAL_ERRNOS", ()):
+                    raise                    # the sim's own port taken: its runner retries
+                log("network: %s; retrying in %d ms" % (e, delay))
+                await asyncio.sleep_ms(delay)
+                delay = min(delay * 2, NET_RETRY_MS[1])
+
+    async def _feed_watchdog(self):
+        """Feeds the board's watchdog while the event loop runs: a task that blocks the
+        loop (or a hang anywhere) stops the feeding and the board resets."""
+        import asyncio
+        wdt = self.board.watchdog(WDT_TIMEOUT_MS)
+        while True:
+            wdt.feed()
+            await asyncio.sleep_ms(WDT_FEED_MS)
+
+    async def _keep_config_when_registered(self):
+        """config.good.json is the config that proved itself: written once SIP has
+        registered with it, not at every boot."""
+        import asyncio
+        import safemode
+        while not self.sip.status()["registered"]:
+            await asyncio.sleep_ms(500)
+        safemode.keep_good(self.config_path, log)
 
     def make_safe(self, crashed):
         """After a task crashed: ring off, tones and caller ID off, any call ended (BYE
@@ -101,9 +123,34 @@ class App:
         log("supervisor: line made safe after %s crashed" % crashed)
 
     def status(self):
+        if self.safe_reason is not None and self.line is None:
+            return [("safe_mode", {"reason": self.safe_reason})]
         return [("line", self.line.status()), ("sip", self.sip.status()),
                 ("media", self.media.status()), ("board", self.board.status()),
                 ("supervisor", self.supervisor.status())]
+
+
+def pins_safe():
+    """RM low (no ring voltage) on every exit path, whatever state the firmware is in."""
+    try:
+        import board
+        board.pins_safe()
+    except Exception as e:  # noqa: the last thing that runs; must not hide the first error
+        log("pins: could not make safe: %r" % (e,))
+
+
+async def boot(path):
+    """Config (or safe mode until there is one), then the ATA."""
+    import board
+    import safemode
+    cfg, reason = safemode.load(path, board.check_config, log)
+    app = App(cfg, path)
+    if cfg is None:
+        cfg = await safemode.wait_for_config(path, board.check_config, reason, log, app)
+        if cfg is None:
+            return                      # shut down from the console in safe mode
+        app = App(cfg, path)
+    await app.run()
 
 
 def main(argv):
@@ -111,8 +158,10 @@ def main(argv):
     path = DEFAULT_CONFIG
     if "--config" in argv:
         path = argv[argv.index("--config") + 1]
-    cfg = load_config(path)
-    asyncio.run(App(cfg).run())
+    try:
+        asyncio.run(boot(path))
+    finally:
+        pins_safe()
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class Media:
         self.on_dtmf = None      # fn(digit, down): down at its start, not down at its end
         self.cid = None          # caller-ID sender, made on first use (dsp.callerid is big)
         self._far_keys = None    # tone presets of the 16 RFC 4733 keys, made per call
+        self.on_call = None      # fn(active): the board's, e.g. Wi-Fi power saving off
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
         self.last_rtp = None     # the last call's RTP source-check counters
 
@@ -181,6 +182,8 @@ class Media:
                 keys.append(preset(lo, hi, _DTMF_LEVEL_DBM0))
             self._far_keys = keys
         rtp.on_event = self._far_event
+        if self.on_call is not None:
+            self.on_call(True)
         self.encode = _ENCODERS[pt]
         self.decode = _DECODERS[pt]
         self.plc = plc
@@ -194,6 +197,8 @@ class Media:
         self.stop_call()
 
     def stop_call(self):
+        if self.rtp is not None and self.on_call is not None:
+            self.on_call(False)
         self.sending = False
         rtp = self.rtp
         self.rtp = None

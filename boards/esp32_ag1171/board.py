@@ -4,12 +4,31 @@
 import json
 
 import network
-from machine import I2S, Pin, Timer
+from machine import I2S, WDT, Pin, Timer
 from slic.ag1171 import AG1171
 from slic.port import Port
 
 _I2S_IBUF = 1280         # bytes of buffering per direction: 4 frames (80 ms), little latency
 _NET_TIMEOUT_MS = 20000  # give up waiting for an address after this
+
+
+def check_config(cfg):
+    """What this board cannot do with cfg, or None: its network is Wi-Fi or Ethernet
+    (the default mode `host` is the sim's), and Wi-Fi needs an SSID."""
+    net = cfg["network"]
+    if net["mode"] not in ("wifi", "ethernet"):
+        return "network.mode: must be wifi or ethernet on this board, got %s" % net["mode"]
+    if net["mode"] == "wifi" and not net["wifi_ssid"]:
+        return "network.wifi_ssid: is required for Wi-Fi"
+    return None
+
+
+def pins_safe():
+    """RM low on every port, straight from board.json: callable before the board
+    object exists and after anything failed."""
+    with open("board.json") as f:
+        for p in json.load(f)["ports"]:
+            Pin(p["rm"], Pin.OUT, value=0)
 
 
 def _thread_safe_flag():
@@ -71,6 +90,20 @@ class Board:
         ip = nic.ifconfig()[0]
         self.log("network: %s up, address %s" % (net["mode"], ip))
         return ip
+
+    def watchdog(self, timeout_ms):
+        """The hardware watchdog: once started it cannot be stopped; the firmware's
+        main loop feeds it (firmware/main.py)."""
+        return WDT(timeout=timeout_ms)
+
+    def call_active(self, active):
+        """Wi-Fi power saving off during a call (it delays received packets by up to
+        a beacon interval, ~100 ms: audible), back on afterwards."""
+        nic = self.nic
+        if nic is None or self.cfg["network"]["mode"] != "wifi":
+            return
+        wlan = getattr(network, "WLAN")
+        nic.config(pm=wlan.PM_NONE if active else wlan.PM_PERFORMANCE)
 
     def status(self):
         import gc

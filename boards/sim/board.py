@@ -2,17 +2,32 @@
 # hands them to the same drivers the ESP32 board uses.
 import json
 
-from vmachine import Flag, I2S, Pin, Timer
+from vmachine import Flag, I2S, Pin, Timer, WDT
 from phonelink import PhoneLink
 from codec import SimCodec
 from slic.ag1171 import AG1171
 from slic.port import Port
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+_EADDRINUSE = 98
+
+
+def check_config(cfg):
+    """What this board cannot do with cfg, or None."""
+    if cfg["network"]["mode"] != "host":
+        return "network.mode: the sim board's network is the host's (mode host)"
+    return None
+
+
+def pins_safe():
+    """The sim's pins are virtual and the phone link ends with the process."""
 
 
 class Board:
     name = "sim"
+    # The phone port taken by another process is not a network that may come up
+    # later: the sim exits and its runner picks other ports.
+    FATAL_ERRNOS = (_EADDRINUSE,)
 
     def __init__(self, cfg, log=print):
         with open(_HERE + "/board.json") as f:
@@ -33,10 +48,22 @@ class Board:
             rx = I2S(p["i2s_rx"], mode=I2S.RX, bits=16, format=I2S.MONO, rate=8000)
             tx = I2S(p["i2s_tx"], mode=I2S.TX, bits=16, format=I2S.MONO, rate=8000)
             self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag))
+        import time
+        self._t0 = time.ticks_ms()
+
+    def watchdog(self, timeout_ms):
+        return WDT(timeout=timeout_ms)
 
     async def network_up(self):
-        """Start the phone link; the sim's network is the host's loopback."""
-        await self.link.start()
+        """Start the phone link; the sim's network is the host's loopback. With
+        sim.network_after_ms, the network is down until that long after boot (an
+        access point that comes up after the ATA)."""
+        import time
+        after = self.cfg["sim"]["network_after_ms"]
+        if after and time.ticks_diff(time.ticks_ms(), self._t0) < after:
+            raise OSError("no network (sim.network_after_ms)")
+        if self.link.server is None:
+            await self.link.start()
         self.log("phone: listening on 127.0.0.1:%d" % self.link.port)
         return self.cfg["network"]["ip"]
 

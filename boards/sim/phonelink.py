@@ -20,6 +20,7 @@ class PhoneLink:
         self.port = port
         self.log = log
         self.writer = None
+        self.server = None
         self._hook_level = 0          # on-hook while no phone is plugged in
         self._hook_schedule = []      # [(t_us, level)] in time order
         self._mic = []
@@ -28,7 +29,7 @@ class PhoneLink:
         self.frames_out = 0
 
     async def start(self):
-        await asyncio.start_server(self._serve, self.host, self.port)
+        self.server = await asyncio.start_server(self._serve, self.host, self.port)
         asyncio.create_task(self._flush())
 
     # -- wiring used by the board --------------------------------------------

@@ -247,3 +247,19 @@ class Flag:
     async def wait(self):
         await self._ev.wait()
         self._ev.clear()
+
+
+class WDT:
+    """machine.WDT's interface. A watchdog sits outside the CPU, so the sim's lives in
+    the runner (tools/ata/sim.py): feed() records the time in the file `wdt` of the
+    run folder; a runner that sees no feed for `timeout` ms kills the firmware and
+    starts it again, as the chip's watchdog resets the board."""
+    PATH = "wdt"
+
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = timeout
+        self.feed()
+
+    def feed(self):
+        with open(self.PATH, "w") as f:
+            f.write("%d\n" % self.timeout)

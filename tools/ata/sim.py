@@ -3,7 +3,11 @@
 The firmware runs on the MicroPython unix port in its own run folder. Its console
 is a pty (a serial port look-alike, path printed and linked as RUN/console) fed
 by a relay that never blocks the firmware: like a UART driver's ring buffer, it
-holds output for a slow reader up to a bound, then drops the oldest. The virtual phone connects to the phone port of the config.
+holds output for a slow reader up to a bound, then drops the oldest. Input reaches
+the firmware byte for byte (the REPL's raw mode and mpremote need that); output gets
+the "\n" -> "\r\n" a board's stdout does. The run folder is the firmware's working
+directory: it stands in for the board's flash filesystem (`mpremote fs ls` lists it).
+The virtual phone connects to the phone port of the config.
 """
 import argparse
 import json
@@ -56,6 +60,9 @@ class SimProcess:
         self._tx_lock = threading.Lock()
         self._eof = False
         self._cond = threading.Condition()
+        self._resetting = False
+        self._stopping = False
+        self.watchdog_resets = 0
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self, wait_ready=True, timeout=20):
@@ -75,20 +82,55 @@ class SimProcess:
         env = paths.micropython_env()
         if self.boot:        # only what a board has: frozen modules, then the image/tree
             env["MICROPYPATH"] = ".frozen"
-        self.proc = subprocess.Popen(cmd, cwd=self.run_dir, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, bufsize=0)
         self._logfile = open(self.log_path, "wb")
+        self._launch = lambda: subprocess.Popen(cmd, cwd=self.run_dir, env=env,
+                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                stderr=subprocess.STDOUT, bufsize=0)
+        self.proc = self._launch()
         threading.Thread(target=self._pump_out, daemon=True).start()
         threading.Thread(target=self._pump_in, daemon=True).start()
+        threading.Thread(target=self._watchdog, daemon=True).start()
         if wait_ready:
             self.wait_log(r"ready:|CONFIG ERROR", timeout)
         return self
 
+    def _watchdog(self):
+        """The board's watchdog, outside the firmware as on a chip: the firmware's
+        vmachine.WDT feeds it through the file `wdt` (its timeout in ms, fed at each
+        write). Starved, it kills the firmware and starts it again: a reset."""
+        wdt = self.run_dir / "wdt"
+        while self.proc is not None and self.proc.poll() is None and not self._stopping:
+            time.sleep(0.1)
+            try:
+                timeout_s = int(wdt.read_text().split()[0]) / 1000
+                age = time.time() - wdt.stat().st_mtime
+            except (OSError, ValueError, IndexError):
+                continue
+            if age <= timeout_s:
+                continue
+            old = self.proc
+            self._resetting = True
+            old.kill()
+            old.wait()
+            wdt.unlink()
+            self.watchdog_resets += 1
+            note = "\n[sim] watchdog: no feed for %.1f s, board reset\n" % age
+            with self._cond:
+                self._log.append(note)
+                self._cond.notify_all()
+            self._logfile.write(note.encode())
+            self.proc = self._launch()
+            self._resetting = False
+            threading.Thread(target=self._pump_out, daemon=True).start()
+            threading.Thread(target=self._pump_in, daemon=True).start()
+
     def _pump_out(self):
+        proc = self.proc
         while True:
-            data = os.read(self.proc.stdout.fileno(), 4096)
+            data = os.read(proc.stdout.fileno(), 4096)
             if not data:
+                if self._resetting or proc is not self.proc:
+                    return             # the watchdog reset the board: a new pump runs
                 break
             self._logfile.write(data)
             self._logfile.flush()
@@ -96,6 +138,8 @@ class SimProcess:
                 sys.stdout.write(data.decode(errors="replace"))
                 sys.stdout.flush()
             with self._tx_lock:
+                # a board's stdout turns "\n" into "\r\n" (MicroPython's cooked
+                # output); the unix port writes "\n": this is that step, nothing more
                 self._tx += data.replace(b"\n", b"\r\n")
                 if len(self._tx) > _CONSOLE_BUFFER:   # nobody reads: drop the oldest,
                     del self._tx[:len(self._tx) - _CONSOLE_BUFFER]   # like a UART's ring
@@ -118,7 +162,8 @@ class SimProcess:
 
     def _pump_in(self):
         import select
-        while self.proc.poll() is None:
+        proc = self.proc            # one pump per firmware process (a reset starts another)
+        while proc.poll() is None:
             r, w, _ = select.select([self.master], [self.master] if self._tx else [], [], 0.2)
             if w:
                 self._flush_console()
@@ -128,9 +173,8 @@ class SimProcess:
                 data = os.read(self.master, 4096)
             except OSError:
                 continue
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            try:
-                self.proc.stdin.write(data)
+            try:            # byte-exact: the REPL's raw mode (mpremote) needs every byte
+                proc.stdin.write(data)
             except (OSError, ValueError):     # the firmware is stopping
                 break
 
@@ -163,6 +207,7 @@ class SimProcess:
     def stop(self, timeout=8):
         if self.proc is None:
             return None
+        self._stopping = True
         if self.proc.poll() is None:
             # Ask by command, not only by EOF: a forked helper process (pytest-embedded
             # forks its listener) may hold a copy of the stdin pipe open.
