@@ -19,6 +19,7 @@ sim: setup
 
 bench: setup
 	$(ATA) bench
+	$(PY) -m ata.soak --calls 200 --batch 50
 
 build: setup
 	$(ATA) build
