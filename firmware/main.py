@@ -36,8 +36,15 @@ class App:
         self.log_sink = _LOG_SINK
 
     async def run(self):
-        import asyncio
         import board
+
+        cfg = self.cfg
+        log("ATA firmware %s on board %s, country %s" % (VERSION, board.Board.name,
+                                                        cfg["line"]["country"]))
+        self.board = board.Board(cfg, log)
+        ip = await self._network()
+        # The heavy imports only now: Wi-Fi takes its buffers while the heap is still
+        # small (on an ESP32 without PSRAM the IDF and the GC heap share the RAM).
         import country
         from callctl import CallControl
         from console import Console
@@ -45,11 +52,6 @@ class App:
         from media import Media
         from supervisor import Supervisor
 
-        cfg = self.cfg
-        log("ATA firmware %s on board %s, country %s" % (VERSION, board.Board.name,
-                                                        cfg["line"]["country"]))
-        self.board = board.Board(cfg, log)
-        ip = await self._network()
         port = self.board.ports[0]
         self.media = Media(port, log)
         self.media.on_call = getattr(self.board, "call_active", None)
