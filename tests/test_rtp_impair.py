@@ -179,3 +179,25 @@ def test_same_seed_same_pattern_per_direction_whatever_the_other_carries():
     finally:
         quiet.stop()
         busy.stop()
+
+
+def test_near_end_address_learned_from_side_b():
+    """b_addr None (the ATA picks its RTP port per call): side A's datagrams wait for
+    nobody, uncounted, until B's first datagram names the address."""
+    a, b = Endpoint(), Endpoint()
+    relay = Relay(None, a_addr=("127.0.0.1", a.port), seed=1).start()
+    try:
+        a.send(0, ("127.0.0.1", relay.a_port))      # nowhere to go yet
+        time.sleep(0.1)
+        b.send(0, ("127.0.0.1", relay.b_port))      # B is now known
+        time.sleep(0.1)
+        for i in range(1, 11):
+            a.send(i, ("127.0.0.1", relay.a_port))
+        time.sleep(0.3)
+    finally:
+        relay.stop()
+        a.close()
+        b.close()
+    assert [s for s, _, _ in b.got] == list(range(1, 11))
+    assert [s for s, _, _ in a.got] == [0]
+    assert relay.stats["a_to_b"]["received"] == 10

@@ -87,6 +87,7 @@ CLEAN_MARGIN = 0.05                 # (b) must be within this of (a)
 PACING_NOMINAL_MS = 20.0
 PACING_TOL_MS = 2.0
 PACING_TARGET_PCT = 99.0
+CALL_ATTEMPTS = 2                   # set-up failures (port races with other jobs) retried once
 RT_PRIORITY = 10                    # SCHED_FIFO priority of the media-path processes (--rt)
 
 
@@ -418,6 +419,24 @@ def summary(scores):
             "min": float(s.min()), "max": float(s.max())}
 
 
+def _call_retried(call, work, unit, call_s, d, imp, rt, log, kw, attempts=CALL_ATTEMPTS):
+    """One call; set-up failures (a port taken by another job between pick and bind)
+    get another attempt with fresh ports, noted in the run. A call that still fails
+    is a failed run (nan), not the end of the bench."""
+    errors = []
+    for _ in range(attempts):
+        try:
+            r = call(work, unit, call_s, d, imp, rt=rt, log=log, **kw)
+            break
+        except (RuntimeError, TimeoutError, OSError) as e:
+            errors.append(str(e).splitlines()[0][:200])
+            log("  call failed: %s" % errors[-1])
+    else:
+        r = {"heard": np.zeros(0, np.int16)}
+    r["error"] = "; ".join(errors) or None
+    return r
+
+
 def measure(out, sentences=SENTENCES, reps=1, runs=RUNS, impaired=True, b2b=True, pacing=True,
             rt=True, log=print):
     """Every configuration (clean; impaired) x run (seed SEED+i, the same seed set for
@@ -446,11 +465,11 @@ def measure(out, sentences=SENTENCES, reps=1, runs=RUNS, impaired=True, b2b=True
                     kw = {}
                     if system == "ata":
                         kw["capture"] = pacing and config == "clean" and i == 0 and d == "to_far"
-                    r = call(work, unit, call_s, d, dict(imp, seed=seed) if imp else None,
-                             rt=rt, log=log, **kw)
+                    r = _call_retried(call, work, unit, call_s, d,
+                                      dict(imp, seed=seed) if imp else None, rt, log, kw)
                     rows = score_recording(speech, r["heard"], len(unit), reps)
                     signals.write_wav(work / "heard.wav", r["heard"])
-                    run = {k: r.get(k) for k in ("relay", "dtmf", "rtp", "media", "rt")}
+                    run = {k: r.get(k) for k in ("relay", "dtmf", "rtp", "media", "rt", "error")}
                     # an occurrence not found counts as a failure, not as a smaller sample
                     run.update(seed=seed, rows=rows,
                                score=mean_score(rows) if len(rows) == reps else float("nan"))
@@ -539,6 +558,8 @@ def report(fig):
                         rtp.get(k) for k in ("lost", "late", "concealed", "grown", "shrunk"))
                 if r.get("dtmf"):
                     extra += "; talk-off: %d DTMF digit(s) detected" % r["dtmf"]
+                if r.get("error"):
+                    extra += "; failed attempt(s): %s" % r["error"]
                 lines.append("  %s %s seed %d: %s%s%s" % (name.split(",")[0], what, r["seed"], occ,
                                                          extra, "" if r.get("rt") else " (not RT)"))
     p = fig.get("pacing")
