@@ -358,7 +358,7 @@ def run(minutes=30, out=None, log=print, dtmf_only=False):
                                  av.result(), ar.result()))
         if not dtmf_only:
             log("bench: talk-off over %g minutes of speech + music ..." % minutes)
-            ours, theirs, speech_s, music_s = talkoff(exe, work, minutes)
+            t_ours, t_theirs, speech_s, music_s = talkoff(exe, work, minutes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = []
@@ -413,9 +413,9 @@ def run(minutes=30, out=None, log=print, dtmf_only=False):
                          speech_s / 60, len(VOICES), len({v.split("+")[0].split("-")[0]
                                                           for v in VOICES}), music_s / 60))
         lines.append("  false digits, dsp.dtmf:        %d  %s" % (
-            len(ours), " ".join(d for _, _, d in ours)[:200]))
+            len(t_ours), " ".join(d for _, _, d in t_ours)[:200]))
         lines.append("  false digits, spandsp dtmf_rx: %d  %s" % (
-            len(theirs), " ".join(t[2] for t in theirs)[:200]))
+            len(t_theirs), " ".join(t[2] for t in t_theirs)[:200]))
     lines.append("")
     lines.append("DTMF rows: %s" % ("PASS" if ok else "FAIL"))
     lines.append("(bench took %.0f s)" % (time.time() - t_start))
