@@ -23,12 +23,21 @@ def check_config(cfg):
     return None
 
 
+def _spec():
+    """board.json: on the filesystem beside main.py, or in the ROMFS image at /rom."""
+    try:
+        f = open("board.json")
+    except OSError:
+        f = open("/rom/board.json")
+    with f:
+        return json.load(f)
+
+
 def pins_safe():
     """RM low on every port, straight from board.json: callable before the board
     object exists and after anything failed."""
-    with open("board.json") as f:
-        for p in json.load(f)["ports"]:
-            Pin(p["rm"], Pin.OUT, value=0)
+    for p in _spec()["ports"]:
+        Pin(p["rm"], Pin.OUT, value=0)
 
 
 def _thread_safe_flag():
@@ -46,8 +55,7 @@ class Board:
     name = "esp32_ag1171"
 
     def __init__(self, cfg, log=print):
-        with open("board.json") as f:
-            self.spec = json.load(f)
+        self.spec = _spec()
         self.cfg = cfg
         self.log = log
         self.nic = None

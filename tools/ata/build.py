@@ -22,13 +22,15 @@ ARCHS = ("xtensawin", "armv6m", "x64")
 PORT_OF_ARCH = {"xtensawin": "esp32", "armv6m": "rp2"}   # stubs used by --check
 BOOT_SOURCES = ("main.py",)   # stay source: the device runs main.py at boot
 HOST_ONLY_SUFFIXES = ("_ref.py",)   # reference / test-only code: never on a device
+HOST_ONLY_NAMES = ("manifest.py",)  # build descriptions (tools/ata/manifest.py), not code
 MPREMOTE = str(paths.VENV_BIN / "mpremote")
 
 
 def on_device(path):
     """False for reference and test-only modules (dsp.*_ref): host tests use them from
-    the source tree; no build, deploy, manifest or image carries them."""
-    return not path.name.endswith(HOST_ONLY_SUFFIXES)
+    the source tree; no build, deploy, manifest or image carries them. Nor do the
+    manifest.py files that describe the packages and boards."""
+    return not (path.name.endswith(HOST_ONLY_SUFFIXES) or path.name in HOST_ONLY_NAMES)
 
 
 def boards():
@@ -118,6 +120,7 @@ def check(only_board=None):
         up = "../../../"
         (cfg_dir / "pyrightconfig.json").write_text(json.dumps({
             "include": [up + "boards/" + name, up + "lib/slic"],
+            "exclude": [up + "**/manifest.py"],      # build descriptions, run by the build tool
             "extraPaths": [up + "lib", up + "firmware"],
             "stubPath": str(stubs), "typeshedPath": str(stubs),
             "typeCheckingMode": "basic", "reportMissingModuleSource": "none",
@@ -137,7 +140,13 @@ def main(argv):
     ap.add_argument("--check", action="store_true", help="also type-check board code with pyright")
     ap.add_argument("--romfs", action="store_true",
                     help="also pack each board's tree into build/boards/<board>.romfs")
+    ap.add_argument("--package-json", action="store_true",
+                    help="(re)write lib/<pkg>/package.json from each package's manifest.py")
     args = ap.parse_args(argv)
+    if args.package_json:
+        from . import manifest
+        for path in manifest.write_package_jsons():
+            print("build: wrote %s" % path.relative_to(paths.ROOT))
     errors = build(args.board)
     if args.romfs and not errors:
         for name in boards():

@@ -1,0 +1,16 @@
+# The esp32_ag1171 board's code: what `ata build` puts on the board (or into its
+# ROMFS image) and what boards/esp32_ag1171/frozen/ freezes into the firmware.
+# main.py and board.json stay on the board's filesystem, beside config.json: the
+# board runs main.py at boot and board.py reads its pins from board.json.
+#
+# Paths are relative to this file. The lib/ packages are required by name from the
+# "ata" library, as micropython-lib packages are; none of them needs another.
+add_library("ata", "../../lib")
+for name in ("dsp", "rtp", "sip", "slic"):
+    require(name, library="ata")
+
+# Firmware modules (main.py excepted) and the board module, at the top level.
+for name in ("callctl", "clip", "config", "console", "country", "hook", "line", "media",
+             "safemode", "supervisor"):
+    module(name + ".py", base_path="../../firmware")
+module("board.py", base_path=".")
