@@ -226,8 +226,9 @@ def test_replies_go_to_the_far_end_only(pbx, ata):
 
 def test_far_end_ssrc_sequence_timestamp_jumps_and_oversize(pbx, ata):
     """Datagrams from the far end's own address (spoofed) restart the stream every
-    way (new SSRC, sequence and timestamp jumps), and some are oversize: the call
-    goes on, and once they stop the phone hears the far end again."""
+    way (new SSRC, sequence and timestamp jumps), some are oversize, and RTCP garbage
+    comes from its RTCP address: the call goes on, and once they stop the phone hears
+    the far end again."""
     kam, far = pbx
     sim, phone = ata
     spoof = spoofer_or_skip()
@@ -252,6 +253,11 @@ def test_far_end_ssrc_sequence_timestamp_jumps_and_oversize(pbx, ata):
     for k in range(5):
         spoof.send(src, dst, rtp_packet(9 + k, 0xFFFFFF00 + 1600, 0x52525252,
                                         os.urandom(FLOOD_SIZE - 12)))
+    # RTCP garbage from the far end's own RTCP address: parsed, must not hurt.
+    rsrc, rdst = (src[0], src[1] + 1), (dst[0], dst[1] + 1)
+    for k in range(50):
+        junk = bytes([0x80 | (k & 0x1F), 200 + k % 5, 0xFF, 0xFF]) + os.urandom(k * 8)
+        spoof.send(rsrc, rdst, junk if k % 2 else os.urandom(1 + k * 20))
     spoof.close()
     after = wait_status(sim, lambda s: s["rtp"]["oversize"] >= 5, what="oversize counted")
     t0 = phone.sim_now_us
