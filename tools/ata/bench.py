@@ -431,12 +431,12 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=30,
                     help="minutes of speech for the talk-off count (default 30)")
     ap.add_argument("--out", default=None, help="table file (default build/bench.txt)")
-    ap.add_argument("--only", choices=("dsp", "dtmf", "audio"), default=None,
+    ap.add_argument("--only", choices=("dsp", "dtmf", "audio", "heap"), default=None,
                     help="only the DSP table, only its three DTMF cost rows (no talk-off), "
                          "or only the call-audio figures (PESQ, pacing)")
     a = ap.parse_args(argv)
     rc = 0
-    if a.only != "audio":
+    if a.only not in ("audio", "heap"):
         text, ok = run(minutes=a.minutes, out=a.out, dtmf_only=a.only == "dtmf",
                        log=lambda m: print(m, file=sys.stderr, flush=True))
         print(text, end="", flush=True)
@@ -445,6 +445,9 @@ def main(argv=None):
     if a.only in (None, "audio"):
         from ata import pesq_bench     # PESQ through the ATA's RTP path, RTP pacing
         rc = pesq_bench.main([]) or rc
+    if a.only in (None, "heap"):
+        from ata import heap_bench     # GC heap from ROMFS vs .mpy files, in a call
+        rc = heap_bench.main([]) or rc
     return rc
 
 
