@@ -328,3 +328,16 @@ def test_peer_ssrc_sequence_and_timestamp_jumps():
         eq(got[-5:], [fill] * 5, "step %d plays the new stream" % step)
     eq(b.stats["received"] >= 12 + 5 * 24, True, "kept receiving %r" % b.stats)
     close(a, b, r)
+
+
+def test_rtcp_port_from_the_audio_stream_of_an_sdp():
+    from callctl import rtcp_port
+    sdp = ("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+           "m=video 5000 RTP/AVP 96\r\na=rtcp:5001\r\n"
+           "m=audio 4000 RTP/AVP 0\r\na=rtcp:4711 IN IP4 10.0.0.1\r\n"
+           "m=audio 6000 RTP/AVP 0\r\na=rtcp:6001\r\n")
+    eq(rtcp_port(sdp), 4711, "the first audio stream's a=rtcp")
+    eq(rtcp_port(sdp.replace("a=rtcp:4711", "a=rtcp:x")), 0, "bad: RTP port + 1 then")
+    eq(rtcp_port(sdp.replace("a=rtcp:4711", "a=rtcp:70000")), 0, "out of range")
+    eq(rtcp_port("v=0\r\nm=audio 4000 RTP/AVP 0\r\n"), 0, "none")
+    eq(rtcp_port(None), 0, "no SDP")
