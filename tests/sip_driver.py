@@ -9,6 +9,7 @@
 import asyncio
 import json
 import sys
+import time
 
 import sip
 from sip import sdp
@@ -19,6 +20,26 @@ RTP_PORT = CFG.pop("rtp_port", 40000)
 VERBOSE = CFG.pop("verbose", False)
 HANGUP_ON = CFG.pop("hangup_on", None)   # hang up a call when it reaches this state
 calls = []
+
+
+class WarpClock:
+    """`time` as the SIP stack sees it: ticks_ms() ahead by `offset` ("warp" command), so
+    tests run timers to expiry without waiting; sockets and asyncio keep real time."""
+
+    def __init__(self):
+        self.offset = 0
+
+    def ticks_ms(self):
+        return time.ticks_add(time.ticks_ms(), self.offset)
+
+    def ticks_add(self, a, b):
+        return time.ticks_add(a, b)
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+
+CLOCK = WarpClock()
 
 
 def out(obj):
@@ -78,6 +99,9 @@ def command(ua, cmd):
     if c == "invite":
         call = ua.invite(cmd["target"], cmd.get("sdp") or my_sdp())
         return {"call": watch(call)}
+    if c == "warp":
+        CLOCK.offset += int(cmd["ms"])
+        return {"offset": CLOCK.offset}
     if c == "heap":
         import gc
         gc.collect()
@@ -117,6 +141,13 @@ def command(ua, cmd):
 
 
 async def main():
+    import sip.call
+    import sip.register
+    import sip.transaction
+    import sip.ua
+    import sip.wire
+    for mod in (sip.ua, sip.transaction, sip.call, sip.register, sip.wire):
+        mod.time = CLOCK
     ua = sip.UserAgent(CFG, on_incoming=on_incoming, log=log)
     await ua.start()
     out({"ev": "ready"})

@@ -22,11 +22,12 @@ def ua_config(kam_port, user="1001", password="secret1", **kw):
 class UaProc:
     """One MicroPython UserAgent in a subprocess; events and replies as dicts."""
 
-    def __init__(self, cfg, heapsize=None):
+    def __init__(self, cfg, heapsize=None, driver=DRIVER, args=()):
         self.cfg = cfg
         env = dict(os.environ, MICROPYPATH=MICROPYPATH)
         cmd = [MICROPYTHON] + (["-X", "heapsize=%s" % heapsize] if heapsize else [])
-        self.proc = subprocess.Popen(cmd + [DRIVER, json.dumps(cfg)], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd + [driver, json.dumps(cfg)] + list(args),
+                                     stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
                                      text=True, bufsize=1, env=env)
         self.lines = []
@@ -38,6 +39,8 @@ class UaProc:
 
     @property
     def port(self):
+        if "sip" in self.cfg:                 # a firmware config (sip_cc_driver.py)
+            return self.cfg["sip"]["sip_port"]
         return self.cfg["sip_port"]
 
     def _reader(self):

@@ -157,6 +157,38 @@ def test_handler_exception_answers_500_and_frees_the_transaction(peer):
         _until(lambda: ua.status()["server_tx"] == 0, 10, "transaction freed (timer I)")
 
 
+def test_unacked_failure_answers_do_not_block_new_calls(peer):
+    with _ua(peer) as ua:
+        bad = SDP.replace("c=IN IP4 127.0.0.1", "c=IN IP4 nohost.invalid")
+        for _ in range(9):       # 488s nobody ACKs (more than MAX_PENDING; within the
+            # INVITE rate limit, burst 10): each would be repeated for 32 s
+            data, call_id = invite(peer, ua.port, sdp=bad)
+            peer.send(data, ("127.0.0.1", ua.port))
+            r = peer.expect(lambda m: m.status >= 200 and m.get("call-id") == call_id)
+            assert r.status == 488, r.start
+        st = ua.status()
+        assert st["pending"] <= 8, st
+        data, call_id = invite(peer, ua.port)
+        peer.send(data, ("127.0.0.1", ua.port))
+        r = peer.expect(lambda m: m.status >= 180 and m.get("call-id") == call_id)
+        assert r.status in (180, 200), r.start
+
+
+def test_cancel_never_answered_ends_the_call(peer):
+    with _ua(peer) as ua:
+        ua.cmd("invite", target="1002")
+        inv = peer.expect(lambda m: m.method == "INVITE")
+        peer.send(response_to(inv, 180, "Ringing", "far2"), inv.addr)
+        ua.wait_state("ringing", 0, 3)
+        ua.cmd("hangup")
+        cancel = peer.expect(lambda m: m.method == "CANCEL")
+        peer.send(response_to(cancel, 200, "OK"), cancel.addr)   # ... and never a 487
+        ua.cmd("warp", ms=33000)                                  # past 64*T1
+        ev = ua.wait_state("ended", 0, 5)
+        assert ev["detail"] == "cancel", ev
+        _until(lambda: ua.status()["calls"] == 0, 5, "call gone")
+
+
 # ---- in-dialog requests only from the trusted set / the route set's next hop ----------
 
 def test_stranger_in_dialog_cseq_and_reinvite_ignored(peer, stranger):

@@ -40,6 +40,7 @@ class Call:
         self.addr = None           # where the initial INVITE went / came from
         self._auth_tries = 0
         self._cancel_wanted = False
+        self._cancel_sent = None   # the INVITE client transaction we sent CANCEL for
         self._provisional = False
         self._ack = None           # (bytes, addr) of our last 2xx ACK, for re-ACKs
         self._reinvite = None      # our pending re-INVITE client transaction
@@ -151,6 +152,11 @@ class Call:
     def _set(self, state, detail=None):
         if self.state == "ended" and state != "ended":
             return
+        if (state in ("ended", "failed") and self.incoming and self.server_tx is not None and
+                self.server_tx.status < 200):
+            # ended before any final answer (e.g. a BYE in the early dialog): the INVITE
+            # gets its 487 now, or its server transaction would wait for one
+            self._respond(487)
         self.state = "ended" if state == "failed" else state
         if state in ("ended", "failed"):
             self.end_reason = detail
@@ -226,7 +232,10 @@ class Call:
 
     def _on_invite_timeout(self, tx):
         if tx is self.client_tx and self.state != "ended":
-            self._set("failed", 408)
+            if self._cancel_wanted:
+                self._set("ended", "cancel")      # the far end never answered our CANCEL
+            else:
+                self._set("failed", 408)
 
     def _on_invite_response(self, tx, msg):
         st = msg.status
@@ -235,11 +244,11 @@ class Call:
                 self.stray_2xx(msg)
             return
         if st < 200:
-            if st == 100:
-                return
-            self._provisional = True
+            self._provisional = True          # any provisional, 100 too (RFC 3261 9.1)
             if self._cancel_wanted:
                 self._send_cancel()
+                return
+            if st == 100:
                 return
             if msg.to_tag and self.dialog is None:
                 try:
@@ -340,6 +349,9 @@ class Call:
             self._reack()
 
     def _send_cancel(self):
+        if self._cancel_sent is self.client_tx:
+            return                            # one CANCEL per INVITE transaction
+        self._cancel_sent = self.client_tx
         inv = self.invite
         req = Message("CANCEL", inv.uri)
         req.add("via", inv.get("via"))
@@ -356,6 +368,8 @@ class Call:
         req.cseq_num = inv.cseq_num
         req.cseq_method = "CANCEL"
         self.ua.send_request(req, self.addr)
+        if self.client_tx is not None:
+            self.client_tx.cancel_sent()
 
     # ---- incoming INVITE, app side
     def ringing(self):

@@ -52,6 +52,12 @@ class ClientTx:
     def send(self):
         self.layer.send(self.data, self.addr)
 
+    def cancel_sent(self):
+        """CANCEL went out for this INVITE: without a final response within 64*T1 the
+        transaction ends (RFC 3261 9.1), whatever the far end does."""
+        if self.invite and self.state in (_CALLING, _PROCEEDING):
+            self.dead_at = time.ticks_add(time.ticks_ms(), 64 * T1)
+
     def receive(self, msg):
         st = msg.status
         now = time.ticks_ms()
@@ -150,7 +156,8 @@ class ServerTx:
         self.on_no_ack = None      # fn(tx): timer H fired
         self.cancelled = False
         # never answered (a handler that gave up): freed after this, so the table drains
-        self.give_up_at = time.ticks_add(time.ticks_ms(), PROCEEDING_MAX if self.invite
+        self.created = time.ticks_ms()
+        self.give_up_at = time.ticks_add(self.created, PROCEEDING_MAX if self.invite
                                          else 64 * T1)
 
     def respond(self, resp):
@@ -278,12 +285,32 @@ class TxLayer:
     def find_server(self, msg, method=None):
         return self.server.get(server_key(msg, method))
 
+    def _evict(self, invite_only):
+        """Make room: forget the oldest transaction that only repeats a failure answer
+        (a completed non-INVITE, or an INVITE answered >= 300 or already ACKed). Its
+        loss costs nothing but an answer computed again. False when there is none."""
+        old = None
+        for tx in self.server.values():
+            if invite_only:
+                ok = tx.invite and tx.state == _COMPLETED     # a >= 300 not yet ACKed
+            else:
+                ok = tx.state in (_COMPLETED, _CONFIRMED)
+            if ok and (old is None or time.ticks_diff(tx.created, old.created) < 0):
+                old = tx
+        if old is None:
+            return False
+        self.server.pop(old.key, None)
+        old.state = _TERMINATED
+        return True
+
     def new_server(self, msg, addr):
         """A server transaction for a new request, or None when the table is full (or,
-        for an INVITE, when MAX_PENDING final responses still wait for their ACK)."""
-        if len(self.server) >= self.limit:
+        for an INVITE, when MAX_PENDING final responses still wait for their ACK) and
+        nothing can be evicted (every entry a request in progress or an accepted call)."""
+        if len(self.server) >= self.limit and not self._evict(False):
             return None
-        if msg.method == "INVITE" and self.pending() >= self.pending_limit:
+        if (msg.method == "INVITE" and self.pending() >= self.pending_limit and
+                not self._evict(True)):
             return None
         key = server_key(msg)
         tx = ServerTx(self, msg, addr, key)

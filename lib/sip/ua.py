@@ -156,6 +156,8 @@ class UserAgent:
         names)."""
         host = hop[0]
         if is_ip_literal(host):
+            if (":" in host) != (":" in self.local_ip):
+                return None       # the other address family than our socket's
             return host, hop[1]
         if host in (self.server, self.domain) or (self.proxy and host == self.proxy[0]):
             try:
@@ -522,6 +524,8 @@ class UserAgent:
                 # answered: its timers free it (J, or H/I after the ACK)
                 if stx.status < 200:
                     stx.respond(self.make_response(msg, addr, 500, to_tag=self.new_tag()))
+                if not stx.invite:
+                    self.tx.remove(stx)   # a retransmission is simply handled again
             else:
                 self.reply(msg, addr, 500)
         except Exception as e:  # nothing more can be done for this request
