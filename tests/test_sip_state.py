@@ -174,6 +174,21 @@ def test_unacked_failure_answers_do_not_block_new_calls(peer):
         assert r.status in (180, 200), r.start
 
 
+def test_bye_in_the_early_dialog_answers_the_invite_487(peer):
+    with _ua(peer, auto="ring") as ua:
+        data, call_id = invite(peer, ua.port, tag="far7")
+        peer.send(data, ("127.0.0.1", ua.port))
+        ring = peer.expect(lambda m: m.status == 180)
+        peer.send(_in_dialog("BYE", ua.port, peer, call_id, "far7", ring.tag("to"), 2),
+                  ("127.0.0.1", ua.port))
+        got = {}
+        while len(got) < 2:
+            m = peer.expect(lambda m: m.status >= 200 and m.get("call-id") == call_id)
+            got[(m.get("cseq") or "").split()[-1]] = m.status
+        assert got == {"BYE": 200, "INVITE": 487}, got
+        assert ua.status()["calls"] == 0
+
+
 def test_cancel_never_answered_ends_the_call(peer):
     with _ua(peer) as ua:
         ua.cmd("invite", target="1002")
