@@ -29,7 +29,7 @@ class UaProc:
         self.proc = subprocess.Popen(cmd + [driver, json.dumps(cfg)] + list(args),
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                                     text=True, bufsize=1, env=env)
+                                     text=True, errors="replace", bufsize=1, env=env)
         self.lines = []
         self.cond = threading.Condition()
         self._id = 0

@@ -19,6 +19,11 @@ time-out timers fire in the middle of all this.
 """
 import random
 import select
+import time
+
+from sip_raw import branch, invite
+
+WARP_MS = 40000               # > timer B/F/H/J (32 s): every transaction can expire
 
 _GOOD_SDP = ["v=0", "o=- {sid} {ver} IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
              "m=audio {port} RTP/AVP 0 8 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
@@ -401,6 +406,61 @@ class Fuzzer:
                 # timers fire mid-flight: retransmissions, B/F/H/J, ring time-out
                 self.proc.cmd("warp", ms=self.rng.choice((600, 2000, 5000, 33000)))
                 self.pump(0.01)
+
+
+def settle(proc, fz, warps=3):
+    """Hang up, run the timers to expiry; returns the quiet status. At most `warps` clock
+    jumps of WARP_MS: enough for every RFC 3261 timer and one chained after another (no
+    ACK -> BYE -> its time-out), not for the 300 s safety net that frees a transaction
+    nobody ever answered, so a leak shows."""
+    fz.polite = True
+    proc.cmd("hangup")
+    try:
+        for i in range(warps + 1):
+            for _ in range(10):
+                fz.pump(0.05)
+                st = proc.status()
+                if (st["client_tx"] == 0 and st["server_tx"] == 0 and st["calls"] == 0 and
+                        st["dialogs"] == 0 and st["line"] == "idle" and not st["rtp_open"]):
+                    return st
+            if i < warps:
+                proc.cmd("warp", ms=WARP_MS)
+                proc.cmd("hangup")
+        raise AssertionError("state not back at zero: %r" % st)
+    finally:
+        fz.polite = False
+
+
+def alive(proc, fz, peer):
+    """A clean call rings the line and is answered and hung up; OPTIONS; a dialled call."""
+    fz.polite = True
+    try:
+        port = proc.port
+        data, call_id = invite(peer, port)
+        peer.sock.sendto(data, ("127.0.0.1", port))
+        fz.wait_for(lambda m: m.status == 180 and m.get("call-id") == call_id, 3)
+        st = proc.status()
+        assert st["line"] == "ringing", st
+        assert proc.cmd("answer").get("ok")
+        ok = fz.wait_for(lambda m: m.status == 200 and m.get("call-id") == call_id, 3)
+        assert ok is not None, "answered call: no 200"
+        ack = ("ACK sip:1001@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
+               "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n") % (
+                   port, peer.port, branch(), ok.get("from"), ok.get("to"), call_id)
+        peer.sock.sendto(ack.encode(), ("127.0.0.1", port))
+        proc.cmd("hangup")
+        bye = fz.wait_for(lambda m: m.method == "BYE" and m.get("call-id") == call_id, 3)
+        assert bye is not None, "hang-up: no BYE"
+        opt = ("OPTIONS sip:1001@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
+               "From: <sip:pbx@127.0.0.1>;tag=o\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: alive-%s\r\n"
+               "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n") % (port, peer.port, branch(), branch())
+        peer.sock.sendto(opt.encode(), ("127.0.0.1", port))
+        assert fz.wait_for(lambda m: m.status == 200 and "OPTIONS" in (m.get("cseq") or ""), 3)
+        assert proc.cmd("dial", number="1002").get("ok")
+        assert fz.wait_for(lambda m: m.method == "INVITE" and m.tag("to") is None, 3), "no INVITE"
+        proc.cmd("hangup")
+    finally:
+        fz.polite = False
 
 
 class _Msg:

@@ -24,8 +24,8 @@ from ata import peers, signals
 from ata.phone import VirtualPhone
 from simfix import base_config, deep_merge, start_sim
 from sip_host import UaProc
-from sip_raw import RawPeer, branch, invite, response_to
-from sip_statefuzz import Fuzzer
+from sip_raw import RawPeer, branch, invite
+from sip_statefuzz import Fuzzer, alive, settle
 
 pytestmark = pytest.mark.interop
 
@@ -34,7 +34,6 @@ COUNT = int(os.environ.get("SIP_FUZZ_COUNT", "10000"))
 BATCHES = 5
 HEAP_SLACK = 16 * 1024        # bytes over the warm-up baseline: caches that fill once
 HEAP_DRIFT = 4 * 1024         # bytes a later batch may end above the second (no leak)
-WARP_MS = 40000               # > timer B/F/H/J (32 s): every transaction can expire
 
 
 def _seed():
@@ -44,61 +43,6 @@ def _seed():
 
 def _errors(proc):
     return [e["text"] for e in proc.lines if e.get("ev") == "log"]
-
-
-def _settle(proc, fz, warps=3):
-    """Hang up, run the timers to expiry; returns the quiet status. At most `warps` clock
-    jumps of WARP_MS: enough for every RFC 3261 timer and one chained after another (no
-    ACK -> BYE -> its time-out), not for the 300 s safety net that frees a transaction
-    nobody ever answered, so a leak shows."""
-    fz.polite = True
-    proc.cmd("hangup")
-    try:
-        for i in range(warps + 1):
-            for _ in range(10):
-                fz.pump(0.05)
-                st = proc.status()
-                if (st["client_tx"] == 0 and st["server_tx"] == 0 and st["calls"] == 0 and
-                        st["dialogs"] == 0 and st["line"] == "idle" and not st["rtp_open"]):
-                    return st
-            if i < warps:
-                proc.cmd("warp", ms=WARP_MS)
-                proc.cmd("hangup")
-        raise AssertionError("state not back at zero: %r" % st)
-    finally:
-        fz.polite = False
-
-
-def _alive(proc, fz, peer):
-    """A clean call rings the line and is answered and hung up; OPTIONS; a dialled call."""
-    fz.polite = True
-    try:
-        port = proc.port
-        data, call_id = invite(peer, port)
-        peer.sock.sendto(data, ("127.0.0.1", port))
-        fz.wait_for(lambda m: m.status == 180 and m.get("call-id") == call_id, 3)
-        st = proc.status()
-        assert st["line"] == "ringing", st
-        assert proc.cmd("answer").get("ok")
-        ok = fz.wait_for(lambda m: m.status == 200 and m.get("call-id") == call_id, 3)
-        assert ok is not None, "answered call: no 200"
-        ack = ("ACK sip:1001@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
-               "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n") % (
-                   port, peer.port, branch(), ok.get("from"), ok.get("to"), call_id)
-        peer.sock.sendto(ack.encode(), ("127.0.0.1", port))
-        proc.cmd("hangup")
-        bye = fz.wait_for(lambda m: m.method == "BYE" and m.get("call-id") == call_id, 3)
-        assert bye is not None, "hang-up: no BYE"
-        opt = ("OPTIONS sip:1001@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
-               "From: <sip:pbx@127.0.0.1>;tag=o\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: alive-%s\r\n"
-               "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n") % (port, peer.port, branch(), branch())
-        peer.sock.sendto(opt.encode(), ("127.0.0.1", port))
-        assert fz.wait_for(lambda m: m.status == 200 and "OPTIONS" in (m.get("cseq") or ""), 3)
-        assert proc.cmd("dial", number="1002").get("ok")
-        assert fz.wait_for(lambda m: m.method == "INVITE" and m.tag("to") is None, 3), "no INVITE"
-        proc.cmd("hangup")
-    finally:
-        fz.polite = False
 
 
 def test_stateful_fuzz_callctl_unix_port(capsys):
@@ -116,13 +60,13 @@ def test_stateful_fuzz_callctl_unix_port(capsys):
         fz.polite = True
         fz.wait_for(lambda m: m.method == "REGISTER", 5)
         fz.polite = False
-        _alive(proc, fz, peer)                 # warm-up: every code path imported once
-        _settle(proc, fz)
+        alive(proc, fz, peer)                 # warm-up: every code path imported once
+        settle(proc, fz)
         base = proc.cmd("heap")["alloc"]
         heaps = []
         for b in range(BATCHES):
             fz.run(COUNT // BATCHES)
-            st = _settle(proc, fz)
+            st = settle(proc, fz)
             heap = proc.cmd("heap")["alloc"]
             heaps.append(heap)
             errs = _errors(proc)
@@ -133,8 +77,8 @@ def test_stateful_fuzz_callctl_unix_port(capsys):
             # first batches may raise the figure; after that it must stay flat
             assert b < 2 or heap <= heaps[1] + HEAP_DRIFT, "seed %d: heap grows %r" % (
                 seed, heaps)
-            _alive(proc, fz, peer)
-            _settle(proc, fz)
+            alive(proc, fz, peer)
+            settle(proc, fz)
         st = proc.status()
         took = time.monotonic() - t0
         with capsys.disabled():

@@ -103,6 +103,41 @@ def _find_head_end(data):
     return -1, -1
 
 
+def utf8_ok(data):
+    """Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points beyond
+    U+10FFFF. The unix port's decode() takes overlong forms ("\xc0\xaf" -> "/"), so
+    bytes are checked before they are decoded."""
+    if not data or max(data) < 0x80:
+        return True
+    n = len(data)
+    i = 0
+    while i < n:
+        b = data[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b <= 0xDF:
+            k, lo, hi = 1, 0x80, 0xBF
+        elif 0xE0 <= b <= 0xEF:
+            k = 2
+            lo, hi = (0xA0, 0xBF) if b == 0xE0 else ((0x80, 0x9F) if b == 0xED else (0x80, 0xBF))
+        elif 0xF0 <= b <= 0xF4:
+            k = 3
+            lo, hi = (0x90, 0xBF) if b == 0xF0 else ((0x80, 0x8F) if b == 0xF4 else (0x80, 0xBF))
+        else:
+            return False
+        if i + k >= n:
+            return False                  # truncated sequence
+        c = data[i + 1]
+        if c < lo or c > hi:
+            return False
+        for j in range(i + 2, i + k + 1):
+            if data[j] & 0xC0 != 0x80:
+                return False
+        i += k + 1
+    return True
+
+
 def is_keepalive(data):
     """A CRLF keep-alive (RFC 5626) or empty datagram."""
     return not data.strip(b"\r\n")
@@ -134,6 +169,8 @@ def _parse(data):
     end, body_at = _find_head_end(data)
     if end < 0:
         raise SipError("no end of headers")
+    if not utf8_ok(data):
+        raise SipError("not UTF-8")
     head = data[:end].decode()
     for ch in head:
         if ch < " " and ch not in "\r\n\t":

@@ -103,3 +103,26 @@ def test_rejects():
 def test_keepalive():
     eq(M.is_keepalive(b"\r\n\r\n"), True, "crlf")
     eq(M.is_keepalive(BASE), False, "not")
+
+
+def test_strict_utf8():
+    from sip.message import utf8_ok
+    for good in (b"", b"plain", "\u00e9\u4e2d\U0001f600".encode(), b"\xef\xbb\xbf",
+                 b"\xed\x9f\xbf", b"\xf4\x8f\xbf\xbf"):
+        if not utf8_ok(good):
+            raise AssertionError("refused %r" % good)
+    for bad in (b"\xc0\xaf", b"\xc1\xbf", b"\xe0\x80\xaf", b"\xf0\x80\x80\xaf", b"\xed\xa0\x80",
+                b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff", b"\x80", b"a\xe2\x82",
+                b"\xe2\x28\xa1", b"\xc3"):
+        if utf8_ok(bad):
+            raise AssertionError("accepted %r" % bad)
+    req = (b"OPTIONS sip:1001@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+           b"From: <sip:a\xc0\xaf@h>;tag=1\r\nTo: <sip:1001@h>\r\nCall-ID: u\r\n"
+           b"CSeq: 1 OPTIONS\r\n\r\n")
+    try:
+        M.parse(req)
+    except M.SipError as e:
+        if e.reason != "not UTF-8":
+            raise AssertionError(e.reason)
+    else:
+        raise AssertionError("overlong UTF-8 accepted")
