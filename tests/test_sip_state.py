@@ -233,6 +233,25 @@ def test_stranger_in_dialog_cseq_and_reinvite_ignored(peer, stranger):
         assert st["counters"]["rejected"] >= 2 and st["counters"]["errors"] == 0, st
 
 
+def test_reinvite_2xx_with_unroutable_contact_keeps_the_dialog(peer):
+    with _ua(peer) as ua:
+        ua.cmd("invite", target="1002")
+        inv = peer.expect(lambda m: m.method == "INVITE")
+        peer.send(response_to(inv, 200, "OK", "far3", "Contact: <sip:far@127.0.0.1:%d>"
+                              % peer.port, SDP), inv.addr)
+        peer.expect(lambda m: m.method == "ACK")
+        assert ua.cmd("hold")["ok"]
+        re = peer.expect(lambda m: m.method == "INVITE" and m.tag("to") == "far3")
+        peer.send(response_to(re, 200, "OK", None, "Contact: <sip:far@nohost.invalid>", SDP),
+                  re.addr)
+        peer.expect(lambda m: m.method == "ACK" and "2 ACK" in (m.get("cseq") or ""))
+        ua.wait_for(lambda e: e.get("detail") == "hold", 3)
+        ua.cmd("hangup")
+        bye = peer.expect(lambda m: m.method == "BYE")      # still to the old target
+        assert bye.start.startswith("BYE sip:far@127.0.0.1:%d " % peer.port), bye.start
+        assert ua.status()["counters"]["errors"] == 0
+
+
 def test_lower_cseq_from_the_far_end_is_500(peer):
     with _ua(peer) as ua:
         call_id, our_tag, their_tag = _answered_incoming(ua, peer)

@@ -448,7 +448,10 @@ class Call:
             if msg.to_tag != self.dialog.remote_tag:
                 return                      # not from this dialog's far end
             self._ack_2xx(msg, req)
-            self._refresh_target(msg)
+            try:
+                self._refresh_target(msg)
+            except ValueError as e:     # the dialog stays where it was
+                self.ua.log("sip: re-INVITE 2xx: %s ignored" % e)
             if msg.body and _sdp_ok(msg.body):
                 self.remote_sdp = msg.body
             self._reinvite = None
