@@ -49,6 +49,8 @@ SCHEMA = {
     "sim": {
         "phone_port": (int, 7001, "port"),
         "network_after_ms": (int, 0, (0, 600000)),   # the sim's network is down this long
+        "timing": (str, "ideal", ("ideal", "esp32", "rp2")),  # how its timers behave
+        "timing_seed": (int, 1, (0, 1000000)),
     },
 }
 

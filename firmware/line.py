@@ -30,6 +30,7 @@ class Line:
     def __init__(self, port, plan, lcfg, media, on_event, log=print):
         self.slic = port.slic
         self.timer = port.hook_timer
+        self.hard_timers = port.hard_timers
         self.plan = plan
         self.media = media
         media.on_dtmf = self.dtmf
@@ -55,7 +56,8 @@ class Line:
     # -- running ------------------------------------------------------------------
     def start(self):
         self.det.reset(1 if self.slic.off_hook() else 0)
-        self.timer.init(period=hook.HOOK_SAMPLE_MS, callback=self._sample)
+        self.timer.init(period=hook.HOOK_SAMPLE_MS, callback=self._sample,
+                        hard=self.hard_timers)
 
     def _sample(self, _t):
         self.det.sample(self.slic.shk())

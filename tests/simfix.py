@@ -67,8 +67,15 @@ def sim_options():
 
 
 @pytest.fixture
-def sim_config(sim_options):
-    return deep_merge(base_config(), sim_options)
+def sim_timing():
+    """How the sim's timers behave (sim.timing): parametrize to run a test with a
+    chip's soft-timer lateness, lost callbacks and GC pauses."""
+    return "ideal"
+
+
+@pytest.fixture
+def sim_config(sim_options, sim_timing):
+    return deep_merge(deep_merge(base_config(), {"sim": {"timing": sim_timing}}), sim_options)
 
 
 @pytest.fixture
@@ -108,6 +115,8 @@ def line_config(request, board_mode, sim_config, sim_options):
     the difference)."""
     if not board_mode:
         return sim_config["line"]
+    if request.getfixturevalue("sim_timing") != "ideal":
+        pytest.skip("a board has its own timing: the chip timing models are the sim's")
     dut = request.getfixturevalue("dut")
     dut.write("config")
     m = dut.expect(r'(\{"[^\r\n]*\})\r?\n', timeout=5)

@@ -2,7 +2,7 @@
 # hands them to the same drivers the ESP32 board uses.
 import json
 
-from vmachine import Flag, I2S, Pin, Timer, WDT
+from vmachine import Flag, I2S, Pin, Timer, WDT, engine
 from phonelink import PhoneLink
 from codec import SimCodec
 from slic.ag1171 import AG1171
@@ -34,6 +34,7 @@ class Board:
             self.spec = json.load(f)
         self.cfg = cfg
         self.log = log
+        engine.set_timing(cfg["sim"]["timing"], cfg["sim"]["timing_seed"])
         self.link = PhoneLink("127.0.0.1", cfg["sim"]["phone_port"], log)
         I2S.codec = SimCodec(self.link)
         self.ports = []
@@ -44,10 +45,12 @@ class Board:
             self.link.watch(rm, "R")
             self.link.watch(fr, "F")
             shk.source = self.link.hook_level
-            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]))
+            # as an RP2040 board would, hard timer callbacks under its timing model
+            hard = cfg["sim"]["timing"] == "rp2"
+            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]), hard_timer=hard)
             rx = I2S(p["i2s_rx"], mode=I2S.RX, bits=16, format=I2S.MONO, rate=8000)
             tx = I2S(p["i2s_tx"], mode=I2S.TX, bits=16, format=I2S.MONO, rate=8000)
-            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag))
+            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag, hard))
         import time
         self._t0 = time.ticks_ms()
 
@@ -68,5 +71,6 @@ class Board:
         return self.cfg["network"]["ip"]
 
     def status(self):
-        return {"board": self.name, "phone_connected": self.link.writer is not None,
+        return {"board": self.name, "timing": self.cfg["sim"]["timing"],
+                "timers": engine.stats, "phone_connected": self.link.writer is not None,
                 "frames_in": self.link.frames_in, "frames_out": self.link.frames_out}

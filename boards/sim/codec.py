@@ -22,6 +22,7 @@ class SimCodec:
             self.tx = i2s
         if self._timer is None:
             self._timer = Timer(-1, period=FRAME_MS, callback=self._tick)
+            self._timer.soft = False   # the frame clock is I2S DMA: hardware-timed
 
     def detach(self, i2s):
         if self.rx is i2s:

@@ -10,6 +10,21 @@ import uctypes
 _MAX_CATCH_UP_US = 2_000_000  # behind by more than this: skip ahead, don't replay
 _MAX_SLEEP_MS = 5             # the timer task wakes at least this often
 
+# How a chip runs machine.Timer callbacks (sim.timing). "ideal": at the instant due.
+# A soft callback (ESP32 always; RP2 without hard=True) is queued by the timer
+# interrupt with mp_sched_schedule and runs when the VM next checks: late by up to
+# late_us, and held back for the whole of a garbage collection (gc_us, about every
+# gc_every_us). The queue holds `depth` callbacks (MICROPY_SCHEDULER_DEPTH: 8 on the
+# ESP32 port, 4 by default elsewhere); an interrupt that finds it full loses its
+# callback. A hard callback (RP2 hard=True) runs in the interrupt: hard_late_us.
+TIMING = {
+    "ideal": None,
+    "esp32": {"late_us": 5000, "gc_every_us": 2_000_000, "gc_us": (10_000, 30_000),
+              "depth": 8, "hard_late_us": None},
+    "rp2": {"late_us": 5000, "gc_every_us": 2_000_000, "gc_us": (10_000, 30_000),
+            "depth": 4, "hard_late_us": 50},
+}
+
 
 class Clock:
     """Sim time in microseconds since boot; inside a timer callback it is the
@@ -75,6 +90,17 @@ class Pin:
             self.value(value)
 
 
+class _Rand:
+    """A small seeded generator (the same chip timing for the same seed)."""
+
+    def __init__(self, seed):
+        self.x = (seed * 2654435761 + 1) & 0x7FFFFFFF
+
+    def below(self, n):
+        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
+        return (self.x >> 8) % n if n > 0 else 0
+
+
 class _Engine:
     """Runs the virtual timers from one asyncio task."""
 
@@ -82,6 +108,54 @@ class _Engine:
         self.timers = []
         self.wake = asyncio.Event()   # set when the first timer starts
         self.task = None
+        self.model = None             # TIMING[...]; None: ideal
+        self.rand = None
+        self.queue = []               # soft callbacks scheduled: [run_at_us, timer]
+        self.last_run_us = 0          # the scheduler runs its queue in order
+        self.gc_at_us = 0             # the next garbage collection starts here...
+        self.gc_end_us = 0            # ...and the one under way ends here
+        self.stats = {"scheduled": 0, "lost": 0, "late_max_us": 0, "gc_pauses": 0}
+
+    def set_timing(self, name, seed=1):
+        self.model = TIMING[name]
+        self.rand = _Rand(seed)
+        if self.model:
+            self.gc_at_us = clock.real_us() + self._gc_gap()
+
+    def _gc_gap(self):
+        every = self.model["gc_every_us"]
+        return every // 2 + self.rand.below(every)
+
+    def _interrupt(self, t, due):
+        """Timer t's interrupt at `due`: run it now (ideal, hard) or schedule it."""
+        m = self.model
+        if m is None or not t.soft:
+            late = 0 if m is None or m["hard_late_us"] is None else self.rand.below(m["hard_late_us"])
+            t._run(due + late)
+            return
+        if due >= self.gc_at_us:            # a collection starts: everything waits
+            self.gc_end_us = self.gc_at_us + m["gc_us"][0] + self.rand.below(
+                m["gc_us"][1] - m["gc_us"][0])
+            self.gc_at_us = self.gc_end_us + self._gc_gap()
+            self.stats["gc_pauses"] += 1
+        waiting = sum(1 for q in self.queue if q[0] > due)
+        if waiting >= m["depth"]:
+            self.stats["lost"] += 1         # mp_sched_schedule: queue full
+            return
+        at = max(due + self.rand.below(m["late_us"]), self.last_run_us, self.gc_end_us
+                 if due < self.gc_end_us else 0)
+        self.last_run_us = at
+        self.queue.append([at, t])
+        self.stats["scheduled"] += 1
+        self.stats["late_max_us"] = max(self.stats["late_max_us"], at - due)
+
+    def _run_queue(self, now):
+        ran = False
+        while self.queue and self.queue[0][0] <= now:
+            at, t = self.queue.pop(0)
+            t._run(at)
+            ran = True
+        return ran
 
     def add(self, t):
         if t not in self.timers:
@@ -101,11 +175,12 @@ class _Engine:
                 await self.wake.wait()
                 continue
             now = clock.real_us()
-            fired = False
+            fired = self._run_queue(now)
             for t in list(self.timers):
                 if t.due_us <= now:
                     t._fire_once(now)
                     fired = True
+            fired = self._run_queue(now) or fired
             if fired:
                 # One period per timer per pass, then yield: after a host stall the
                 # catch-up interleaves with the tasks the callbacks woke (the media
@@ -113,6 +188,8 @@ class _Engine:
                 await asyncio.sleep_ms(0)
                 continue
             due = min(t.due_us for t in self.timers)
+            if self.queue:
+                due = min(due, self.queue[0][0])
             # Sleep until the next timer is due, rounded up to whole ms: rounding
             # down spun the loop with sleep_ms(0) before every 2 ms hook tick (a
             # quarter of a host core while idle). A callback still sees the exact
@@ -131,6 +208,7 @@ class Timer:
 
     def __init__(self, id=-1, **kw):
         self.id = id
+        self.soft = True        # machine.Timer's callbacks are scheduled (see TIMING)
         self.callback = None
         self.period_us = 0
         self.due_us = 0
@@ -139,6 +217,8 @@ class Timer:
             self.init(**kw)
 
     def init(self, mode=PERIODIC, period=-1, freq=-1, callback=None, hard=False):
+        if hard:
+            self.soft = False
         if freq > 0:
             self.period_us = int(1_000_000 / freq)
         elif period > 0:
@@ -155,20 +235,30 @@ class Timer:
         self.callback = None
 
     def _fire_once(self, now):
+        """This timer's interrupt, at the instant it was due."""
         if now - self.due_us > _MAX_CATCH_UP_US:
             self.due_us = now
         if self.callback is None:
             return
-        clock.virtual = self.due_us
+        due = self.due_us
+        if self.mode == Timer.ONE_SHOT:
+            engine.remove(self)
+        else:
+            self.due_us += self.period_us
+        engine._interrupt(self, due)
+
+    def _run(self, at_us):
+        """The callback, seeing sim time at_us (when it runs, on a chip)."""
+        cb = self.callback
+        if cb is None:
+            return
+        clock.virtual = at_us
         try:
-            self.callback(self)
+            cb(self)
         finally:
             clock.virtual = None
         if self.mode == Timer.ONE_SHOT:
-            engine.remove(self)
             self.callback = None
-        else:
-            self.due_us += self.period_us
 
 
 class I2S:

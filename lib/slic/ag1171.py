@@ -9,8 +9,11 @@ _MAX_CADENCE_STEPS = 8
 
 
 class AG1171:
-    def __init__(self, rm, fr, shk, ring_timer):
+    def __init__(self, rm, fr, shk, ring_timer, hard_timer=False):
+        """hard_timer: run the ring timer's callback in the interrupt (RP2040); the
+        ESP32's timers only have scheduled (soft) callbacks."""
         self.rm = rm
+        self.hard = hard_timer
         self.fr = fr
         self.shk = shk
         self.timer = ring_timer
@@ -60,7 +63,7 @@ class AG1171:
         self._fr_now = self._fr_level
         self._rm_now = 1
         self.rm(1)
-        self.timer.init(freq=tick_hz, callback=self._tick)
+        self.timer.init(freq=tick_hz, callback=self._tick, hard=self.hard)
 
     def ring_stop(self):
         """Stop ringing at once (ring trip or cancel): F/R forward, RM released."""

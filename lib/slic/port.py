@@ -4,8 +4,10 @@
 
 
 class Port:
-    def __init__(self, slic, hook_timer, i2s_rx, i2s_tx, new_flag):
+    def __init__(self, slic, hook_timer, i2s_rx, i2s_tx, new_flag, hard_timers=False):
+        """hard_timers: the board's timer callbacks may run in the interrupt."""
         self.slic = slic
+        self.hard_timers = hard_timers
         self.hook_timer = hook_timer
         self.i2s_rx = i2s_rx
         self.i2s_tx = i2s_tx

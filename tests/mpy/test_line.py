@@ -5,6 +5,7 @@ import country
 import hook
 import line
 from slic.ag1171 import AG1171
+from slic.port import Port
 from vmachine import Pin, Timer
 from check import eq
 
@@ -26,12 +27,6 @@ class Tones:
         self.listening = on
 
 
-class Port:
-    def __init__(self, slic):
-        self.slic = slic
-        self.hook_timer = Timer(1)
-
-
 class Rig:
     def __init__(self, code="US"):
         self.level = 0
@@ -42,7 +37,7 @@ class Rig:
         self.slic = AG1171(self.rm, self.fr, self.shk, Timer(0))
         self.tones = Tones()
         self.events = []
-        self.line = line.Line(Port(self.slic), country.plan(code), CFG["line"], self.tones,
+        self.line = line.Line(Port(self.slic, Timer(1), None, None, None), country.plan(code), CFG["line"], self.tones,
                               lambda k, v: self.events.append((k, v)), log=lambda m: None)
         self.now = 0
 
