@@ -114,3 +114,66 @@ def test_bad_invites_refused_ghost_call_times_out_real_call_works(rig):
     peaks = _dial_tone(phone)
     assert peaks and all(abs(a - b) <= 3 for a, b in zip(peaks, (350, 440))), peaks
     _options_answered(peer, port)
+
+
+CALLER_CASES = [
+    ('"%s" <sip:2000@127.0.0.1>' % ("N" * 1900), ""),
+    ("<sip:%s@127.0.0.1>" % ("9" * 1900), ""),
+    ('"%s%n%x%s%n" <sip:%n%s@127.0.0.1>', ""),
+    ('"\u4e2d\u6587 \U0001f600 \u00e9\u00e8" <sip:2000@127.0.0.1>', ""),
+    ('"Anonymous" <sip:anonymous@anonymous.invalid>', ""),
+    ('"" <sip:@127.0.0.1>', ""),
+    ('"a \\"quoted\\" \\\\ name" <sip:+4930123456789012345678901234567890@127.0.0.1>', ""),
+    ("<sip:2000@127.0.0.1>", "P-Asserted-Identity: garbage <<<>>>\r\n"),
+    ("<sip:2000@127.0.0.1>", 'P-Asserted-Identity: "%s" <tel:%s>\r\n' % ("P" * 500, "1" * 500)),
+    ("<sip:2000@127.0.0.1>", "Remote-Party-ID: <sip:\x7f@127.0.0.1>\r\n"),
+]
+
+
+def test_odd_caller_identities_ring_with_caller_id_and_cancel(rig):
+    """From / P-Asserted-Identity fields that feed caller ID (Bell 202 after the first
+    ring): overflow, format strings, non-Latin names, empty, quoting. Each call rings,
+    sends its caller ID or is refused, and is cancelled; then a normal call works."""
+    sim, phone, peer, port = rig
+    to = ("127.0.0.1", port)
+    for k, (from_value, extra) in enumerate(CALLER_CASES):
+        data, call_id = invite(peer, port, extra=extra, tag="cid%d" % k)
+        text = data.decode()
+        start = text.index("From: ")
+        text = (text[:start] + "From: %s;tag=cid%d\r\n" % (from_value, k) +
+                text[text.index("\r\n", start) + 2:])
+        mark = len(sim.log_text())
+        peer.send(text.encode(), to)
+        first = peer.expect(lambda m: m.get("call-id") == call_id and m.status >= 180, 5)
+        if first.status >= 200:
+            assert first.status in (400, 488), (k, first.start)
+            _ack(peer, port, first, call_id, first.get("via").split(";")[1])
+            _options_answered(peer, port)
+            continue
+        sim.wait_log(r"line: caller ID sent", 10, start=mark)
+        via = first.get("via").split(";received")[0].split(";rport")[0]
+        cancel = ("CANCEL sip:1001@127.0.0.1:%d SIP/2.0\r\nVia: %s;rport\r\nMax-Forwards: 70\r\n"
+                  "From: %s\r\nTo: <sip:1001@127.0.0.1:%d>\r\nCall-ID: %s\r\nCSeq: 1 CANCEL\r\n"
+                  "Content-Length: 0\r\n\r\n") % (port, via, first.get("from"), port, call_id)
+        peer.send(cancel.encode(), to)
+        fin = peer.expect(lambda m: m.get("call-id") == call_id and m.status == 487, 5)
+        _ack(peer, port, fin, call_id, fin.get("via").split(";")[1])
+        sim.wait_log(r"call: ended cancel", 5, start=mark)
+    phone.sleep_sim(5000)          # past a cadence pause: no ring may start any more
+    t = phone.sim_now_us
+    phone.sleep_sim(4500)
+    assert not [b for b in phone.bursts if b.start_us > t], phone.bursts[-2:]
+    data, call_id = invite(peer, port)
+    peer.send(data, to)
+    phone.wait_ringing(10)
+    phone.off_hook()
+    ok = peer.expect(_final_for(call_id), 5)
+    assert ok.status == 200, ok.start
+    _ack(peer, port, ok, call_id)
+    phone.sleep_sim(300)
+    phone.on_hook()
+    bye = peer.expect(lambda m: m.method == "BYE", 5)
+    peer.send(response_to(bye, 200, "OK"), bye.addr)
+    phone.sleep_sim(1500)
+    peaks = _dial_tone(phone)
+    assert peaks and all(abs(a - b) <= 3 for a, b in zip(peaks, (350, 440))), peaks
