@@ -9,6 +9,8 @@ COMMANDS = {
     "build": ("ata.build", "compile lib/, firmware/ and boards/ to .mpy; --check also type-checks"),
     "dtmf": ("ata.dtmf_cmd", "detect DTMF digits in an 8 kHz mono 16-bit WAV"),
     "bench": ("ata.bench", "instruction counts and heap figures beside spandsp"),
+    "deploy": ("ata.deploy", "copy a board's build (changed files only) and config.json over its REPL"),
+    "flash": ("ata.deploy:flash_main", "write a MicroPython image to an ESP32 with esptool"),
 }
 
 
@@ -28,8 +30,9 @@ def main(argv=None):
     if entry is None:
         print("ata: unknown command %r\n\n%s" % (argv[0], usage()), file=sys.stderr)
         return 2
-    module = importlib.import_module(entry[0])
-    return module.main(argv[1:]) or 0
+    name, _, func = entry[0].partition(":")
+    module = importlib.import_module(name)
+    return getattr(module, func or "main")(argv[1:]) or 0
 
 
 if __name__ == "__main__":

@@ -27,17 +27,21 @@ _CONSOLE_BUFFER = 65536   # bytes of console output held for a slow reader, at m
 
 class SimProcess:
     def __init__(self, config, run_dir=None, heapsize=None, echo=False, romfs=None,
-                 mpy_tree=None, heap_trace_ms=None):
+                 mpy_tree=None, heap_trace_ms=None, flash=False):
         """config: a path to a JSON file or a dict. romfs: run the firmware's code from
         this ROMFS image mounted at /rom (`ata build --romfs`); mpy_tree: from this .mpy
-        tree (`ata build`); default: from source. heap_trace_ms: print the live heap
-        that often (tools/ata/simboot.py)."""
+        tree (`ata build`); flash: main.py and the code from the run folder, the
+        board's flash filesystem (what `ata deploy` wrote there); default: from source.
+        heap_trace_ms: print the live heap that often (tools/ata/simboot.py)."""
+        self.flash = flash
         self.boot = (["--romfs", str(romfs)] if romfs else
                      ["--tree", str(mpy_tree)] if mpy_tree else [])
         if heap_trace_ms and self.boot:
             self.boot += ["--heap-trace", str(heap_trace_ms)]
         self.run_dir = pathlib.Path(run_dir or paths.BUILD / "sim" / ("%d-%d" % (os.getpid(), time.time_ns() % 10**6)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if flash:
+            self.boot = ["--tree", str(self.run_dir.resolve())] + self.boot[2:]
         if isinstance(config, dict):
             self.config_path = self.run_dir / "config.json"
             self.config_path.write_text(json.dumps(config, indent=1))
@@ -71,7 +75,8 @@ class SimProcess:
             cmd += ["-X", "heapsize=%s" % self.heapsize]
         if self.boot:        # code from an image or .mpy tree: simboot.py mounts it first
             cmd += [str(paths.ROOT / "tools" / "ata" / "simboot.py")] + self.boot
-        cmd += [str(paths.ROOT / "firmware" / "main.py"), "--config", str(self.config_path)]
+        main = (self.run_dir.resolve() / "main.py") if self.flash else paths.ROOT / "firmware" / "main.py"
+        cmd += [str(main), "--config", str(self.config_path)]
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         tty.setraw(self.master)
