@@ -4,6 +4,9 @@ direction, each end recorded by a clocked player (the phone's earpiece; baresip'
 playout through aubridge), scored against the G.711 ceiling. The figures (several
 runs, impairment, baresip<->baresip, pacing) are the bench's:
 `.venv/bin/python -m ata.pesq_bench`."""
+import pathlib
+import shutil
+import tempfile
 import warnings
 
 import numpy as np
@@ -86,11 +89,17 @@ def test_smoke_bound_fails_on_a_broken_path(tmp_path):
     assert not rows or gap > SMOKE_MARGIN, (rows, ceiling)
 
 
-def test_clean_call_best_of_three_within_0_1_of_the_ceiling_each_way(tmp_path):
+def test_clean_call_best_of_three_within_0_1_of_the_ceiling_each_way():
     require_bench_tools()
-    fig = pesq_bench.measure(tmp_path, pesq_bench.SENTENCES[:1], reps=SMOKE_OCCURRENCES,
-                             runs=1, impaired=False, b2b=False, pacing=False,
-                             log=lambda text: None)
+    # not tmp_path: Kamailio's control socket lives in the work folder, and a Unix
+    # socket path must fit 104 bytes (pytest's folders run past that)
+    out = pathlib.Path(tempfile.mkdtemp(prefix="pesq-"))
+    try:
+        fig = pesq_bench.measure(out, pesq_bench.SENTENCES[:1], reps=SMOKE_OCCURRENCES,
+                                 runs=1, impaired=False, b2b=False, pacing=False,
+                                 log=lambda text: None)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     ceiling = fig["ceiling"]
     assert 3.5 < ceiling < 4.5, ceiling
     report = pesq_bench.report(fig)

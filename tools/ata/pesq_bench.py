@@ -461,7 +461,8 @@ def measure(out, sentences=SENTENCES, reps=1, runs=RUNS, impaired=True, b2b=True
                 for d in DIRECTIONS:
                     key = "%s/%s" % (system, config)
                     log("%s run %d (seed %d) %s ..." % (key, i + 1, seed, d))
-                    work = out / ("%s-%s-%d-%s" % (system, config, i + 1, d))
+                    # short: Kamailio's control socket path in it must fit 104 bytes
+                    work = out / ("%s-%s%d-%s" % (system, config, i + 1, d[3:]))
                     kw = {}
                     if system == "ata":
                         kw["capture"] = pacing and config == "clean" and i == 0 and d == "to_far"
