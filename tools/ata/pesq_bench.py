@@ -429,7 +429,9 @@ def _call_retried(call, work, unit, call_s, d, imp, rt, log, kw, attempts=CALL_A
             r = call(work, unit, call_s, d, imp, rt=rt, log=log, **kw)
             break
         except (RuntimeError, TimeoutError, OSError) as e:
-            errors.append(str(e).splitlines()[0][:200])
+            lines = str(e).splitlines() or [repr(e)]
+            why = [ln for ln in lines if "ERROR" in ln or "rror:" in ln]  # the peer's reason
+            errors.append((lines[0][:80] + " ... " + why[0][-160:] if why else lines[0])[:250])
             log("  call failed: %s" % errors[-1])
     else:
         r = {"heard": np.zeros(0, np.int16)}
