@@ -93,7 +93,7 @@ def test_stateful_fuzz_callctl_unix_port(capsys):
         stranger.close()
 
 
-SIM_COUNT = int(os.environ.get("SIP_FUZZ_SIM_COUNT", "400"))
+SIM_COUNT = int(os.environ.get("SIP_FUZZ_SIM_COUNT", "300"))
 
 
 def test_stateful_fuzz_firmware_on_sim(tmp_path, capsys):
@@ -103,7 +103,8 @@ def test_stateful_fuzz_firmware_on_sim(tmp_path, capsys):
     with capsys.disabled():
         print("\nstateful SIP fuzz on the sim: seed %d, %d datagrams" % (seed, SIM_COUNT))
     peer, stranger = RawPeer(), RawPeer()
-    cfg = deep_merge(base_config(peer.port), {"sip": {"expires": 3600}})
+    # a call left ringing (the fuzzer never cancels it) ends at the ring time-out
+    cfg = deep_merge(base_config(peer.port), {"sip": {"expires": 3600, "ring_timeout_s": 10}})
     sim = start_sim(cfg, tmp_path / "sim")
     phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
     try:
@@ -111,12 +112,14 @@ def test_stateful_fuzz_firmware_on_sim(tmp_path, capsys):
         fz.polite = True
         fz.wait_for(lambda m: m.method == "REGISTER", 10)
         fz.polite = False
+        heaps = []
         for _ in range(2):
             fz.run(SIM_COUNT // 2)
             fz.polite = True
             fz.proc.cmd("hangup")
             st = _sim_quiet(sim, fz)             # the timers expire in real time here
             assert st["counters"]["errors"] == 0, "seed %d: %r" % (seed, st)
+            heaps.append(_sim_heap(sim))
             # aliveness: a clean call rings the phone, off-hook answers, on-hook hangs up
             data, call_id = invite(peer, cfg["sip"]["sip_port"])
             peer.sock.sendto(data, ("127.0.0.1", cfg["sip"]["sip_port"]))
@@ -144,8 +147,9 @@ def test_stateful_fuzz_firmware_on_sim(tmp_path, capsys):
             phone.sleep_sim(1500)
             fz.polite = False
         with capsys.disabled():
-            print("stateful SIP fuzz on the sim: seed %d, %d datagrams, UA sent %r"
-                  % (seed, fz.sent, fz.seen))
+            print("stateful SIP fuzz on the sim: seed %d, %d datagrams, heap after each "
+                  "round %r, UA sent %r" % (seed, fz.sent, heaps, fz.seen))
+        assert heaps[1] <= heaps[0] + HEAP_SLACK, "seed %d: sim heap grows %r" % (seed, heaps)
     finally:
         phone.close()
         rc = sim.stop()
@@ -163,6 +167,13 @@ def _sim_status(sim):
     sim.send("status")
     m = sim.wait_log(r"sip: (\{.*\})\r?\n", 10, start=mark)
     return json.loads(m.group(1))
+
+
+def _sim_heap(sim):
+    """Bytes allocated on the sim's heap after a collection (console `py`)."""
+    mark = len(sim.log_text())
+    sim.send("py (__import__('gc').collect(), __import__('gc').mem_alloc())[1]")
+    return int(sim.wait_log(r"\n(\d+)\r?\n", 10, start=mark).group(1))
 
 
 def _sim_quiet(sim, fz, timeout=60):
