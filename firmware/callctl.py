@@ -96,6 +96,8 @@ class CallControl:
         call.on_state = self._state
         call.on_offer = self._reoffer
         self.call = call
+        if call.state == "ended":     # refused before it was sent (SIP tables full)
+            self._state(call, "failed", call.status_code or 503)
 
     def _incoming(self, call):
         if self.call is not None or self.line.state != "idle":

@@ -63,6 +63,13 @@ class Call:
         else:
             c.addr = (u.host, u.port or 5060)
         ua.counters["calls_out"] += 1
+        live = [x for x in ua.calls.values() if x.state != "ended"]
+        if len(live) >= ua.max_calls:
+            # the dialog cap holds for our own calls too: this one ends before it starts
+            c.status_code = 503
+            c.state = "ended"
+            c.end_reason = 503
+            return c
         ua.add_call(c)
         c._send_invite(None, 1)
         return c
