@@ -51,6 +51,7 @@ helpers:
   hangup()          end the current call
   fault("line")     make a supervised task fail now (tests recovery)
   log_level("quiet")  log lines: "all", "quiet" (problems only) or "off"
+  reset()           end the call, reset the board: it boots its filesystem's code
 commands (one word, as before): status, config, calls, ring [stop], dial NUMBER,
   hangup, fault TASK, py EXPR, shutdown (end calls and stop the firmware), help
 keys: Ctrl-C clears the line (never stops the ATA), Ctrl-E paste mode,
@@ -72,10 +73,14 @@ class _Input:
     def __init__(self, stream):
         import asyncio
         import select
-        self.s = getattr(stream, "buffer", stream)
-        self.reader = asyncio.StreamReader(self.s)
         self.poller = select.poll()
-        self.poller.register(self.s, select.POLLIN)
+        self.s = getattr(stream, "buffer", stream)     # bytes, not decoded text
+        try:
+            self.poller.register(self.s, select.POLLIN)
+        except (TypeError, OSError):                   # a port whose buffer cannot poll
+            self.s = stream
+            self.poller.register(self.s, select.POLLIN)
+        self.reader = asyncio.StreamReader(self.s)
         self.buf = bytearray(_CHUNK)
         self.one = bytearray(1)
         self.t0 = 0
@@ -94,7 +99,8 @@ class _Input:
         if not first:
             return 0
         self.t0 = time.ticks_us()         # the REPL holds the event loop from here
-        self.buf[0] = first[0]
+        c = first[0]
+        self.buf[0] = ord(c) if isinstance(c, str) else c
         n = 1
         while n < _CHUNK:
             ready = False
@@ -148,7 +154,7 @@ class Console:
             ns[name] = getattr(app, name, None)
         ns.update(status=self.status, config=self.config, ring=self.ring,
                   dial=self.dial, hangup=self.hangup, fault=self.fault,
-                  log_level=self.log_level, help=self.help)
+                  log_level=self.log_level, help=self.help, reset=self.reset)
         self.ns = ns
 
     def status(self):
@@ -180,6 +186,31 @@ class Console:
             self.level = level
             self._sink_update()
         return self.level
+
+    def reset(self):
+        """Reset the board now, as its reset button would: it boots the code on its
+        filesystem again (after `ata deploy`). The call is ended (BYE) and the line
+        made safe first."""
+        app = self.app
+        for step in (app.calls.hangup, app.line.stop_ring, app.media.stop_all):
+            try:
+                step()
+            except Exception as e:  # noqa: the reset must still happen
+                _write("reset: %r\n" % (e,))
+        _write("reset: the board restarts\n")
+        try:
+            import machine
+            machine.reset()                 # a board: this does not return
+        except (ImportError, AttributeError):
+            pass
+        # The sim: its runner plays the chip's watchdog (vmachine.WDT, tools/ata/sim.py).
+        # Feeding stops and the timeout becomes 0: the runner resets the board at once.
+        import vmachine
+        task = app.supervisor.tasks.get("watchdog") if app.supervisor else None
+        if task is not None:
+            task.cancel()
+        with open(vmachine.WDT.PATH, "w") as f:
+            f.write("0\n")
 
     def help(self):
         _write(HELP + "\n")

@@ -180,3 +180,16 @@ def test_log_level_quiet_and_back(sim):
     sim.wait_log(r"'all'\n", 5, start=mark)
     assert "] hidden line" not in sim.log_text()[mark:]
     console(sim, "app.supervisor.log('shown line')", r"\] shown line")
+
+
+def test_reset_at_the_prompt_ends_the_call_and_the_board_boots_again(pbx, ata):
+    kam, far = pbx
+    sim, phone = ata
+    call_far_end(sim, phone, far)
+    mark = len(sim.log_text())
+    sim.send("reset()")
+    far.wait_event("CALL_CLOSED", 10)             # BYE before the board went down
+    sim.wait_log(r"\[sim\] watchdog: .* board reset", 10, start=mark)
+    sim.wait_log(r"ATA firmware .* on board sim", 10, start=mark)
+    sim.wait_log(r"sip: registered", 15, start=mark)
+    assert sim.watchdog_resets == 1

@@ -88,6 +88,29 @@ def test_deploy_writes_changed_files_and_the_restarted_firmware_runs_them(sim_bu
         assert board.stop() == 0
 
 
+def test_deploy_with_reset_boots_the_new_code_on_the_same_console(sim_build, tmp_path):
+    tree, _ = sim_build
+    run_dir = tmp_path / "board"
+    shutil.copytree(tree, run_dir)                  # what the board's flash holds now
+    sim = SimProcess(base_config(), run_dir=run_dir, flash=True).start()
+    try:
+        sim.wait_log(r"ATA firmware \S+ on board sim", 5)
+        mark = len(sim.log_text())
+        port = str(sim.console_path)
+        r = ata_deploy(port, "--tree", str(marked(tree, tmp_path / "new", "reset1")), "--reset")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "1 changed" in r.stdout and "resetting the board" in r.stdout, r.stdout
+        sim.wait_log(r"ATA firmware reset1\+\S+ on board sim", 20, start=mark)
+        sim.wait_log(r"ready:", 20, start=mark)
+        assert sim.watchdog_resets == 1
+        out = subprocess.run([str(paths.VENV_BIN / "mpremote"), "connect", port, "resume",
+                              "eval", "status()['supervisor']['restarts']"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "'console': 0" in out.stdout, (out.stdout, out.stderr)
+    finally:
+        assert sim.stop() == 0
+
+
 def test_a_build_the_board_cannot_load_is_refused_and_nothing_written(sim_build, tmp_path):
     tree, xtensa = sim_build
     sim = start_sim(base_config(), tmp_path / "board")

@@ -121,8 +121,9 @@ class Board:
     def close(self):
         try:
             self.t.exit_raw_repl()
-        finally:
             self.t.close()
+        except Exception:  # noqa: a board that just reset may have dropped its port
+            pass
 
     def exec(self, code):
         return self.t.exec(code).decode()
@@ -139,7 +140,11 @@ class Board:
         self.exec("_f.close()\ndel _f\nimport os\nos.rename(%r, %r)" % (tmp, path))
 
 
-def deploy(port, tree, config=None, dry_run=False, log=print):
+# the ATA's console has reset() (ends the call first); a bare MicroPython REPL has not
+_RESET = "try:\n reset()\nexcept NameError:\n import machine\n machine.reset()\n"
+
+
+def deploy(port, tree, config=None, dry_run=False, reset=False, log=print):
     tree = pathlib.Path(tree)
     if not tree.is_dir():
         raise DeployError("no build at %s (run: ata build --board NAME)" % tree)
@@ -175,8 +180,11 @@ def deploy(port, tree, config=None, dry_run=False, log=print):
         wrong = [rel for rel in changed if after.get(rel) != sha(files[rel])]
         if wrong:
             raise DeployError("written but not read back intact: %s" % ", ".join(wrong))
-        log("deploy: done, %d written, %d unchanged; reset the board to run the new code"
-            % (len(changed), len(files) - len(changed)))
+        log("deploy: done, %d written, %d unchanged; %s"
+            % (len(changed), len(files) - len(changed),
+               "resetting the board" if reset else "reset the board to run the new code"))
+        if reset:
+            board.t.exec_raw_no_follow(_RESET)   # its reply never comes: it resets
         return changed
     finally:
         board.close()
@@ -213,10 +221,12 @@ def main(argv):
     ap.add_argument("--tree", help="the tree to deploy (default build/boards/BOARD)")
     ap.add_argument("--config", help="local JSON file written as the board's config.json")
     ap.add_argument("--dry-run", action="store_true", help="only list what would be written")
+    ap.add_argument("--reset", action="store_true", help="then reset the board (reset(): the "
+                    "call is ended first) so it boots the new code")
     args = ap.parse_args(argv)
     tree = pathlib.Path(args.tree) if args.tree else paths.BUILD / "boards" / args.board
     try:
-        deploy(args.port, tree, args.config, args.dry_run)
+        deploy(args.port, tree, args.config, args.dry_run, args.reset)
     except DeployError as e:
         print("ata deploy: %s" % e, file=sys.stderr)
         return 2
