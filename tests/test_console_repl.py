@@ -91,6 +91,11 @@ def test_mpremote_exec_eval_fs_during_a_call_without_an_audio_gap(pbx, ata, tmp_
 
     assert mpremote(port, "exec", "print(1+1)").strip() == "2"
     assert mpremote(port, "eval", "6*7").strip() == "42"
+    # byte-exact: raw-paste counts every byte it gets for its flow control, so 12 KB
+    # of CR LF source (a CR dropped or changed on the way would stall it) runs whole;
+    # the compiler reads each CR LF in the string as one newline
+    src = "s = '''" + "x\r\n" * 4000 + "'''\r\nprint(len(s))\r\n"
+    assert mpremote(port, "exec", src).strip() == "8000"
     st = json.loads(mpremote(port, "exec", "import json; print(json.dumps(calls()))"))
     assert st["call"] is not None, st        # the running objects are in scope
     listing = mpremote(port, "fs", "ls")
