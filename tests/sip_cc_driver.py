@@ -147,6 +147,16 @@ def command(cc, line, clock, cmd):
         line.state = "idle"
         line.tone = None
         return {"ok": True}
+    if c == "sizes":
+        # what the SIP stack holds (for diagnosing heap figures)
+        import asyncio.core as core
+        ua = cc.ua
+        return {"addr_cache": len(ua._addr_cache), "calls": len(ua.calls),
+                "client": len(ua.tx.client), "server": len(ua.tx.server),
+                "nonce": len(ua.auth.nonce or ""), "io_map": len(core._io_queue.map),
+                "tasks": len(core._task_queue.heap) if hasattr(core._task_queue, "heap")
+                else -1, "last_error": len(ua.last_error or ""),
+                "reg_error": len(ua.reg.last_error or "")}
     if c == "warp":
         clock.offset += int(cmd["ms"])
         return {"offset": clock.offset}
