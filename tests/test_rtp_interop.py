@@ -129,13 +129,12 @@ def test_tshark_decodes_rtp_rtpevent_and_rtcp(tmp_path, pt, name):
 LEG = r"""
 import sys, time, json
 from rtp import RtpSession, AUDIO, LOST, EMPTY
-pa, pb, relay_port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+pa, pb, relay_a, relay_b = (int(x) for x in sys.argv[1:5])
 a = RtpSession("127.0.0.1", pa)
-b = RtpSession("127.0.0.1", pb, jitter_min_ms=20, jitter_max_ms=200,
-               symmetric=True, latch_packets=1)  # follows the relay at once
+b = RtpSession("127.0.0.1", pb, jitter_min_ms=20, jitter_max_ms=200)
 a.open(); b.open()
-a.set_remote("127.0.0.1", relay_port)   # A -> relay -> B
-b.set_remote("127.0.0.1", 9)            # B's answers follow A's packets (latch)
+a.set_remote("127.0.0.1", relay_a)      # A -> relay -> B
+b.set_remote("127.0.0.1", relay_b)      # what B's SDP would name: the relay's B side
 fr = bytearray(160)
 out = bytearray(160)
 order = []
@@ -179,7 +178,7 @@ def test_call_leg_through_impairment_relay(tmp_path):
     script.write_text(LEG)
     with Relay(("127.0.0.1", pb), loss=5, delay_ms=30, jitter_ms=10, seed=7) as relay:
         pcap, r = capture(tmp_path, (pb,), lambda: run_micropython(
-            [str(script), str(pa), str(pb), str(relay.a_port)], timeout=60))
+            [str(script), str(pa), str(pb), str(relay.a_port), str(relay.b_port)], timeout=60))
         stats = relay.stats
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
@@ -219,7 +218,7 @@ def test_call_leg_with_reordering_and_duplicates(tmp_path):
     script.write_text(LEG)
     with Relay(("127.0.0.1", pb), delay_ms=20, jitter_ms=5, reorder=5, duplicate=3,
                seed=11) as relay:
-        r = run_micropython([str(script), str(pa), str(pb), str(relay.a_port)], timeout=60)
+        r = run_micropython([str(script), str(pa), str(pb), str(relay.a_port), str(relay.b_port)], timeout=60)
         stats = relay.stats["a_to_b"]
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
