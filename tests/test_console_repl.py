@@ -144,7 +144,7 @@ def test_mpremote_exec_eval_fs_during_a_call_without_an_audio_gap(pbx, ata, tmp_
              stats["held_lines"]), file=sys.stderr)
     # the measures see a stall when there is one: code that holds the loop for 300 ms
     mpremote(port, "exec", "import time; time.sleep_ms(300)")
-    assert console_stats(sim)["max_hold_us"] >= 300_000
+    assert console_stats(sim)["max_hold_us"] >= 290_000     # ms sleep vs us clock
     assert probe_lag(port) >= 290
     phone.on_hook()
     far.wait_event("CALL_CLOSED", 10)
