@@ -70,6 +70,19 @@ def p99(values):
     return sorted(values)[int(0.99 * len(values))]
 
 
+# What the relay's thread adds to the delay it scheduled is the host's scheduling:
+# never negative, and small for most datagrams. Only the median is bounded: a stall
+# of a shared host can hold any single datagram (seen: 136 ms at load 5).
+HOST_MEDIAN_MS = 10
+
+
+def lateness(b, relay):
+    """Measured one-way delay minus the delay the relay drew, per datagram (nothing
+    lost: the n-th datagram kept is sequence n)."""
+    sched = relay.a_to_b.drawn_ms
+    return [d - sched[seq] for seq, d, _ in b.got]
+
+
 def test_loss_rate():
     n = 2000
     _, b, relay = run({"loss": 10}, n, 0.0002)
@@ -82,35 +95,34 @@ def test_loss_rate():
 def test_no_impairment_passes_everything_in_order():
     _, b, _ = run({}, 300, 0.001)
     assert [s for s, _, _ in b.got] == list(range(300))
-    assert max(d for _, d, _ in b.got) < 20
+    assert statistics.median(d for _, d, _ in b.got) < HOST_MEDIAN_MS
 
 
 def test_delay():
     _, b, _ = run({"delay_ms": 30}, 100, 0.005)
     d = [x for _, x, _ in b.got]
     assert len(d) == 100
-    # Never early; late only by scheduling (loose upper bounds: machines are shared).
-    assert 29.5 <= statistics.median(d) <= 36, statistics.median(d)
+    # Never early; late only by the host's scheduling.
     assert min(d) >= 29.5, min(d)
-    # Late only by host scheduling (a Python thread on a shared host): the tail bound
-    # catches a relay that holds packets, not the host's stalls.
-    assert p99(d) < 60, p99(d)
+    assert 29.5 <= statistics.median(d) <= 30 + HOST_MEDIAN_MS, statistics.median(d)
 
 
 def test_jitter_uniform():
-    _, b, _ = run({"delay_ms": 30, "jitter_ms": 10}, 400, 0.005)
-    d = [x for _, x, _ in b.got]
-    assert len(d) == 400
-    assert min(d) >= 19.5, min(d)
-    assert p99(d) <= 60, p99(d)       # 40 ms by design, plus host scheduling
-    assert 28 <= statistics.mean(d) <= 36, statistics.mean(d)
-    # Uniform on ±10 ms: standard deviation 10/sqrt(3) = 5.8 ms.
-    assert 4.8 <= statistics.pstdev(d) <= 7.5, statistics.pstdev(d)
-    # ...and flat: each 5 ms quarter of the range holds about a quarter of the delays.
-    quarters = [sum(1 for x in d if 20 + 5 * q <= x - 0.3 < 25 + 5 * q) for q in range(4)]
-    # 100 expected per quarter (binomial sd ~8.7); 50..150 still fails a lopsided
-    # distribution but tolerates a loaded host's scheduling.
-    assert all(50 <= c <= 150 for c in quarters), quarters
+    _, b, relay = run({"delay_ms": 30, "jitter_ms": 10}, 400, 0.005)
+    assert len(b.got) == 400
+    # The delays the relay drew (seeded: the same every run) are uniform on 30 ± 10 ms:
+    d = relay.a_to_b.drawn_ms
+    assert 20 <= min(d) and max(d) <= 40, (min(d), max(d))
+    assert 29 <= statistics.mean(d) <= 31, statistics.mean(d)
+    # standard deviation 10/sqrt(3) = 5.8 ms
+    assert 5.3 <= statistics.pstdev(d) <= 6.3, statistics.pstdev(d)
+    # ...and flat: 100 expected in each 5 ms quarter (binomial sd ~8.7; 3 sd)
+    quarters = [sum(1 for x in d if 20 + 5 * q <= x < 25 + 5 * q) for q in range(4)]
+    assert all(74 <= c <= 126 for c in quarters), quarters
+    # ...and the datagrams left when drawn: never early, late only by the host
+    late = lateness(b, relay)
+    assert min(late) >= -0.5, min(late)
+    assert statistics.median(late) <= HOST_MEDIAN_MS, statistics.median(late)
 
 
 def test_reorder():

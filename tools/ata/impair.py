@@ -48,7 +48,8 @@ class Direction:
         self.forwarded = 0
         self.reordered = 0
         self.duplicated = 0
-        self.delays_ms = []  # per forwarded datagram, as scheduled
+        self.delays_ms = []  # per forwarded datagram, as held (the host adds to it)
+        self.drawn_ms = []   # per datagram not dropped, the delay drawn for it
         self._last_due = 0.0
         self.rng = rng or random.Random()
 
@@ -66,6 +67,7 @@ class Direction:
             d += REORDER_HOLD_MS
             self.reordered += 1
         d = max(d, 0.0)
+        self.drawn_ms.append(d)
         due = now + d / 1000.0
         if self.keep_order and due < self._last_due:
             due = self._last_due
