@@ -60,13 +60,14 @@ def test_malformed_and_mutated_messages(net, tmp_path):
         for i, data in enumerate(msgs):
             s.sendto(data, ("127.0.0.1", ua.port))
             if i % 20 == 19:
-                time.sleep(0.02)
+                # flow control: the next 20 go once the UA has taken these
+                _until(lambda: ua.status()["counters"]["rx"] - before["rx"] >= i - 20)
                 try:
                     while True:
                         s.recv(65535)     # drain the answers
                 except BlockingIOError:
                     pass
-        time.sleep(0.5)
+        _until_settled(lambda: ua.status()["counters"]["rx"])
         st = ua.status()
         c = st["counters"]
         got = c["rx"] - before["rx"]
@@ -88,8 +89,31 @@ def test_malformed_and_mutated_messages(net, tmp_path):
         ua.stop()
 
 
-def _flood(sources, ua_port, count, answers, stop):
-    """`count` scanner INVITEs round-robin from `sources`; counts any answer."""
+def _until(pred, timeout=10.0):
+    """Poll pred() until true (an event the UA reports), or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
+
+
+def _until_settled(read, quiet=0.2, timeout=10.0):
+    """Poll read() until it stops changing for `quiet` s: the UA has taken everything
+    the kernel still held for it."""
+    deadline = time.monotonic() + timeout
+    last, since = read(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "still changing"
+        time.sleep(0.02)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
+def _flood(sources, ua_port, count, answers, stop, handled):
+    """`count` scanner INVITEs round-robin from `sources` at 100/s; counts any answer.
+    handled(): how many of them the UA has dealt with."""
     socks = []
     for ip in sources:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -110,7 +134,7 @@ def _flood(sources, ua_port, count, answers, stop):
                     answers[0] += 1
             except BlockingIOError:
                 pass
-    time.sleep(0.3)
+    _until(lambda: handled() >= count)           # every INVITE answered or dropped
     for x in socks:
         try:
             while True:
@@ -130,10 +154,16 @@ def test_scanner_flood_rings_nothing_and_real_call_works(net, mode):
         ua.wait_registered(5)
         answers = [0]
         done = threading.Event()
+        start = ua.status()["counters"]["rejected"]
+        lock = threading.Lock()            # the UA's command pipe: one caller at a time
+
+        def handled():
+            with lock:
+                return ua.status()["counters"]["rejected"] - start
         t = threading.Thread(target=_flood, args=(["127.0.0.2", "127.0.0.1"], ua.port, 200,
-                                                  answers, done))
+                                                  answers, done, handled))
         t.start()
-        time.sleep(0.3)
+        _until(lambda: handled() >= 20)              # the flood is under way
         bare.dial("sip:1001@127.0.0.1:%d" % kam.port)      # the real call, mid-flood
         bare.wait_event("CALL_ESTABLISHED", 5)
         assert not done.is_set(), "flood ended before the real call was up"
