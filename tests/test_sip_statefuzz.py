@@ -32,11 +32,11 @@ pytestmark = pytest.mark.interop
 CC_DRIVER = str(ROOT / "tests" / "sip_cc_driver.py")
 COUNT = int(os.environ.get("SIP_FUZZ_COUNT", "10000"))
 BATCHES = 5
-# The heap after the first batch is the baseline: that batch is the warm-up (interned
-# strings, tables at their busiest size, first-use buffers: 5-20 KB, seed-dependent).
-# Every later batch must end within HEAP_DRIFT of it: a leak of 30 bytes per call would
-# already show (~200 calls per batch).
-HEAP_DRIFT = 6 * 1024
+# The heap after the second batch is the baseline: the first two are the warm-up
+# (interned strings, tables at their busiest size, first-use buffers: +6-10 KB over a
+# warm-up call, seed-dependent, measured flat after them). Every later batch must end
+# within HEAP_DRIFT of it: a leak of 20 bytes per call would show (~200 calls per batch).
+HEAP_DRIFT = 4 * 1024
 HEAP_SLACK = 16 * 1024        # the sim: its second round against its first
 
 
@@ -76,8 +76,8 @@ def test_stateful_fuzz_callctl_unix_port(capsys):
             errs = _errors(proc)
             assert st["counters"]["errors"] == 0 and not errs, (
                 "seed %d batch %d: %r %r" % (seed, b, st["counters"], errs[:5]))
-            assert heap <= heaps[0] + HEAP_DRIFT, "seed %d: heap grows %r (after the warm-up " \
-                "call: %d)" % (seed, heaps, warm)
+            assert b < 2 or heap <= heaps[1] + HEAP_DRIFT, "seed %d: heap grows %r (after " \
+                "the warm-up call: %d)" % (seed, heaps, warm)
             alive(proc, fz, peer)
             settle(proc, fz)
         st = proc.status()
