@@ -100,8 +100,10 @@ def test_deploy_with_reset_boots_the_new_code_on_the_same_console(sim_build, tmp
         r = ata_deploy(port, "--tree", str(marked(tree, tmp_path / "new", "reset1")), "--reset")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "1 changed" in r.stdout and "resetting the board" in r.stdout, r.stdout
-        sim.wait_log(r"ATA firmware reset1\+\S+ on board sim", 20, start=mark)
-        sim.wait_log(r"ready:", 20, start=mark)
+        m = sim.wait_log(r"ATA firmware reset1\+\S+ on board sim", 20, start=mark)
+        # "ready:" of the new boot, not the first boot's (also after `mark`): before
+        # it the new firmware's console is not up and mpremote cannot enter raw REPL
+        sim.wait_log(r"ready:", 20, start=mark + m.end())
         assert sim.watchdog_resets == 1
         out = subprocess.run([str(paths.VENV_BIN / "mpremote"), "connect", port, "resume",
                               "eval", "status()['supervisor']['restarts']"],
