@@ -8,11 +8,16 @@ from simfix import FAR_TONE_HZ
 PHONE_TONE_HZ = 1000
 
 
-def call_far_end(sim, phone, far, bounce_ms=0):
-    """Lift, listen for dial tone, pulse-dial 1002, wait until the call is up."""
+def lift_and_dial(phone, number="1002", bounce_ms=0):
+    """Lift, let dial tone start, pulse-dial the number."""
     phone.off_hook(bounce_ms=bounce_ms)
     phone.sleep_sim(400)
-    phone.dial_pulse("1002", bounce_ms=bounce_ms)
+    phone.dial_pulse(number, bounce_ms=bounce_ms)
+
+
+def call_far_end(sim, phone, far, bounce_ms=0):
+    """Lift, listen for dial tone, pulse-dial 1002, wait until the call is up."""
+    lift_and_dial(phone, bounce_ms=bounce_ms)
     far.wait_event("CALL_ESTABLISHED", 15)
     sim.wait_log("call: confirmed", 5)
 
@@ -81,9 +86,7 @@ def test_far_end_hang_up_plays_busy_by_cadence(pbx, ata):
 def test_ringback_cadence_while_the_far_end_rings(pbx, ata):
     kam, far = pbx
     sim, phone = ata
-    phone.off_hook()
-    phone.sleep_sim(400)
-    phone.dial_pulse("1002")
+    lift_and_dial(phone)
     far.wait_event("CALL_INCOMING", 15)
     sim.wait_log("call: ringing", 5)
     heard = record_sim(phone, 8500)          # 2 s on, 4 s off: a whole off and on
@@ -99,9 +102,7 @@ def test_ringback_cadence_while_the_far_end_rings(pbx, ata):
 def test_rejected_call_plays_busy_by_cadence(pbx, ata):
     kam, far = pbx
     sim, phone = ata
-    phone.off_hook()
-    phone.sleep_sim(400)
-    phone.dial_pulse("1002")
+    lift_and_dial(phone)
     far.wait_event("CALL_INCOMING", 15)
     far.hangup()                             # baresip rejects the ringing call
     m = sim.wait_log(r"call: failed (\d+)", 10)
@@ -115,9 +116,7 @@ def test_rejected_call_plays_busy_by_cadence(pbx, ata):
 def test_unknown_number_plays_reorder_by_cadence(pbx, ata):
     kam, far = pbx
     sim, phone = ata
-    phone.off_hook()
-    phone.sleep_sim(400)
-    phone.dial_pulse("1999")                 # nobody registered: the PBX answers 404
+    lift_and_dial(phone, "1999")             # nobody registered: the PBX answers 404
     sim.wait_log(r"call: failed 404", 10)
     heard = record_sim(phone, 2000, skip_ms=100)
     two_tones(heard, (480, 620))
