@@ -1,11 +1,13 @@
 """The real-peer harness works: Kamailio registers two baresips that call each other."""
+import socket
 import time
 import wave
 
 import numpy as np
 import pytest
 
-from ata.peers import Baresip, Kamailio, free_udp_port, sip_ping
+from ata import peers
+from ata.peers import Baresip, Kamailio, free_udp_port, free_udp_range, sip_ping
 
 pytestmark = pytest.mark.interop
 
@@ -41,5 +43,18 @@ def test_kamailio_registers_and_baresips_call(tmp_path):
     assert sip_ping("127.0.0.1", kam.port, timeout=0.2) is None
 
 
-def test_free_ports_differ():
-    assert len({free_udp_port() for _ in range(5)}) >= 4
+def test_free_ports_are_unique_outside_the_ephemeral_range_and_free_for_tcp_too():
+    lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    ports = [free_udp_port() for _ in range(200)] + list(range(*free_udp_range(20)))
+    assert len(set(ports)) == len(ports)          # never handed out twice
+    for p in ports:
+        assert not lo <= p <= hi       # the kernel never gives it to an outgoing socket
+        assert p > 20000               # nor is it in the firmware's own RTP range
+    # a port someone listens on over TCP is not "free" even though UDP would bind
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    try:
+        assert not peers._free_both(held.getsockname()[1], "127.0.0.1")
+    finally:
+        held.close()

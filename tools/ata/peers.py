@@ -32,37 +32,59 @@ READY_TIMEOUT_S = 10.0       # how long start() waits for a peer to answer
 STOP_TIMEOUT_S = 10.0        # SIGTERM, then SIGKILL after this long
 
 
-def free_udp_port(host="127.0.0.1"):
-    """A UDP port that is free right now (bound then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def _port_band():
+    """Ports tests and tools hand to peers: below the kernel's ephemeral range (so no
+    outgoing socket of anyone's is ever given one by the kernel meanwhile) and above
+    the firmware's default RTP range (rtp.port_min..port_max, 10000-20000)."""
+    try:
+        lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    if lo - 20000 >= 4000:
+        return 20000, lo - 1
+    return hi + 1, 65535
 
 
-def free_tcp_port(host="127.0.0.1"):
-    """A TCP port that is free right now (bound then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+_BAND = _port_band()
+_GIVEN = set()       # handed out by this process: never handed out twice
 
 
-def free_udp_range(count=20, host="127.0.0.1", lo=20000, hi=59000):
-    """(first, last) of `count` consecutive even-aligned UDP ports all free now."""
-    for _ in range(200):
-        base = random.randrange(lo, hi, 2)
-        socks = []
-        try:
-            for p in range(base, base + count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind((host, p))
-            return base, base + count - 1
-        except OSError:
+def _free_both(port, host):
+    """True if `port` binds for UDP and for TCP right now. Peers such as baresip listen
+    on both with one sip_listen, and a TCP listener on a 'free UDP port' was seen to
+    kill a baresip start ('tcp: sock_bind: Address already in use')."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_udp_range(count=20, host="127.0.0.1"):
+    """(first, last) of `count` consecutive even-aligned ports, each free for UDP and
+    TCP now and never handed out before by this process."""
+    lo, hi = _BAND
+    for _ in range(500):
+        step = 2 if count > 1 else 1     # ranges start even (RTP's even/odd pairs)
+        base = random.randrange(lo + (lo & 1), hi - count, step)
+        ports = range(base, base + count)
+        if any(p in _GIVEN for p in ports):
             continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP port range")
+        if all(_free_both(p, host) for p in ports):
+            _GIVEN.update(ports)
+            return base, base + count - 1
+    raise RuntimeError("no free port range of %d in %d-%d" % (count, lo, hi))
+
+
+def free_udp_port(host="127.0.0.1"):
+    """A port free now for UDP and TCP, out of the kernel's ephemeral range, unique
+    within this process."""
+    return free_udp_range(1, host)[0]
+
+
+free_tcp_port = free_udp_port   # the same checks: both protocols, one band
 
 
 _LIVE = set()   # peers started and not yet stopped: stopped at interpreter exit
