@@ -3,6 +3,7 @@
 import json
 
 import country
+import digitmap
 
 # section -> key -> (type, default, check or None). default None = required.
 _ANY = None
@@ -35,7 +36,9 @@ SCHEMA = {
         "hangup_ms": (int, 900, (400, 5000)),
         "debounce_ms": (int, 10, (2, 30)),
         "digit_gap_ms": (int, 150, (80, 400)),
-        "interdigit_ms": (int, 4000, (1000, 20000)),
+        "interdigit_ms": (int, 4000, (1000, 20000)),          # the digit map's long timer
+        "interdigit_short_ms": (int, 2000, (0, 20000)),       # its short timer
+        "digit_map": (str, "auto", "digit_map"),              # "auto": the country's plan
         "first_digit_ms": (int, 15000, (3000, 60000)),
         "pulse_map": (str, "normal", ("normal", "nz", "se")),
         "caller_id": (str, "auto", ("auto", "off", "bell202", "v23", "sin227")),
@@ -117,6 +120,12 @@ def _check(field, value, check):
         if value not in country.PLANS:
             raise ConfigError(field, "unknown country %r (have %s)"
                               % (value, ", ".join(sorted(country.PLANS))))
+    elif check == "digit_map":
+        if value != "auto":
+            try:
+                digitmap.DigitMap(value)      # compiled to check it; the line compiles its own
+            except ValueError as e:
+                raise ConfigError(field, "bad digit map: %s" % (e,))
     elif check == "accept_from":
         if isinstance(value, str):
             if value not in ("registrar", "any"):
@@ -173,6 +182,11 @@ def validate(raw):
         raise ConfigError("line.flash_min_ms", "must be below line.flash_max_ms")
     if line["hangup_ms"] < line["flash_max_ms"]:
         raise ConfigError("line.hangup_ms", "must be at least line.flash_max_ms")
+    if "interdigit_short_ms" not in raw.get("line", {}):
+        # the default short timer never outlasts a long timer set below it
+        line["interdigit_short_ms"] = min(line["interdigit_short_ms"], line["interdigit_ms"])
+    if line["interdigit_short_ms"] > line["interdigit_ms"]:
+        raise ConfigError("line.interdigit_short_ms", "must be at most line.interdigit_ms")
     if line["digit_gap_ms"] >= line["interdigit_ms"]:
         raise ConfigError("line.digit_gap_ms", "must be below line.interdigit_ms")
     rtp = out["rtp"]

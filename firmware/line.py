@@ -3,6 +3,7 @@
 # call-progress tones of the country plan. A state machine stepped by poll(now_ms).
 import time
 
+import digitmap
 import hook
 from clip import Clip
 
@@ -41,6 +42,13 @@ class Line:
             flash_max_ms=lcfg["flash_max_ms"], hangup_ms=lcfg["hangup_ms"],
             digit_gap_ms=lcfg["digit_gap_ms"])
         self.interdigit_ms = lcfg["interdigit_ms"]
+        # the digit map decides when a number is complete (compiled once, here);
+        # "auto" is the country's plan, which ends in x.T: anything else still goes
+        # after the long timer, as before digit maps
+        text = lcfg.get("digit_map", "auto")
+        self.digit_map = digitmap.DigitMap(
+            plan["digit_map"] if text == "auto" else text,
+            lcfg.get("interdigit_short_ms", 2000), self.interdigit_ms)
         self.first_digit_ms = lcfg["first_digit_ms"]
         self.pulse_map = _PULSE_MAPS[lcfg["pulse_map"]]
         mode = lcfg.get("caller_id", "auto")
@@ -194,27 +202,62 @@ class Line:
             self.on_event("flash", None)
 
     def _digit(self, ch, now):
+        """Every dialled key, pulse or touch-tone, goes through the digit map."""
         self.counts["digits"] += 1
         if self.tone_name:
             self.play(None)
-        if ch == "#" and self.digits:
-            self._complete(now)         # '#' sends at once
+        dm = self.digit_map
+        digits = self.digits + ch
+        action = dm.step(digits)
+        if ch == "#" and action == digitmap.REJECT and self.digits:
+            # a '#' that no rule takes means "send now": what was dialled goes at
+            # once if a rule matches it whole; an incomplete number is refused
+            self.log("line: # sends now")
+            if dm.step(self.digits) != digitmap.REJECT and dm.rule >= 0:
+                self._complete(now)
+            else:
+                self._reject(now)
             return
-        self.digits += ch
+        self.digits = digits
         self.log("line: digit %s" % ch)
         self.on_event("digit", ch)
-        self._enter(DIALING, self.interdigit_ms, now)
+        if action == digitmap.SEND:
+            self._complete(now)
+        elif action == digitmap.REJECT:
+            self._reject(now)
+        else:
+            # the short timer after a full match, the long one while only part is
+            # dialled; the rule's own S/T timer when it has one
+            self._enter(DIALING, dm.wait_ms, now)
 
     def _complete(self, now):
-        number = self.digits
+        """Send the number (its full match's rewrites applied) to call control."""
+        dialled = self.digits
         self.digits = ""
+        dm = self.digit_map
+        dm.step(dialled)              # the full match for exactly these digits
+        number = dm.number(dialled) if dm.rule >= 0 else dialled
         self._enter(CALL, now=now)
-        self.log("line: dialled %s" % number)
+        if number != dialled:
+            self.log("line: dialled %s -> %s" % (dialled, number))
+        else:
+            self.log("line: dialled %s" % number)
         self.on_event("number", number)
+
+    def _reject(self, now):
+        """No rule of the digit map can match: reorder at once, nothing is sent."""
+        self.log("line: %s matches no rule of the digit map" % self.digits)
+        self.digits = ""
+        self.failed("congestion")
 
     def _timeout(self, now):
         if self.state == DIALING:
-            self._complete(now)
+            # the timer ran out: a full match is sent, a partial one is refused
+            self.digit_map.step(self.digits)
+            if self.digit_map.rule >= 0:
+                self._complete(now)
+            else:
+                self._reject(now)
         elif self.state == DIALTONE:
             self.failed("congestion")    # nothing dialled: reorder
         elif self.state == REORDER:
