@@ -194,7 +194,9 @@ class DigitMap:
         full = -1
         full_open = True
         more = False
-        for r, rule in enumerate(self.rules):
+        rules = self.rules
+        for r in range(len(rules)):
+            rule = rules[r]
             st = self._state(rule, digits)
             if not st:
                 continue

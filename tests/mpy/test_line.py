@@ -28,7 +28,7 @@ class Tones:
 
 
 class Rig:
-    def __init__(self, code="US"):
+    def __init__(self, code="US", lcfg=None):
         self.level = 0
         self.shk = Pin("SHK", Pin.IN)
         self.shk.source = lambda t: self.level
@@ -37,7 +37,7 @@ class Rig:
         self.slic = AG1171(self.rm, self.fr, self.shk, Timer(0))
         self.tones = Tones()
         self.events = []
-        self.line = line.Line(Port(self.slic, Timer(1), None, None, None), country.plan(code), CFG["line"], self.tones,
+        self.line = line.Line(Port(self.slic, Timer(1), None, None, None), country.plan(code), lcfg or CFG["line"], self.tones,
                               lambda k, v: self.events.append((k, v)), log=lambda m: None)
         self.now = 0
 
