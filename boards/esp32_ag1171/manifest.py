@@ -6,7 +6,7 @@
 # Paths are relative to this file. The lib/ packages are required by name from the
 # "ata" library, as micropython-lib packages are; none of them needs another.
 add_library("ata", "../../lib")
-for name in ("dsp", "rtp", "sip", "slic"):
+for name in ("dsp", "ota", "rtp", "sip", "slic"):
     require(name, library="ata")
 
 # Firmware modules (main.py excepted) and the board module, at the top level.
