@@ -431,12 +431,13 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=30,
                     help="minutes of speech for the talk-off count (default 30)")
     ap.add_argument("--out", default=None, help="table file (default build/bench.txt)")
-    ap.add_argument("--only", choices=("dsp", "dtmf", "audio", "heap"), default=None,
+    ap.add_argument("--only", choices=("dsp", "dtmf", "audio", "heap", "ota"), default=None,
                     help="only the DSP table, only its three DTMF cost rows (no talk-off), "
-                         "or only the call-audio figures (PESQ, pacing)")
+                         "only the call-audio figures (PESQ, pacing), only the heap figures, "
+                         "or only the OTA verification cost")
     a = ap.parse_args(argv)
     rc = 0
-    if a.only not in ("audio", "heap"):
+    if a.only not in ("audio", "heap", "ota"):
         text, ok = run(minutes=a.minutes, out=a.out, dtmf_only=a.only == "dtmf",
                        log=lambda m: print(m, file=sys.stderr, flush=True))
         print(text, end="", flush=True)
@@ -448,6 +449,9 @@ def main(argv=None):
     if a.only in (None, "heap"):
         from ata import heap_bench     # GC heap from ROMFS vs .mpy files, in a call
         rc = heap_bench.main([]) or rc
+    if a.only in (None, "ota"):
+        from ata import ota_bench      # Ed25519 verify and SHA-512 cost (lib/ota)
+        rc = ota_bench.main([]) or rc
     return rc
 
 
