@@ -8,6 +8,6 @@ metadata(
 
 package(
     "ota",
-    files=("__init__.py", "bundle.py", "ed25519.py", "sha512.py"),
+    files=("__init__.py", "bundle.py", "ed25519.py", "sha512.py", "slots.py"),
     base_path="..",
 )
