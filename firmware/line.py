@@ -16,6 +16,7 @@ REORDER = "reorder"      # off-hook, the attempt failed: reorder/busy tone
 LOCKOUT = "lockout"      # off-hook too long after a tone: silence until hang-up
 
 _REORDER_MS = 30000      # reorder tone this long, then silence (lock-out)
+_ANY_NUMBER = "(*x.T|x.T)"   # digit map of a country plan without one: the old fixed pause
 _POLL_MS = 5             # event-queue poll period: ring trip within debounce + 5 ms
 
 # Pulses -> digit. Most of the world: n pulses = n (10 = 0); New Zealand: 10 - n;
@@ -47,7 +48,7 @@ class Line:
         # after the long timer, as before digit maps
         text = lcfg.get("digit_map", "auto")
         self.digit_map = digitmap.DigitMap(
-            plan["digit_map"] if text == "auto" else text,
+            plan.get("digit_map", _ANY_NUMBER) if text == "auto" else text,
             lcfg.get("interdigit_short_ms", 2000), self.interdigit_ms)
         self.first_digit_ms = lcfg["first_digit_ms"]
         self.pulse_map = _PULSE_MAPS[lcfg["pulse_map"]]
