@@ -108,7 +108,8 @@ def romfs(name, errors):
 
 
 def check(only_board=None):
-    """pyright over each real board's code and the drivers it loads, with its port's stubs."""
+    """pyright over each real board's code, the drivers it loads and the OTA library
+    (lib/ota runs on the chip as is), with its port's stubs."""
     failures = []
     for name, spec in boards().items():
         port = PORT_OF_ARCH.get(spec["mpy_arch"])
@@ -119,7 +120,7 @@ def check(only_board=None):
         cfg_dir.mkdir(parents=True, exist_ok=True)
         up = "../../../"
         (cfg_dir / "pyrightconfig.json").write_text(json.dumps({
-            "include": [up + "boards/" + name, up + "lib/slic"],
+            "include": [up + "boards/" + name, up + "lib/slic", up + "lib/ota"],
             "exclude": [up + "**/manifest.py"],      # build descriptions, run by the build tool
             "extraPaths": [up + "lib", up + "firmware"],
             "stubPath": str(stubs), "typeshedPath": str(stubs),
