@@ -127,7 +127,6 @@ class SimProcess:
             self.proc = self._launch()
             self._resetting = False
             threading.Thread(target=self._pump_out, daemon=True).start()
-            threading.Thread(target=self._pump_in, daemon=True).start()
 
     def _pump_out(self):
         proc = self.proc
@@ -166,10 +165,22 @@ class SimProcess:
             del self._tx[:n]
 
     def _pump_in(self):
+        """Console input, byte for byte, to the firmware process that runs now. One
+        pump for the board's whole life: with one per process, the pump of a process
+        the watchdog had just killed could still sit in its select() when the new
+        firmware's console was already up, take mpremote's Ctrl-A and hand it to the
+        dead process: the new firmware never saw it ("could not enter raw repl")."""
         import select
-        proc = self.proc            # one pump per firmware process (a reset starts another)
-        while proc.poll() is None:
-            r, w, _ = select.select([self.master], [self.master] if self._tx else [], [], 0.2)
+        while not self._stopping:
+            proc = self.proc
+            if proc is None:
+                return
+            if proc.poll() is not None and not self._resetting and proc is self.proc:
+                return                  # the firmware ended (not a reset): no one to feed
+            try:
+                r, w, _ = select.select([self.master], [self.master] if self._tx else [], [], 0.2)
+            except (OSError, ValueError):
+                return                  # stop() closed the pty
             if w:
                 self._flush_console()
             if not r:
@@ -179,9 +190,11 @@ class SimProcess:
             except OSError:
                 continue
             try:            # byte-exact: the REPL's raw mode (mpremote) needs every byte
-                proc.stdin.write(data)
-            except (OSError, ValueError):     # the firmware is stopping
-                break
+                self.proc.stdin.write(data)
+            except (OSError, ValueError):
+                # the firmware is stopping, or being reset: what is typed into a board
+                # while it resets is lost there too
+                continue
 
     def send(self, line):
         """Type a console line directly (without the pty)."""
