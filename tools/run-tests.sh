@@ -3,7 +3,7 @@
 # here too: an empty run must never pass as green.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"
 rc=$?
 if [ $rc -eq 5 ]; then echo "run-tests: no tests were collected" >&2; exit 1; fi
 exit $rc
