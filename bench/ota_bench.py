@@ -4,6 +4,8 @@
 #   micropython bench/ota_bench.py verify REPS   Ed25519 verify of RFC 8032 TEST 2
 #   micropython bench/ota_bench.py sha512 REPS   SHA-512 of REPS KB (one object, 1 KB updates)
 #   micropython bench/ota_bench.py sha256 REPS   the port's hashlib.sha256 of REPS KB
+#   micropython bench/ota_bench.py stage BUNDLE PUBHEX DEST   bundle.stage() (board sim,
+#       running 0.0.1): `ata bench` finds the smallest -X heapsize this passes in
 import sys
 
 from ota import ed25519
@@ -34,4 +36,15 @@ def main(mode, reps):
         raise SystemExit("mode? " + mode)
 
 
-main(sys.argv[1], int(sys.argv[2]))
+def stage(path, pubhex, dest):
+    from ota import bundle
+    with open(path, "rb") as f:
+        m = bundle.stage(f, bytes.fromhex(pubhex), bundle.running_identity("sim", "0.0.1"),
+                         dest, 1 << 30)
+    print("STAGED", m["size"])
+
+
+if sys.argv[1] == "stage":
+    stage(sys.argv[2], sys.argv[3], sys.argv[4])
+else:
+    main(sys.argv[1], int(sys.argv[2]))
