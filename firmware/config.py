@@ -55,6 +55,12 @@ SCHEMA = {
         "timing": (str, "ideal", ("ideal", "esp32", "rp2")),  # how its timers behave
         "timing_seed": (int, 1, (0, 1000000)),
     },
+    "ota": {
+        "url": (str, "", "url_or_empty"),           # the signed bundle to pull (http/https)
+        "health_s": (int, 60, (2, 3600)),           # registered, no task crash this long: kept
+        "probation_s": (int, 600, (10, 7200)),      # a new version not healthy by then: rolled back
+        "interval_h": (int, 0, (0, 720)),           # pull this often (0: only when told)
+    },
 }
 
 SECRET_KEYS = ("password", "wifi_password")
@@ -138,6 +144,10 @@ def _check(field, value, check):
             if not _acl_entry_ok(entry):
                 raise ConfigError(field, "entries are IPv4 addresses, ip:port or CIDR "
                                   "(10.0.0.0/8), got %r" % (entry,))
+    elif check == "url_or_empty":
+        if value and (" " in value or not (value.startswith("http://")
+                                            or value.startswith("https://"))):
+            raise ConfigError(field, "must be an http:// or https:// URL, got %r" % value)
     elif check == "codecs":
         names = value.split(",")
         if not names or any(n not in ("PCMU", "PCMA") for n in names):
@@ -197,6 +207,8 @@ def validate(raw):
                           "ports to pick from at random), got %d..%d" % (
                               _RTP_MIN_PORTS - 1, _RTP_MIN_PORTS, rtp["port_min"],
                               rtp["port_max"]))
+    if out["ota"]["health_s"] >= out["ota"]["probation_s"]:
+        raise ConfigError("ota.health_s", "must be below ota.probation_s")
     if not out["sip"]["auth_id"]:
         out["sip"]["auth_id"] = out["sip"]["user"]
     if not out["sip"]["domain"]:
