@@ -3,6 +3,7 @@
 from micropython import const
 
 from sip import headers as H
+from sip import scan as S
 
 MAX_MESSAGE = const(8192)      # bytes: larger datagrams are dropped
 MAX_HEADERS = const(80)        # header fields per message
@@ -24,7 +25,8 @@ class Message:
     """A request (method, uri) or a response (status, reason) with ordered headers.
 
     headers: list of [lower-case full name, value]; repeated headers stay separate
-    entries. Parsed on arrival: cseq_num, cseq_method, call_id, from_tag, to_tag,
+    entries. A parsed message holds values as bytes until get()/get_all() decode them
+    (in place, once); read values through get(), not the list. Parsed on arrival: cseq_num, cseq_method, call_id, from_tag, to_tag,
     branch, via (transport, host, port, params of the top Via).
     """
 
@@ -47,11 +49,18 @@ class Message:
     def is_request(self):
         return self.method is not None
 
+    def raw(self, name):
+        """First value of a full lower-case name as stored: bytes until get() decoded it."""
+        for h in self.headers:
+            if h[0] == name:
+                return h[1]
+        return None
+
     def get(self, name):
         name = H.full_name(name)
-        for k, v in self.headers:
-            if k == name:
-                return v
+        for h in self.headers:
+            if h[0] == name:
+                return _text(h)
         return None
 
     def get_all(self, name):
@@ -59,12 +68,12 @@ class Message:
         name = H.full_name(name)
         out = []
         split = name in H.LIST_HEADERS
-        for k, v in self.headers:
-            if k == name:
+        for h in self.headers:
+            if h[0] == name:
                 if split:
-                    out.extend(H.split_commas(v))
+                    out.extend(H.split_commas(_text(h)))
                 else:
-                    out.append(v)
+                    out.append(_text(h))
         return out
 
     def add(self, name, value):
@@ -84,23 +93,20 @@ class Message:
         else:
             first = "SIP/2.0 %d %s\r\n" % (self.status, self.reason)
         parts = [first]
-        for k, v in self.headers:
-            if k != "content-length":
-                parts.append("%s: %s\r\n" % (H.canonical(k), v))
+        for h in self.headers:
+            if h[0] != "content-length":
+                parts.append("%s: %s\r\n" % (H.canonical(h[0]), _text(h)))
         body = self.body.encode() if isinstance(self.body, str) else bytes(self.body)
         parts.append("Content-Length: %d\r\n\r\n" % len(body))
         return "".join(parts).encode() + body
 
 
-def _find_head_end(data):
-    """(end of head, start of body); accepts CRLFCRLF and, leniently, LFLF."""
-    i = data.find(b"\r\n\r\n")
-    j = data.find(b"\n\n")
-    if i >= 0 and (j < 0 or i < j):
-        return i, i + 4
-    if j >= 0:
-        return j, j + 2
-    return -1, -1
+def _text(h):
+    """A header's value as str, decoded once on first use (parse leaves bytes)."""
+    v = h[1]
+    if type(v) is not str:
+        v = h[1] = v.decode()
+    return v
 
 
 def utf8_ok(data):
@@ -140,7 +146,7 @@ def utf8_ok(data):
 
 def is_keepalive(data):
     """A CRLF keep-alive (RFC 5626) or empty datagram."""
-    return not data.strip(b"\r\n")
+    return not data.lstrip(b"\r\n")    # lstrip stops at the first other byte
 
 
 def parse(data):
@@ -157,6 +163,11 @@ def parse(data):
         raise SipError("unparsable (%s)" % type(e).__name__)
 
 
+# The parser works on the datagram's bytes (see sip/scan.py for why): lines and names
+# are found with find/split/partition, and only what the Message keeps is decoded:
+# the start line's parts, Call-ID, the tags, the top Via, the body. Other header values
+# stay bytes in msg.headers until get() asks for them.
+
 def _parse(data):
     if len(data) > MAX_MESSAGE:
         raise SipError("message too large")
@@ -166,55 +177,57 @@ def _parse(data):
         k += 1
     if k:
         data = data[k:]
-    end, body_at = _find_head_end(data)
-    if end < 0:
+    got = S.scan(data, len(data))
+    if got < 0:
         raise SipError("no end of headers")
-    if not utf8_ok(data):
+    end = got >> 4
+    flags = got & 15
+    body_at = end + (4 if data[end] == 13 else 2)
+    wide = flags & S.NON_ASCII
+    if wide and not utf8_ok(data):
         raise SipError("not UTF-8")
-    head = data[:end].decode()
-    for ch in head:
-        if ch < " " and ch not in "\r\n\t":
-            raise SipError("control character in headers")
-    lines = head.split("\n")
-    for i in range(len(lines)):
-        line = lines[i]
-        if line[-1:] == "\r":
-            line = line[:-1]
-        if "\r" in line:
-            # a bare CR would end the line for some parsers and not for others
-            raise SipError("bare CR in headers")
-        lines[i] = line
+    if flags & S.CTRL:
+        raise SipError("control character in headers")
+    if flags & S.BARE_CR:
+        # a bare CR would end the line for some parsers and not for others
+        raise SipError("bare CR in headers")
+    if data[end - 1] == 13:
+        end -= 1                      # "\r\n\n" or "\r\r\n\r\n": the last line's CR
+    head = data[:end]
+    if flags & S.BARE_LF:
+        lines = head.split(b"\n")
+        for i in range(len(lines)):
+            if lines[i][-1:] == b"\r":
+                lines[i] = lines[i][:-1]
+    else:
+        lines = head.split(b"\r\n")
     start = lines[0]
     msg = Message()
-    if start.startswith("SIP/"):
-        ver, _, rest = start.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if ver != "SIP/2.0":
+    if start[:4] == b"SIP/":
+        ver, _, rest = start.partition(b" ")
+        code, _, reason = rest.partition(b" ")
+        if ver != b"SIP/2.0":
             raise SipError("bad SIP version")
-        if len(code) != 3 or not code.isdigit() or code[0] == "0":
+        if len(code) != 3 or not code.isdigit() or code[0] == 48:
             raise SipError("bad status code")
         msg.status = int(code)
         if msg.status < 100:
             raise SipError("bad status code")
-        msg.reason = reason
+        msg.reason = S.REASONS.get(reason) or reason.decode()
     else:
-        parts = start.split(" ")
+        parts = start.split(b" ")
         if len(parts) != 3:
             raise SipError("bad request line")
         method, uri, ver = parts
-        if ver != "SIP/2.0":
+        if ver != b"SIP/2.0":
             raise SipError("bad SIP version")
-        if not H.is_token(method):
-            raise SipError("bad method")
-        H.parse_uri(uri)
-        msg.method = method
-        msg.uri = uri
-    _parse_headers(msg, lines)
-    _parse_core(msg)
+        msg.method = S.method(method)
+        S.check_uri(uri)
+        msg.uri = uri.decode()
+    _parse_core(msg, _parse_headers(msg, lines, wide))
     body = data[body_at:]
-    cl = msg.get("content-length")
+    cl = msg.raw("content-length")
     if cl is not None:
-        cl = cl.strip()
         if not cl.isdigit() or len(cl) > 6:
             raise SipError("bad Content-Length")
         n = int(cl)
@@ -223,67 +236,88 @@ def _parse(data):
         body = body[:n]
     if len(body) > MAX_BODY:
         raise SipError("body too large")
-    msg.body = body.decode()
+    msg.body = body.decode() if body else ""
     return msg
 
 
-def _parse_headers(msg, lines):
+def _chars(b, wide):
+    """Length in characters (the limits count characters, as they always did)."""
+    return len(b.decode()) if wide else len(b)
+
+
+def _parse_headers(msg, lines, wide):
+    """Fills msg.headers; True when a Via value holds a quote (then every Via goes
+    through the str grammar, which rejects an unterminated quote in any of them)."""
     hdrs = msg.headers
+    odd_via = False
     for i in range(1, len(lines)):
         line = lines[i]
         if not line:
             continue
-        if line[0] in " \t":
+        if line[0] in (32, 9):
             # folded continuation (RFC 3261 7.3.1): joins the previous header
             if not hdrs:
                 raise SipError("folding before first header")
-            hdrs[-1][1] = hdrs[-1][1] + " " + line.strip()
-            if len(hdrs[-1][1]) > MAX_LINE:
+            v = hdrs[-1][1] + b" " + line.lstrip().rstrip()
+            hdrs[-1][1] = v
+            if _chars(v, wide) > MAX_LINE:
                 raise SipError("header too long")
+            if hdrs[-1][0] == "via" and b'"' in v:
+                odd_via = True
             continue
-        if len(line) > MAX_LINE:
+        if len(line) > MAX_LINE and _chars(line, wide) > MAX_LINE:
             raise SipError("header too long")
-        name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not H.is_token(name):
+        name, colon, value = line.partition(b":")
+        key = S.header_name(name) if colon else None
+        if key is None:
             raise SipError("bad header line")
         if len(hdrs) >= MAX_HEADERS:
             raise SipError("too many headers")
-        hdrs.append([H.full_name(name), value.strip()])
+        value = value.lstrip().rstrip()
+        if key == "via" and b'"' in value:
+            odd_via = True
+        hdrs.append([key, value])
+    return odd_via
 
 
-def _parse_core(msg):
+def _parse_core(msg, odd_via):
     for name in _MANDATORY:
-        if msg.get(name) is None:
+        if msg.raw(name) is None:
             raise SipError("missing " + H.canonical(name))
     try:
-        msg.cseq_num, msg.cseq_method = H.parse_cseq(msg.get("cseq"))
+        msg.cseq_num, msg.cseq_method = S.parse_cseq(msg.raw("cseq"))
     except ValueError:
         raise SipError("bad CSeq")
     if msg.method is not None and msg.cseq_method != msg.method:
         raise SipError("CSeq method mismatch")
-    msg.call_id = msg.get("call-id").strip()
-    if not msg.call_id or " " in msg.call_id:
+    cid = msg.raw("call-id")          # values are stored stripped
+    if not cid or b" " in cid:
         raise SipError("bad Call-ID")
-    fp = _addr_params(msg, "from")
-    tp = _addr_params(msg, "to")
+    msg.call_id = cid.decode()
+    ftag = _addr_tag(msg, "from")
+    ttag = _addr_tag(msg, "to")
     try:
-        vias = msg.get_all("via")
-        if not vias:
-            raise SipError("missing Via")
-        msg.via = H.parse_via(vias[0])
+        top = msg.raw("via")
+        if top and not odd_via and b"," not in top:
+            msg.via = S.parse_via(top)
+        else:
+            # a comma list or quotes: the str grammar splits it
+            vias = msg.get_all("via")
+            if not vias:
+                raise SipError("missing Via")
+            msg.via = H.parse_via(vias[0])
     except ValueError as e:
         raise SipError("bad Via: " + str(e))
-    msg.from_tag = fp.get("tag")
-    msg.to_tag = tp.get("tag")
+    msg.from_tag = ftag
+    msg.to_tag = ttag
     msg.branch = msg.via[3].get("branch") or ""
-    mf = msg.get("max-forwards")
-    if mf is not None and (not mf.strip().isdigit() or len(mf.strip()) > 3):
+    mf = msg.raw("max-forwards")
+    if mf is not None and (not mf.isdigit() or len(mf) > 3):
         raise SipError("bad Max-Forwards")
 
 
-def _addr_params(msg, name):
+def _addr_tag(msg, name):
     try:
-        return H.parse_addr(msg.get(name))[2]
+        return S.addr_tag(msg.raw(name))
     except ValueError as e:
         raise SipError("bad %s: %s" % (H.canonical(name), e))

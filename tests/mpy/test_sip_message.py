@@ -126,3 +126,126 @@ def test_strict_utf8():
             raise AssertionError(e.reason)
     else:
         raise AssertionError("overlong UTF-8 accepted")
+
+
+# ---- the byte-level parser (sip/scan.py) against the str grammar (sip/headers.py)
+
+def _outcome(fn, arg):
+    try:
+        return ("ok", fn(arg))
+    except ValueError as e:
+        return ("err", str(e))
+
+
+_ADDRS = (
+    "<sip:1001@192.168.1.10>;tag=8a41c0d2e9", "<sip:1001@h>", "sip:1001@h;tag=x",
+    "Bob <sip:b@h:5060;transport=udp>;tag=1;other", "<sip:b@h>;TAG=Up;x=\"q;t\"",
+    "\"A, \\\"b\\\"\" <sip:a@h>;tag=7", "<sip:b@h", "<>;tag=1", "<sip:a@h>;a b=1",
+    "<sip:a@h>;;tag=;", "sip:a@h,b@h", "sip:a@h?x=1", "<sips:a@[2001:db8::1]:5061>;tag=6",
+    "<tel:+4930123;phone-context=x>;tag=2", "<http://x>", "<sip:@h>", "<sip::pw@h>",
+    "<sip:a@h:0>", "<sip:a@h:65536>", "<sip:a@h:12a>", "<sip:a@ho st>", "<sip:a@2001:db8::1>",
+    "<sip:a@[::1>", "*", "<sip:a:pw@h;lr>;tag=z", "<SIP:a@H>;tag=u", "<sip:a@h;=x>",
+    "<sip:a@h>;tag=\"quoted\"", "<sip:a@h>;tag=\"open", "", "x <sip:a@h> y;tag=q",
+    "<sip:a@h_-.x:1>", "<sip:a@h>;tag=1;tag=2", "<sip:a@h;ma\u00e9=1>", "<sip:\u00e9@h\u00e9>",
+)
+_VIAS = (
+    "SIP/2.0/UDP 192.168.1.50:5060;rport=5060;received=192.168.1.50;branch=z9hG4bK1",
+    "SIP/2.0/udp h;branch=z9hG4bKx;rport", "SIP / 2.0 / UDP h:5060;branch=b",
+    "SIP/2.0/TCP [2001:db8::1]:5099;branch=x", "SIP/2.0/ h;branch=x", "SIP/3.0/UDP h",
+    "SIP/2.0/UDP\th:1;branch=\"q\"", "SIP/2.0/UDP h:99999", "SIP/2.0/UDP ;branch=1",
+    "SIP/2.0/UDP h;a b=1", "SIP/2.0/UDP h; branch = z9 ;X-Y", "sip/2.0/wss h.example:443",
+    "SIP/2.0/UDP h:5060;received=1.2.3.4;rport=5060;branch=z9hG4bK;ttl=1;maddr=1.2.3.4",
+    "SIP/2.0/UDP h\u00e9", "SIP/2.0", "", "SIP/2.0/UDP h:1:2",
+)
+
+
+def test_fast_paths_match_str_grammar():
+    from sip import scan as S
+    for a in _ADDRS:
+        want = _outcome(lambda v: H.parse_addr(v)[2].get("tag"), a)
+        got = _outcome(S.addr_tag, a.encode())
+        eq(got, want, "addr %r" % a)
+    for v in _VIAS:
+        eq(_outcome(S.parse_via, v.encode()), _outcome(H.parse_via, v), "via %r" % v)
+    for c in ("1 INVITE", "2 REGISTER", "x INVITE", "1", "1 IN VITE", "12345678901 ACK",
+              "2147483648 BYE", "2147483647 FOO-bar", "1  OPTIONS", "1 INV\u00e9"):
+        eq(_outcome(S.parse_cseq, c.encode()), _outcome(H.parse_cseq, c), "cseq %r" % c)
+
+
+def test_header_names():
+    from sip import scan as S
+    for raw, want in ((b"Via", "via"), (b"v", "via"), (b"V", "via"), (b"vIa", "via"),
+                      (b"CALL-ID", "call-id"), (b"i", "call-id"), (b"Via \t", "via"),
+                      (b"X-Custom_1", "x-custom_1"), (b"l", "content-length"),
+                      (b"Bad Name", None), (b"", None), (b"Via(", None), (b"N\xc3\xa9", None)):
+        eq(S.header_name(raw), want, "name %r" % raw)
+
+
+REG200 = (b"SIP/2.0 200 OK\r\n"
+          b"via: SIP/2.0/UDP 10.0.0.5:5060;rport=5060;received=10.0.0.5;branch=z9hG4bKa\r\n"
+          b"FROM: <sip:1001@10.0.0.1>;tag=f1\r\n"
+          b"To: <sip:1001@10.0.0.1>;tag=t1\r\n"
+          b"Call-Id: c@10.0.0.5\r\n"
+          b"CSEQ: 2 REGISTER\r\n"
+          b"Contact: <sip:1001@10.0.0.5:5060>;expires=300\r\n"
+          b"Date: Sun, 29 Nov 2026 17:00:00 GMT\r\n"
+          b"Content-Length: 0\r\n\r\n")
+
+
+def test_response_case_colons_and_lazy_values():
+    r = M.parse(REG200)
+    eq((r.status, r.reason, r.call_id, r.from_tag, r.to_tag, r.branch),
+       (200, "OK", "c@10.0.0.5", "f1", "t1", "z9hG4bKa"), "core fields")
+    eq(r.via, ("UDP", "10.0.0.5", 5060, {"rport": "5060", "received": "10.0.0.5",
+                                         "branch": "z9hG4bKa"}), "top via")
+    eq(r.get("date"), "Sun, 29 Nov 2026 17:00:00 GMT", "value with colons kept whole")
+    eq(r.get("Contact"), "<sip:1001@10.0.0.5:5060>;expires=300", "case-insensitive get")
+    eq(r.get_all("m"), ["<sip:1001@10.0.0.5:5060>;expires=300"], "compact name in get_all")
+    eq(r.get("X-Nothing"), None, "absent")
+    eq(M.parse(r.encode()).get("date"), r.get("date"), "re-encoded")
+    eq(r.body, "", "no body")
+
+
+def test_multiple_via_and_folding():
+    m = M.parse(REG200.replace(b"CSEQ", b"Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKb\r\nCSEQ"))
+    eq(m.branch, "z9hG4bKa", "top Via is the first")
+    eq(len(m.get_all("via")), 2, "both Vias")
+    f = M.parse(REG200.replace(b"To: <sip:1001@10.0.0.1>", b"To:\r\n <sip:1001@10.0.0.1>\r\n\t"))
+    eq(f.to_tag, "t1", "folded To parsed")
+    # each continuation joins with one space, the empty first line's too (as always)
+    eq(f.get("to"), " <sip:1001@10.0.0.1> ;tag=t1", "folded value joined with one space")
+    eq(_reason(b"SIP/2.0 200 OK\r\n Via: x\r\n\r\n"), "folding before first header", "fold")
+
+
+def test_line_endings():
+    eq(M.parse(REG200[:-2] + b"\n").to_tag, "t1", "CRLF then LF ends the head")
+    eq(M.parse(REG200.replace(b"\r\n", b"\n")).call_id, "c@10.0.0.5", "all bare LF")
+    eq(_reason(REG200.replace(b"tag=t1\r\n", b"tag=t1\r\r\n")), "bare CR in headers", "CR CR LF")
+    eq(_reason(REG200.replace(b"tag=t1", b"tag=\rt1")), "bare CR in headers", "CR inside")
+    eq(M.parse(REG200[:-4] + b"\r\r\n\r\n").body, "", "CR before the blank line is the "
+       "last line's")
+    eq(_reason(REG200[:-2]), "no end of headers", "missing blank line")
+    eq(_reason(REG200.replace(b"tag=t1", b"tag=t\x1b1")), "control character in headers",
+       "ESC")
+
+
+def test_content_length():
+    inv = INVITE.replace(b"l: 4", b"l: 6")
+    eq(M.parse(inv).body, "v=0\r\nE", "body cut at a longer Content-Length")
+    eq(_reason(INVITE.replace(b"l: 4", b"l: 40")), "truncated body", "longer than sent")
+    eq(_reason(INVITE.replace(b"l: 4", b"l: 1234567")), "bad Content-Length", "7 digits")
+    eq(_reason(INVITE.replace(b"l: 4", b"l: 4 4")), "bad Content-Length", "two numbers")
+    eq(M.parse(INVITE.replace(b"l: 4\r\n", b"")).body, "v=0\r\nEXTRA", "absent: all")
+
+
+def test_names_and_values():
+    eq(_reason(REG200.replace(b"Date:", b"Da te:")), "bad header line", "space in name")
+    eq(_reason(REG200.replace(b"Date:", b"Date")), "bad header line", "no colon")
+    eq(_reason(REG200.replace(b"2 REGISTER", b"2 REG\xc3\xa9")), "bad CSeq", "non-token")
+    eq(_reason(REG200.replace(b"c@10.0.0.5", b"c 1")), "bad Call-ID", "space in Call-ID")
+    eq(_reason(b"INVITE sip:a@h SIP/2.0 x\r\n\r\n"), "bad request line", "4 parts")
+    eq(_reason(b"INV(TE sip:a@h SIP/2.0\r\n\r\n"), "bad method", "method")
+    eq(_reason(b"INVITE http://h SIP/2.0\r\n\r\n"), "unsupported URI scheme", "ruri")
+    eq(_reason(b"SIP/2.0 099 Odd\r\n\r\n"), "bad status code", "status")
+    u = M.parse(REG200.replace(b"200 OK", b"200 Gr\xc3\xbc\xc3\x9fe"))
+    eq(u.reason, "Gr\u00fc\u00dfe", "UTF-8 reason")

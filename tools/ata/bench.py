@@ -431,13 +431,15 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=30,
                     help="minutes of speech for the talk-off count (default 30)")
     ap.add_argument("--out", default=None, help="table file (default build/bench.txt)")
-    ap.add_argument("--only", choices=("dsp", "dtmf", "audio", "heap", "ota"), default=None,
+    ap.add_argument("--only", choices=("dsp", "dtmf", "audio", "heap", "ota", "sip"),
+                    default=None,
                     help="only the DSP table, only its three DTMF cost rows (no talk-off), "
                          "only the call-audio figures (PESQ, pacing), only the heap figures, "
-                         "or only the OTA verification cost")
+                         "only the OTA verification cost, or only the instructions to parse "
+                         "SIP messages")
     a = ap.parse_args(argv)
     rc = 0
-    if a.only not in ("audio", "heap", "ota"):
+    if a.only not in ("audio", "heap", "ota", "sip"):
         text, ok = run(minutes=a.minutes, out=a.out, dtmf_only=a.only == "dtmf",
                        log=lambda m: print(m, file=sys.stderr, flush=True))
         print(text, end="", flush=True)
@@ -452,6 +454,9 @@ def main(argv=None):
     if a.only in (None, "ota"):
         from ata import ota_bench      # Ed25519 verify and SHA-512 cost (lib/ota)
         rc = ota_bench.main([]) or rc
+    if a.only in (None, "sip"):
+        from ata import sip_bench      # instructions to parse a SIP response, an INVITE
+        rc = sip_bench.main([]) or rc
     return rc
 
 
