@@ -133,6 +133,10 @@ def test_hung_firmware_is_reset_by_the_watchdog_and_comes_back(tmp_path):
         assert sim.proc.poll() is None
     finally:
         sim.stop()
+    # the runner's relays (both firmware processes') are over before the pty closes:
+    # one left in its select() would read whatever pipe reuses the descriptor number
+    assert sim._threads and not [t for t in sim._threads if t.is_alive()]
+    assert sim.master is None
 
 
 def test_esp32_refuses_the_sims_network_mode_and_a_missing_ssid():
@@ -142,7 +146,7 @@ def test_esp32_refuses_the_sims_network_mode_and_a_missing_ssid():
         "import sys\n"
         "class M:\n"
         "    def __getattr__(self, n): return object\n"
-        "sys.modules['machine'] = M(); sys.modules['network'] = M()\n"
+        "sys.modules['machine'] = M(); sys.modules['network'] = M(); sys.modules['esp32'] = M()\n"
         "sys.path.insert(0, '%s')\n" % (ROOT / "boards" / "esp32_ag1171") +
         "import board\n"
         "net = lambda **k: {'network': dict({'mode': 'host', 'wifi_ssid': ''}, **k)}\n"

@@ -66,6 +66,7 @@ class SimProcess:
         self._cond = threading.Condition()
         self._resetting = False
         self._stopping = False
+        self._threads = []              # relays and watchdog: joined before the pty closes
         self.watchdog_resets = 0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -92,12 +93,16 @@ class SimProcess:
                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                                 stderr=subprocess.STDOUT, bufsize=0)
         self.proc = self._launch()
-        threading.Thread(target=self._pump_out, daemon=True).start()
-        threading.Thread(target=self._pump_in, daemon=True).start()
-        threading.Thread(target=self._watchdog, daemon=True).start()
+        for target in (self._pump_out, self._pump_in, self._watchdog):
+            self._thread(target)
         if wait_ready:
             self.wait_log(r"ready:|CONFIG ERROR", timeout)
         return self
+
+    def _thread(self, target):
+        t = threading.Thread(target=target, daemon=True)
+        self._threads.append(t)
+        t.start()
 
     def _watchdog(self):
         """The board's watchdog, outside the firmware as on a chip: the firmware's
@@ -126,7 +131,7 @@ class SimProcess:
             self._logfile.write(note.encode())
             self.proc = self._launch()
             self._resetting = False
-            threading.Thread(target=self._pump_out, daemon=True).start()
+            self._thread(self._pump_out)
 
     def _pump_out(self):
         proc = self.proc
@@ -243,11 +248,22 @@ class SimProcess:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
+        # The relays use the pty's raw descriptor numbers: closed under a relay still
+        # in its select(), the number is soon reused by an unrelated pipe (the next
+        # test's subprocess) and the relay would read that pipe's first output. Seen:
+        # the first line of `ata build` and of a micropython -c run went missing.
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(5)
+        if any(t.is_alive() for t in self._threads):
+            return self.proc.returncode     # a relay hangs on: leave its descriptors open
         for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.master = self.slave = None     # closed once: a second close could hit a reuse
         return self.proc.returncode
 
     def __enter__(self):
