@@ -40,6 +40,8 @@ def test_retransmitted_200_is_acked_each_time(peer):
         assert len({a.raw for a in acks}) == 1, "re-ACKs are the same ACK"
         assert acks[0].get("cseq") == "1 ACK" and acks[0].tag("to") == "far1"
         assert acks[0].get("via").split("branch=")[1] != inv.get("via").split("branch=")[1]
+        # the driver reports the state on its stdout, which may trail the ACK on the wire
+        ua.wait_state("confirmed", call=0, timeout=5)
         assert ua.states(0) == ["confirmed"]
         ua.cmd("hangup")
         bye = peer.expect(lambda m: m.method == "BYE")
