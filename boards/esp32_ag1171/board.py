@@ -1,15 +1,23 @@
-# ESP32 + AG1171 board: pins from board.json, F/R toggled by a hardware timer,
-# SHK sampled on another, audio through two I2S peripherals at 8 kHz, network
-# from the config (Wi-Fi station, or Ethernet where board.json names a PHY).
+# ESP32 + AG1171 board: pins from board.json, the ring's F/R waveform from an RMT
+# channel (hardware-timed: the ESP32's timer callbacks are soft, and a garbage
+# collection or a long task would stretch a ring toggled from one), its cadence and
+# RM from a timer, SHK sampled on another, audio through two I2S peripherals at
+# 8 kHz, network from the config (Wi-Fi station, or Ethernet where board.json names
+# a PHY).
 import json
 
+import esp32
 import network
 from machine import I2S, WDT, Pin, Timer
 from slic.ag1171 import AG1171
 from slic.port import Port
+from slic.rmt_ring import RmtRing
 
 _I2S_IBUF = 1280         # bytes of buffering per direction: 4 frames (80 ms), little latency
 _NET_TIMEOUT_MS = 20000  # give up waiting for an address after this
+# RMT channel clock: 80 MHz / 200 = 400 kHz (2.5 us ticks). Ring half periods are
+# then whole ticks at 16, 20 and 25 Hz, and 10 Hz's (50 ms) is 20,000 < PULSE_MAX.
+_RMT_CLOCK_DIV = 200
 
 
 def check_config(cfg):
@@ -46,6 +54,14 @@ def _thread_safe_flag():
     return asyncio.ThreadSafeFlag()
 
 
+def _rmt_maker(channel, pin):
+    """A new RMT channel on F/R per ring (slic.rmt_ring says why), resting at the
+    line polarity. The channel number matters to MicroPython before 1.24 only."""
+    def new_rmt(idle_level):
+        return esp32.RMT(channel, pin=pin, clock_div=_RMT_CLOCK_DIV, idle_level=bool(idle_level))
+    return new_rmt
+
+
 def _i2s(spec, mode):
     return I2S(spec["id"], sck=Pin(spec["sck"]), ws=Pin(spec["ws"]), sd=Pin(spec["sd"]),
                mode=mode, bits=16, format=I2S.MONO, rate=8000, ibuf=_I2S_IBUF)
@@ -64,7 +80,9 @@ class Board:
             rm = Pin(p["rm"], Pin.OUT, value=0)
             fr = Pin(p["fr"], Pin.OUT, value=1)
             shk = Pin(p["shk"], Pin.IN, Pin.PULL_DOWN)
-            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]))
+            ring = RmtRing(fr, _rmt_maker(p["ring_rmt"], fr),
+                           esp32.RMT.source_freq() // _RMT_CLOCK_DIV)
+            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]), ring=ring)
             rx = _i2s(p["i2s_rx"], I2S.RX)
             tx = _i2s(p["i2s_tx"], I2S.TX)
             self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, _thread_safe_flag))

@@ -1,6 +1,12 @@
 # The sim board: builds virtual pins, timers and I2S wired to the virtual phone and
-# hands them to the same drivers the ESP32 board uses.
+# hands them to the same drivers the ESP32 board uses. The ring source mirrors the
+# chip whose timing the sim models (board.json ring_by_timing): under sim.timing
+# esp32 F/R comes from the RMT, as on boards/esp32_ag1171 (vesp32.RMT, hardware-exact
+# edges); under rp2 from a hard timer; under ideal from the soft timer. The
+# environment variable ATA_SIM_RING (timer | rmt) overrides it, so a test can show
+# what the other source does under the same timing model.
 import json
+import os
 
 from vmachine import Flag, I2S, Pin, Timer, WDT, engine
 from phonelink import PhoneLink
@@ -10,6 +16,17 @@ from slic.port import Port
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 _EADDRINUSE = 98
+_RMT_CLOCK_DIV = 200     # as boards/esp32_ag1171: 80 MHz / 200, 2.5 us channel ticks
+
+
+def _rmt_ring(channel, fr):
+    """The ESP32 board's ring source on the sim's RMT model (imported only for it)."""
+    from slic.rmt_ring import RmtRing
+    from vesp32 import RMT
+
+    def new_rmt(idle_level):
+        return RMT(channel, pin=fr, clock_div=_RMT_CLOCK_DIV, idle_level=bool(idle_level))
+    return RmtRing(fr, new_rmt, RMT.source_freq() // _RMT_CLOCK_DIV)
 
 
 def check_config(cfg):
@@ -34,7 +51,11 @@ class Board:
             self.spec = json.load(f)
         self.cfg = cfg
         self.log = log
-        engine.set_timing(cfg["sim"]["timing"], cfg["sim"]["timing_seed"])
+        timing = cfg["sim"]["timing"]
+        engine.set_timing(timing, cfg["sim"]["timing_seed"])
+        self.ring_source = os.getenv("ATA_SIM_RING") or self.spec["ring_by_timing"][timing]
+        if self.ring_source not in ("timer", "rmt"):
+            raise ValueError("ATA_SIM_RING: timer or rmt, got %r" % self.ring_source)
         self.link = PhoneLink("127.0.0.1", cfg["sim"]["phone_port"], log)
         I2S.codec = SimCodec(self.link)
         self.ports = []
@@ -46,8 +67,9 @@ class Board:
             self.link.watch(fr, "F")
             shk.source = self.link.hook_level
             # as an RP2040 board would, hard timer callbacks under its timing model
-            hard = cfg["sim"]["timing"] == "rp2"
-            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]), hard_timer=hard)
+            hard = timing == "rp2"
+            ring = _rmt_ring(p["ring_rmt"], fr) if self.ring_source == "rmt" else None
+            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]), hard_timer=hard, ring=ring)
             rx = I2S(p["i2s_rx"], mode=I2S.RX, bits=16, format=I2S.MONO, rate=8000)
             tx = I2S(p["i2s_tx"], mode=I2S.TX, bits=16, format=I2S.MONO, rate=8000)
             self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag, hard))
@@ -71,6 +93,6 @@ class Board:
         return self.cfg["network"]["ip"]
 
     def status(self):
-        return {"board": self.name, "timing": self.cfg["sim"]["timing"],
+        return {"board": self.name, "timing": self.cfg["sim"]["timing"], "ring": self.ring_source,
                 "timers": engine.stats, "phone_connected": self.link.writer is not None,
                 "frames_in": self.link.frames_in, "frames_out": self.link.frames_out}

@@ -58,7 +58,9 @@ class Pin:
     def __init__(self, name, mode=IN, pull=None, value=None):
         self.name = name
         self.mode = mode
-        self._level = 0 if value is None else int(bool(value))
+        self._level = 0 if value is None else int(bool(value))   # on the pad
+        self._out = self._level   # the GPIO output register
+        self.peripheral = None    # a peripheral that drives the pad instead (vesp32.RMT)
         self.listener = None   # fn(pin, level, t_us) for outputs
         self.source = None     # fn(t_us) -> level for inputs
 
@@ -67,12 +69,17 @@ class Pin:
             if self.source is not None:
                 return self.source(clock.now_us())
             return self._level
-        v = 1 if v else 0
+        self._out = 1 if v else 0
+        if self.peripheral is None:   # as on a chip: a peripheral's pin ignores the GPIO
+            self.drive(self._out)
+        return None
+
+    def drive(self, v):
+        """The pad goes to level v now (from the GPIO or a peripheral)."""
         if v != self._level:
             self._level = v
             if self.listener is not None:
                 self.listener(self, v, clock.now_us())
-        return None
 
     def __call__(self, v=None):
         return self.value(v)
@@ -84,10 +91,13 @@ class Pin:
         self.value(0)
 
     def init(self, mode=-1, pull=-1, value=None):
+        if value is not None:     # the value first, then the mode (as the ESP32 port does)
+            self._out = 1 if value else 0
         if mode != -1:
             self.mode = mode
-        if value is not None:
-            self.value(value)
+            self.peripheral = None    # a mode takes the pad back to the GPIO (IDF gpio_set_direction)
+        if self.peripheral is None and self.mode == Pin.OUT:
+            self.drive(self._out)
 
 
 class _Rand:
@@ -102,7 +112,8 @@ class _Rand:
 
 
 class _Engine:
-    """Runs the virtual timers from one asyncio task."""
+    """Runs the virtual timers, and the edges of the sim's waveform peripherals
+    (vesp32.RMT), from one asyncio task."""
 
     def __init__(self):
         self.timers = []
@@ -157,6 +168,16 @@ class _Engine:
             ran = True
         return ran
 
+    def step(self, now):
+        """One pass at host time now: the soft callbacks due, one period of each timer
+        (or edge of each peripheral) due, the callbacks those queued. True if any ran."""
+        fired = self._run_queue(now)
+        for t in list(self.timers):
+            if t.due_us <= now:
+                t._fire_once(now)
+                fired = True
+        return self._run_queue(now) or fired
+
     def add(self, t):
         if t not in self.timers:
             self.timers.append(t)
@@ -175,13 +196,7 @@ class _Engine:
                 await self.wake.wait()
                 continue
             now = clock.real_us()
-            fired = self._run_queue(now)
-            for t in list(self.timers):
-                if t.due_us <= now:
-                    t._fire_once(now)
-                    fired = True
-            fired = self._run_queue(now) or fired
-            if fired:
+            if self.step(now):
                 # One period per timer per pass, then yield: after a host stall the
                 # catch-up interleaves with the tasks the callbacks woke (the media
                 # pipeline), as a real chip's interrupts would with its main loop.
