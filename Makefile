@@ -20,6 +20,8 @@ sim: setup
 bench: setup
 	$(ATA) bench
 	$(PY) -m ata.soak --calls 200 --batch 50
+	ATA_OTA_POWERCUTS=50 ATA_OTA_POWERCUT_REPORT=build/bench-ota-powercut.txt \
+		$(PY) -m pytest -q -s -p no:cacheprovider tests/test_ota_powercut.py
 
 build: setup
 	$(ATA) build

@@ -52,13 +52,17 @@ helpers:
   fault("line")     make a supervised task fail now (tests recovery)
   log_level("quiet")  log lines: "all", "quiet" (problems only) or "off"
   reset()           end the call, reset the board: it boots its filesystem's code
+  ota() ota(URL)    pull a signed update from ota.url (or URL), install, restart
+  ota.status()      version, slot, probation, download progress, last outcome
+  ota.rollback()    back to the previous version (the only way down); restarts
 commands (one word, as before): status, config, calls, ring [stop], dial NUMBER,
-  hangup, fault TASK, py EXPR, shutdown (end calls and stop the firmware), help
+  hangup, fault TASK, py EXPR, ota [URL|status|rollback],
+  shutdown (end calls and stop the firmware), help
 keys: Ctrl-C clears the line (never stops the ATA), Ctrl-E paste mode,
   Ctrl-A raw REPL (mpremote), Ctrl-D fresh REPL namespace"""
 
 _QUIET_WORDS = ("crash", "error", "ERROR", "fail", "supervisor", "refus", "safe")
-_ARG_COMMANDS = ("ring", "dial", "fault", "py")
+_ARG_COMMANDS = ("ring", "dial", "fault", "py", "ota")
 _COMMANDS = ("help", "status", "config", "calls", "hangup", "shutdown") + _ARG_COMMANDS
 
 
@@ -126,6 +130,29 @@ class _Calls:
         return getattr(self._app.calls, name)
 
 
+class _Ota:
+    """`ota` in the REPL: ota() or ota(URL) starts an update, ota.status(),
+    ota.rollback(). Each refuses (and says why) while the line is in use."""
+
+    def __init__(self, app):
+        self._app = app
+
+    def _updater(self):
+        u = getattr(self._app, "updater", None)
+        if u is None:
+            raise RuntimeError("ota: not available (safe mode, or the firmware is starting)")
+        return u
+
+    def __call__(self, url=None):
+        return self._updater().start(url)
+
+    def status(self):
+        return self._updater().status()
+
+    def rollback(self):
+        return self._updater().rollback()
+
+
 class Console:
     def __init__(self, app, stream=None):
         self.app = app
@@ -149,7 +176,8 @@ class Console:
     # -- namespace and helpers ----------------------------------------------------------
     def fresh_namespace(self):
         app = self.app
-        ns = {"__name__": "__main__", "app": app, "calls": _Calls(app), "console": self}
+        ns = {"__name__": "__main__", "app": app, "calls": _Calls(app), "console": self,
+              "ota": _Ota(app)}
         for name in ("line", "sip", "media", "board", "cfg", "supervisor"):
             ns[name] = getattr(app, name, None)
         ns.update(status=self.status, config=self.config, ring=self.ring,
@@ -523,3 +551,11 @@ class Console:
             _write("fault: injected into %s\n" % rest)
         elif word == "py":
             _write(repr(eval(rest, self.ns)) + "\n")
+        elif word == "ota":
+            o = self.ns["ota"]
+            if rest == "status":
+                _write("ota: %s\n" % json.dumps(o.status()))
+            elif rest == "rollback":
+                _write(o.rollback() + "\n")
+            else:
+                _write(o(rest or None) + "\n")

@@ -10,6 +10,8 @@ WDT_TIMEOUT_MS = 8000          # the event loop stalled this long: the board res
 WDT_FEED_MS = 1000
 
 _T0 = time.ticks_ms()
+_OTA = []        # the slot this start runs (ota.slots.Boot), chosen before the app imports
+_TRIAL_FAILED = []   # the factory's agent.trial_failed: the slot's own may be the broken part
 _LOG_SINK = []   # the console's filter: holds log lines while mpremote's raw REPL runs
 
 
@@ -33,13 +35,16 @@ class App:
         self.calls = None
         self.sip = None
         self.supervisor = None
+        self.updater = None
+        self.ota_boot = _OTA[0] if _OTA else None
+        self.version = self.ota_boot.version if self.ota_boot else VERSION
         self.log_sink = _LOG_SINK
 
     async def run(self):
         import board
 
         cfg = self.cfg
-        log("ATA firmware %s on board %s, country %s" % (VERSION, board.Board.name,
+        log("ATA firmware %s on board %s, country %s" % (self.version, board.Board.name,
                                                         cfg["line"]["country"]))
         self.board = board.Board(cfg, log)
         ip = await self._network()
@@ -68,12 +73,43 @@ class App:
         sup.spawn("line", self.line.run)
         sup.spawn("watchdog", self._feed_watchdog)
         sup.spawn("config_keeper", self._keep_config_when_registered)
+        self.updater = self._updater(board.Board.name)
+        if self.updater is not None and self.ota_boot is not None and self.ota_boot.trial:
+            sup.spawn("ota_probation", self.updater.probation)
+        if self.updater is not None and cfg["ota"]["interval_h"]:
+            sup.spawn("ota_schedule", self.updater.schedule)
         await self.calls.start()
         log("ready: SIP %s@%s:%d from %s:%d" % (cfg["sip"]["user"], cfg["sip"]["server"],
                                                cfg["sip"]["port"], ip, cfg["sip"]["sip_port"]))
         await sup.spawn("console", Console(self).run)   # returns on `shutdown`
         log("console: shutting down")
         await self.calls.stop()
+
+    def _updater(self, board_name):
+        """The OTA agent (lib/ota/agent.py) with what only the firmware knows."""
+        try:
+            from ota.agent import Updater
+        except ImportError:
+            return None                     # a build without lib/ota
+        return Updater(self.cfg["ota"], self.ota_boot, VERSION, board_name, log,
+                       self.line_busy, self.health, lambda: reset_board(self), ota_key)
+
+    def line_busy(self):
+        """Why an update must wait: a call, the handset off hook, ringing; or None."""
+        call = self.calls.status()["call"] if self.calls is not None else None
+        if call is not None:
+            return "a call is in progress (%s)" % call
+        st = self.line.status() if self.line is not None else {}
+        if st.get("hook") == "off":
+            return "the handset is off hook"
+        if st.get("ringing"):
+            return "the phone is ringing"
+        return None
+
+    def health(self):
+        """(registered with the PBX, supervised task crashes so far, the last one)."""
+        sup = self.supervisor
+        return (self.sip.status()["registered"], sum(sup.restarts.values()), sup.last_crash)
 
     async def _network(self):
         """The board's network, retried with back-off until it comes up: a Wi-Fi
@@ -132,6 +168,33 @@ class App:
                 ("supervisor", self.supervisor.status())]
 
 
+def ota_key():
+    """The trusted OTA public key (ota_key.py, from `ata ota keygen`), or None."""
+    try:
+        import ota_key as k
+        return k.PUBLIC_KEY
+    except ImportError:
+        return None
+
+
+def reset_board(app=None):
+    """Restart the board now, as its reset button would."""
+    try:
+        import machine
+        machine.reset()                 # a board: does not return
+    except (ImportError, AttributeError):
+        pass
+    # the sim: its runner plays the chip's watchdog (tools/ata/sim.py). Feeding stops
+    # and the timeout becomes 0: the runner resets the board at once.
+    import vmachine
+    sup = app.supervisor if app is not None else None
+    task = sup.tasks.get("watchdog") if sup is not None else None
+    if task is not None:
+        task.cancel()
+    with open(vmachine.WDT.PATH, "w") as f:
+        f.write("0\n")
+
+
 def pins_safe():
     """RM low (no ring voltage) on every exit path, whatever state the firmware is in."""
     try:
@@ -155,13 +218,46 @@ async def boot(path):
     await app.run()
 
 
+def choose_slot():
+    """Before any application module is imported: the A/B slot this start runs (its
+    directory goes first on sys.path); a version on probation that did not prove
+    itself is rolled back here. The flash filesystem's root is on the import path
+    as on a board (the trusted key, ota_key.py, may live there)."""
+    if "" not in sys.path:
+        sys.path.append("")
+    try:
+        from ota import agent
+    except ImportError:
+        return None                  # a build without lib/ota
+    b = agent.boot_slot(VERSION, log)
+    _TRIAL_FAILED.append(agent.trial_failed)
+    for name in [n for n in sys.modules if n == "ota" or n.startswith("ota.")]:
+        del sys.modules[name]        # the application imports the slot's own lib/ota
+    if b is not None:
+        _OTA.append(b)
+        if b.slot:
+            log("ota: running %s from slot %s%s (%s)" % (b.version, b.slot,
+                                                        " on probation" if b.trial else "", b.note))
+        elif b.note != "factory":
+            log("ota: running the factory application %s (%s)" % (b.version, b.note))
+    return b
+
+
 def main(argv):
     import asyncio
     path = DEFAULT_CONFIG
     if "--config" in argv:
         path = argv[argv.index("--config") + 1]
+    slot = choose_slot()
     try:
         asyncio.run(boot(path))
+    except Exception as e:
+        if slot is not None and slot.trial:   # the new version failed before it was up
+            pins_safe()
+            _TRIAL_FAILED[0](slot, e, log, reset_board)
+            while True:                      # the sim: its runner resets the board
+                time.sleep_ms(100)
+        raise
     finally:
         pins_safe()
 

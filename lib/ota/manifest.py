@@ -8,6 +8,7 @@ metadata(
 
 package(
     "ota",
-    files=("__init__.py", "bundle.py", "ed25519.py", "sha512.py", "slots.py"),
+    files=("__init__.py", "agent.py", "bundle.py", "ed25519.py", "fetch.py", "sha512.py",
+           "slots.py"),
     base_path="..",
 )

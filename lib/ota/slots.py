@@ -200,7 +200,7 @@ class Boot:
         m = slot_manifest(root, self.slot) if self.slot else None
         self.version = m["version"] if m else factory_version
         self.trial = bool(st and st.get("trial"))
-        self.note = note or (st.get("note", "") if st else "factory")
+        self.note = note or (st.get("note", "") if st else (factory_note(root) or "factory"))
 
 
 def boot(root, factory_version="0"):
@@ -245,6 +245,18 @@ def rollback(root, reason):
                "note": "rolled back: " + reason}
         write_state(root, new)
         return new
-    # nothing to go back to: the factory application, and say why in the log
-    os.rename(_join(root, STATE), _join(root, STATE + ".rolled-back"))
+    # nothing to go back to: the factory application; the pointer says so, and why
+    write_state(root, {"active": None, "previous": None, "trial": False, "boots": 0,
+                       "note": "rolled back: " + reason})
     return None
+
+
+def factory_note(root):
+    """The note of a pointer that sends the board back to the factory application
+    (a rollback with no previous slot), or None."""
+    try:
+        with open(_join(root, STATE)) as f:
+            st = json.load(f)
+        return st.get("note") if isinstance(st, dict) and st.get("active") is None else None
+    except (OSError, ValueError):
+        return None

@@ -12,6 +12,9 @@
   ata ota verify BUNDLE [--pub PATH] [--board B --arch A --mpy V --running X.Y.Z]
       check a bundle on the host (signature, SHA-256, size, and the device fields
       given), print its manifest.
+  ata ota serve DIR [--host H] [--port P] [--rate B/S] [--cut-after N]
+      serve the bundles in DIR over HTTP with byte ranges (a device resumes a cut
+      download); the device pulls with `ota()` at its console (docs/ota.md).
 
 Signing uses the `cryptography` package; the device verifies with lib/ota (its own
 Ed25519 and SHA-512 in MicroPython).
@@ -264,7 +267,17 @@ def main(argv=None):
     v.add_argument("--arch")
     v.add_argument("--mpy")
     v.add_argument("--running", help="refuse unless the bundle's version is above this one")
+    sv = sub.add_parser("serve", help="serve bundles over HTTP with Range (a lab)")
+    sv.add_argument("dir")
+    sv.add_argument("--host", default="0.0.0.0")
+    sv.add_argument("--port", type=int, default=8080, help="0: any free port (printed)")
+    sv.add_argument("--rate", type=int, default=0, help="bytes per second per response (0: no limit)")
+    sv.add_argument("--cut-after", type=int, help="close each file's first response after N bytes")
+    sv.add_argument("-v", "--verbose", action="store_true", help="log every request")
     a = ap.parse_args(argv)
+    if a.cmd == "serve":
+        from . import ota_serve
+        return ota_serve.serve(a.dir, a.host, a.port, a.rate, a.cut_after, a.verbose)
     try:
         if a.cmd == "keygen":
             kp, pp = keygen(a.key, a.pub, a.force)

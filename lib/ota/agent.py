@@ -1,0 +1,241 @@
+# The device's update agent (issue 13; docs/ota.md): pull a signed bundle over
+# HTTP(S) into the flash filesystem (fetch), check it (bundle), put it into the
+# inactive A/B slot and restart on probation (slots); the health check marks the new
+# version good, or rolls it back and restarts. Never started, switched or rolled
+# back while the line is in use. The firmware hands in what only it knows, as
+# functions: busy() (why the line is in use, or None), health() ((registered,
+# crashes so far, the last crash)), reset() (restart the board), key() (the
+# trusted public key or None), and the ota config section.
+import os
+import sys
+import time
+
+import asyncio
+
+from ota import slots
+
+ROOT = "ota"                        # slots, pointer and downloads (the board's flash)
+DOWNLOAD = ROOT + "/download.ota"   # the bundle as it arrives (kept across a cut)
+DOWNLOAD_META = ROOT + "/download.json"
+STAGED = ROOT + "/staged.bin"       # the checked payload, until it is in a slot
+_POLL_MS = 500                      # health check and "line free?" poll
+
+
+def boot_slot(factory_version, log=None):
+    """Once per start, before the application is imported: pick the slot (rolling
+    back a trial version that did not prove itself), put it first on sys.path.
+    Returns ota.slots.Boot, or None when the slot state cannot be read."""
+    try:
+        b = slots.boot(ROOT, factory_version)
+    except (OSError, ValueError) as e:      # never keep the board from starting
+        if log:
+            log("ota: slot choice failed (%r); running the factory application" % (e,))
+        return None
+    if b.path:
+        # a board's built tree: modules at its root, packages under lib/ (as / and
+        # /lib on the board's own filesystem)
+        sys.path.insert(0, b.path)
+        try:
+            if os.stat(b.path + "/lib")[0] & 0x4000:
+                sys.path.insert(1, b.path + "/lib")
+        except OSError:
+            pass
+    return b
+
+
+def trial_failed(boot, err, log, reset):
+    """A version on probation raised before the firmware was up: roll back to the
+    previous one with the reason, and restart (reset() does not return on a board)."""
+    reason = "%s failed at boot: %r" % (boot.version, err)
+    log("ota: " + reason + "; rolling back and restarting")
+    slots.rollback(ROOT, reason)
+    reset()
+
+
+class Updater:
+    def __init__(self, cfg, boot, factory_version, board_name, log, busy, health, reset,
+                 key):
+        self.cfg = cfg                  # the config's ota section
+        self.boot = boot                # ota.slots.Boot (None: slot state unreadable)
+        self.factory_version = factory_version
+        self.board_name = board_name
+        self.log = log
+        self.busy = busy
+        self.health = health
+        self.reset = reset
+        self.key = key
+        self.state = "idle"             # idle, download, check, waiting, install, restart
+        self.bytes = 0
+        self.total = 0
+        self.last = None                # the last pull's outcome (str)
+        self.task = None
+
+    @property
+    def version(self):
+        return self.boot.version if self.boot else self.factory_version
+
+    def _refuse(self, msg):
+        self.log("ota: refused: " + msg)
+        return "ota: refused: " + msg
+
+    def start(self, url=None):
+        """Start a pull in the background; returns what happened, for the console."""
+        url = url or self.cfg["url"]
+        if self.boot is None:
+            return self._refuse("the slot state is unreadable")
+        if self.task is not None and not self.task.done():
+            return self._refuse("an update is already running (%s)" % self.state)
+        if not url:
+            return self._refuse("no URL (set ota.url in the config, or ota(URL))")
+        if self.boot.trial:
+            return self._refuse("%s is still on probation" % self.version)
+        why = self.busy()
+        if why:
+            return self._refuse(why + "; try again when the line is idle")
+        if self.key() is None:
+            return self._refuse("no trusted key (ota_key.py, from `ata ota keygen`)")
+        self.task = asyncio.create_task(self._run(url))
+        return "ota: pulling %s" % url
+
+    async def _run(self, url):
+        from ota import bundle, fetch
+        try:
+            await self.update(url)
+        except bundle.Refused as e:
+            self.last = "refused: %s" % e
+            self.log("ota: refused: %s (running %s kept)" % (e, self.version))
+        except (fetch.FetchError, OSError) as e:
+            self.last = "download failed: %s" % (e,)
+            self.log("ota: download failed: %s; %d bytes kept to resume" % (
+                e, fetch.file_size(DOWNLOAD)))
+        except Exception as e:  # noqa: an update must never take the firmware down
+            self.last = "failed: %r" % (e,)
+            self.log("ota: failed: %r (running %s kept)" % (e, self.version))
+        finally:
+            if self.state != "restart":
+                self.state = "idle"
+
+    def _progress(self, have, total):
+        step = max(total // 10, 1)
+        if have // step != self.bytes // step or have == total:
+            self.log("ota: download %d of %d bytes" % (have, total))
+        self.bytes, self.total = have, total
+
+    async def update(self, url):
+        from ota import bundle, fetch
+        try:
+            os.mkdir(ROOT)
+        except OSError:
+            pass
+        self.state = "download"
+        self.bytes = fetch.file_size(DOWNLOAD)
+        self.log("ota: pulling %s (running %s%s)" % (
+            url, self.version, ", resuming at %d bytes" % self.bytes if self.bytes else ""))
+        await fetch.download(url, DOWNLOAD, DOWNLOAD_META, self._progress)
+        self.state = "check"
+        ident = bundle.running_identity(self.board_name, self.version)
+        try:
+            with open(DOWNLOAD, "rb") as f:
+                m = bundle.stage(f, self.key(), ident, STAGED)
+        except bundle.Refused:
+            fetch.forget(DOWNLOAD, DOWNLOAD_META)   # never to be resumed
+            raise
+        fetch.forget(DOWNLOAD, DOWNLOAD_META)
+        self.log("ota: %s checked (signed by key %s, %d bytes)" % (m["version"], m["key"],
+                                                                 m["size"]))
+        waited = False
+        while True:
+            why = self.busy()
+            if why is None:
+                break
+            if not waited:
+                self.state = "waiting"
+                self.log("ota: %s staged; switching when the line is idle (%s)"
+                         % (m["version"], why))
+                waited = True
+            await asyncio.sleep_ms(_POLL_MS)
+        self.state = "install"
+        slot = slots.install(ROOT, STAGED, m)
+        self.state = "restart"
+        self.last = "installed %s in slot %s" % (m["version"], slot)
+        self.log("ota: %s installed in slot %s; restarting on probation" % (m["version"], slot))
+        await asyncio.sleep_ms(100)             # let the log line out
+        self.reset()
+
+    def rollback(self):
+        """Forced from the console: back to the previous slot (or the factory
+        application), the only way down in version. Restarts the board."""
+        why = self.busy()
+        if why:
+            return self._refuse("rollback: " + why)
+        if self.task is not None and not self.task.done():
+            return self._refuse("rollback: an update is running (%s)" % self.state)
+        if self.boot is None or self.boot.slot is None:
+            return self._refuse("rollback: the factory application %s runs; nothing to "
+                                "go back to" % self.version)
+        st = slots.rollback(ROOT, "forced from the console (was %s)" % self.version)
+        to = "slot %s" % st["active"] if st else "the factory application"
+        self.log("ota: rollback forced from the console: %s -> %s; restarting"
+                 % (self.version, to))
+        self.state = "restart"
+        self.reset()
+        return "ota: rolled back to %s; restarting" % to
+
+    def status(self):
+        b = self.boot
+        return {"version": self.version, "slot": b.slot if b else None,
+                "trial": bool(b and b.trial), "state": self.state, "bytes": self.bytes,
+                "total": self.total, "url": self.cfg["url"], "last": self.last,
+                "note": b.note if b else None}
+
+    # -- supervised tasks -----------------------------------------------------------------
+    async def probation(self):
+        """Health check of a version on trial: registered with the PBX and no
+        supervised task crashed for ota.health_s in a row marks it good; not so
+        within ota.probation_s (from start) rolls it back, with the reason, and
+        restarts the board."""
+        cfg = self.cfg
+        t0 = time.ticks_ms()
+        since = None            # start of the current healthy stretch
+        crashes = 0
+        ever_registered = False
+        while True:
+            await asyncio.sleep_ms(_POLL_MS)
+            now = time.ticks_ms()
+            registered, total, last_crash = self.health()
+            ever_registered = ever_registered or registered
+            if registered and since is not None and total == crashes:
+                if time.ticks_diff(now, since) >= cfg["health_s"] * 1000:
+                    slots.mark_good(ROOT)
+                    self.boot.trial = False
+                    self.log("ota: %s marked good (registered, no task crashed for %d s)"
+                             % (self.version, cfg["health_s"]))
+                    return
+            elif registered:
+                since, crashes = now, total
+            else:
+                since = None
+            if time.ticks_diff(now, t0) >= cfg["probation_s"] * 1000:
+                if not ever_registered:
+                    why = "never registered with the PBX"
+                elif total != crashes:
+                    why = "a task crashed (%s)" % last_crash
+                else:
+                    why = "lost its registration"
+                reason = "%s not healthy within %d s: %s" % (self.version, cfg["probation_s"], why)
+                self.log("ota: %s; rolling back and restarting" % reason)
+                slots.rollback(ROOT, reason)
+                self.state = "restart"
+                await asyncio.sleep_ms(100)
+                self.reset()
+                return
+
+    async def schedule(self):
+        """ota.interval_h > 0: pull ota.url that often, when the line is idle."""
+        hours = self.cfg["interval_h"]
+        while True:
+            await asyncio.sleep(hours * 3600)
+            while self.busy() or (self.boot and self.boot.trial):
+                await asyncio.sleep_ms(60000)
+            if self.cfg["url"]:
+                self.start()
