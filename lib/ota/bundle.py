@@ -41,7 +41,7 @@ DOWNGRADE = "downgrade"
 SPACE = "space"
 
 _FIELDS = ("format", "version", "board", "arch", "mpy", "kind", "size", "sha256", "key")
-_KINDS = ("tar", "romfs")
+_KINDS = ("tar", "romfs", "firmware")   # firmware: a whole ESP32 app image (ota.firmware)
 
 # sys.implementation._mpy >> 10 (MicroPython's MP_NATIVE_ARCH_* order)
 _ARCH_NAMES = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
@@ -192,6 +192,12 @@ def check(stream, public_key, identity, sink=None, free_bytes=None, block=BLOCK)
     the sink received (install.stage() does). Returns the manifest."""
     m = read_manifest(stream, public_key)
     check_manifest(m, identity, free_bytes)
+    return check_payload(stream, m, sink, block)
+
+
+def check_payload(stream, m, sink=None, block=BLOCK):
+    """The payload part of check(), after read_manifest() and check_manifest(): stream
+    `size` bytes to sink, then refuse a truncated, overlong or tampered payload."""
     size = m["size"]
     h = hashlib.sha256()
     buf = bytearray(block)

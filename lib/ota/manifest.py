@@ -8,7 +8,7 @@ metadata(
 
 package(
     "ota",
-    files=("__init__.py", "agent.py", "bundle.py", "ed25519.py", "fetch.py", "sha512.py",
-           "slots.py"),
+    files=("__init__.py", "agent.py", "bundle.py", "ed25519.py", "fetch.py", "filepart.py",
+           "firmware.py", "sha512.py", "slots.py"),
     base_path="..",
 )
