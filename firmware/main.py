@@ -11,6 +11,7 @@ WDT_FEED_MS = 1000
 
 _T0 = time.ticks_ms()
 _OTA = []        # the slot this start runs (ota.slots.Boot), chosen before the app imports
+_OTA_FW = []     # a whole-firmware image on trial (ota.firmware's mark), if any
 _TRIAL_FAILED = []   # the factory's agent.trial_failed: the slot's own may be the broken part
 _LOG_SINK = []   # the console's filter: holds log lines while mpremote's raw REPL runs
 
@@ -74,7 +75,7 @@ class App:
         sup.spawn("watchdog", self._feed_watchdog)
         sup.spawn("config_keeper", self._keep_config_when_registered)
         self.updater = self._updater(board.Board.name)
-        if self.updater is not None and self.ota_boot is not None and self.ota_boot.trial:
+        if self.updater is not None and self.updater.on_trial:
             sup.spawn("ota_probation", self.updater.probation)
         if self.updater is not None and cfg["ota"]["interval_h"]:
             sup.spawn("ota_schedule", self.updater.schedule)
@@ -92,7 +93,8 @@ class App:
         except ImportError:
             return None                     # a build without lib/ota
         return Updater(self.cfg["ota"], self.ota_boot, VERSION, board_name, log,
-                       self.line_busy, self.health, lambda: reset_board(self), ota_key)
+                       self.line_busy, self.health, lambda: reset_board(self), ota_key,
+                       _OTA_FW[0] if _OTA_FW else None)
 
     def line_busy(self):
         """Why an update must wait: a call, the handset off hook, ringing; or None."""
@@ -229,6 +231,9 @@ def choose_slot():
         from ota import agent
     except ImportError:
         return None                  # a build without lib/ota
+    fw = agent.boot_firmware(log)
+    if fw is not None:
+        _OTA_FW.append(fw)
     b = agent.boot_slot(VERSION, log)
     _TRIAL_FAILED.append(agent.trial_failed)
     for name in [n for n in sys.modules if n == "ota" or n.startswith("ota.")]:

@@ -61,7 +61,8 @@ def never_registers(text):
 
 def make_bundles(tmp, key):
     """{name: path} in tmp/srv: 1.1.0 good, 1.2.0 raises at boot, 1.3.0 never
-    registers, forged-1.1.0 (payload swapped under the manifest's signature)."""
+    registers, forged-1.1.0 (a made-up signature), tampered-1.1.0 (one payload bit),
+    fw-1.1.0 (a whole-firmware image for the file-backed Partition)."""
     mpy = mpy_version()
     srv = tmp / "srv"
     srv.mkdir()
@@ -71,6 +72,9 @@ def make_bundles(tmp, key):
               srv / "sim-1.2.0.ota", mpy)
     sign_tree(source_tree(tmp / "t130", {"callctl.py": never_registers}), key, "1.3.0",
               srv / "sim-1.3.0.ota", mpy)
+    image = b"IMG 1.1.0\n" + bytes(range(256)) * 240          # a 61 KB "firmware image"
+    m = ota.make_manifest("sim", "x64", mpy, "1.1.0", image, "firmware", ota.raw_public(key))
+    (srv / "fw-1.1.0.ota").write_bytes(ota.sign_bundle(m, image, key))
     data = bytearray((srv / "sim-1.1.0.ota").read_bytes())
     data[-2000] ^= 1                               # one payload bit: tampered
     (srv / "tampered-1.1.0.ota").write_bytes(bytes(data))

@@ -186,3 +186,44 @@ def test_download_resumes_after_a_cut_connection_and_a_power_cut(tmp_path, key, 
                    and line.endswith("(206)") for line in srv.lines), srv.lines
     finally:
         srv.stop()
+
+
+def test_firmware_image_through_the_emulated_partition(tmp_path, key, server, pbx):
+    """A whole-firmware bundle goes through lib/ota/firmware.py into the sim's
+    file-backed Partition: written to ota_1, set to boot, started on trial (pending
+    verify), marked valid by the health check; on a board that never registers the
+    health check lets it lapse and the bootloader goes back to ota_0."""
+    image = (b"IMG 1.1.0\n" + bytes(range(256)) * 240)
+    for name, registrar, probation in (("good", pbx, 60), ("lapsed", None, 10)):
+        run = tmp_path / name
+        cfg = otasim.ota_config(registrar, server.url("fw-1.1.0.ota"), health_s=2,
+                                probation_s=probation)
+        sim = otasim.boot(cfg, run, key)
+        try:
+            sim.send("ota")
+            sim.wait_log(r"ota: firmware 1\.1\.0 checked and written to ota_1 \(signed by key "
+                         r"\w+, 61450 bytes\)", 20)
+            sim.wait_log(r"ota: firmware 1\.1\.0 set to boot from ota_1; restarting on trial", 10)
+            sim.wait_log(r"ota: firmware 1\.1\.0 on trial in ota_1 \(pending verify\)", 20)
+            flash = run / "flash"
+            assert (flash / "ota_1.bin").read_bytes()[:len(image)] == image
+            otadata = json.loads((flash / "otadata.json").read_text())
+            assert otadata == {"boot": "ota_1", "running": "ota_1",
+                               "states": {"ota_0": "valid", "ota_1": "pending"}}, otadata
+            if name == "good":
+                sim.wait_log(r"ota: firmware 1\.1\.0 marked valid \(registered, no task "
+                             r"crashed for 2 s\)", 30)
+                otadata = json.loads((flash / "otadata.json").read_text())
+                assert otadata["states"]["ota_1"] == "valid"
+                assert not (run / "ota" / "firmware.json").exists()
+            else:
+                sim.wait_log(r"ota: firmware 1\.1\.0 not healthy within 10 s: never registered "
+                             r"with the PBX; rolling back and restarting", 30)
+                sim.wait_log(r"ota: firmware 1\.1\.0 rolled back by the bootloader \(ota_1 was "
+                             r"not marked valid\); running ota_0", 20)
+                otadata = json.loads((flash / "otadata.json").read_text())
+                assert otadata == {"boot": "ota_0", "running": "ota_0",
+                                   "states": {"ota_0": "valid", "ota_1": "aborted"}}, otadata
+        finally:
+            sim.stop()
+        assert "Traceback" not in sim.log_text(), sim.log_text()[-3000:]

@@ -43,6 +43,40 @@ def boot_slot(factory_version, log=None):
     return b
 
 
+def boot_firmware(log):
+    """Once per start: on the sim the twin's bootloader picks the firmware image (the
+    chip's own bootloader already has). Logs an image on trial, or one the bootloader
+    rolled back. Returns the trial's mark (ota.firmware.trial()) or None."""
+    from ota import firmware
+    P = firmware.partition_class()
+    try:
+        firmware.power_on(P)
+        t = firmware.trial(P)
+    except (OSError, ValueError) as e:
+        log("ota: firmware partitions unreadable (%r)" % (e,))
+        return None
+    if t is not None and t.get("rolled_back"):
+        log("ota: firmware %s rolled back by the bootloader (%s was not marked valid); "
+            "running %s" % (t["version"], t["label"], firmware.running_label(P)))
+        return None
+    if t is not None:
+        log("ota: firmware %s on trial in %s (pending verify)" % (t["version"], t["label"]))
+    return t
+
+
+def _peek_kind(path):
+    """The payload kind a downloaded bundle's manifest names (only to route it: the
+    check that follows verifies the signature), or None."""
+    import json
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            n = (head[8] << 8) | head[9]
+            return json.loads(f.read(n)).get("kind")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def trial_failed(boot, err, log, reset):
     """A version on probation raised before the firmware was up: roll back to the
     previous one with the reason, and restart (reset() does not return on a board)."""
@@ -54,7 +88,7 @@ def trial_failed(boot, err, log, reset):
 
 class Updater:
     def __init__(self, cfg, boot, factory_version, board_name, log, busy, health, reset,
-                 key):
+                 key, fw_trial=None):
         self.cfg = cfg                  # the config's ota section
         self.boot = boot                # ota.slots.Boot (None: slot state unreadable)
         self.factory_version = factory_version
@@ -64,6 +98,7 @@ class Updater:
         self.health = health
         self.reset = reset
         self.key = key
+        self.fw_trial = fw_trial        # a whole-firmware image on trial (its mark) or None
         self.state = "idle"             # idle, download, check, waiting, install, restart
         self.bytes = 0
         self.total = 0
@@ -89,6 +124,8 @@ class Updater:
             return self._refuse("no URL (set ota.url in the config, or ota(URL))")
         if self.boot.trial:
             return self._refuse("%s is still on probation" % self.version)
+        if self.fw_trial is not None:
+            return self._refuse("firmware %s is still on probation" % self.fw_trial["version"])
         why = self.busy()
         if why:
             return self._refuse(why + "; try again when the line is idle")
@@ -134,6 +171,9 @@ class Updater:
         await fetch.download(url, DOWNLOAD, DOWNLOAD_META, self._progress)
         self.state = "check"
         ident = bundle.running_identity(self.board_name, self.version)
+        if _peek_kind(DOWNLOAD) == "firmware":
+            await self._firmware(ident)
+            return
         try:
             with open(DOWNLOAD, "rb") as f:
                 m = bundle.stage(f, self.key(), ident, STAGED)
@@ -143,23 +183,51 @@ class Updater:
         fetch.forget(DOWNLOAD, DOWNLOAD_META)
         self.log("ota: %s checked (signed by key %s, %d bytes)" % (m["version"], m["key"],
                                                                  m["size"]))
-        waited = False
-        while True:
-            why = self.busy()
-            if why is None:
-                break
-            if not waited:
-                self.state = "waiting"
-                self.log("ota: %s staged; switching when the line is idle (%s)"
-                         % (m["version"], why))
-                waited = True
-            await asyncio.sleep_ms(_POLL_MS)
+        await self._line_idle(m)
         self.state = "install"
         slot = slots.install(ROOT, STAGED, m)
         self.state = "restart"
         self.last = "installed %s in slot %s" % (m["version"], slot)
         self.log("ota: %s installed in slot %s; restarting on probation" % (m["version"], slot))
         await asyncio.sleep_ms(100)             # let the log line out
+        self.reset()
+
+    async def _line_idle(self, m):
+        waited = False
+        while True:
+            why = self.busy()
+            if why is None:
+                return
+            if not waited:
+                self.state = "waiting"
+                self.log("ota: %s staged; switching when the line is idle (%s)"
+                         % (m["version"], why))
+                waited = True
+            await asyncio.sleep_ms(_POLL_MS)
+
+    async def _firmware(self, ident):
+        """A whole-firmware image: written into the next OTA partition while checked
+        (ota.firmware), made the boot partition when the line is idle, then a reset:
+        the bootloader starts it on trial."""
+        from ota import bundle, fetch, firmware
+        P = firmware.partition_class()
+        try:
+            with open(DOWNLOAD, "rb") as f:
+                m, part = firmware.write_image(f, self.key(), ident, P)
+        except bundle.Refused:
+            fetch.forget(DOWNLOAD, DOWNLOAD_META)
+            raise
+        fetch.forget(DOWNLOAD, DOWNLOAD_META)
+        label = part.info()[4]
+        self.log("ota: firmware %s checked and written to %s (signed by key %s, %d bytes)"
+                 % (m["version"], label, m["key"], m["size"]))
+        await self._line_idle(m)
+        firmware.switch(part, m, P)
+        self.state = "restart"
+        self.last = "firmware %s in %s" % (m["version"], label)
+        self.log("ota: firmware %s set to boot from %s; restarting on trial" % (m["version"],
+                                                                               label))
+        await asyncio.sleep_ms(100)
         self.reset()
 
     def rollback(self):
@@ -186,7 +254,8 @@ class Updater:
         return {"version": self.version, "slot": b.slot if b else None,
                 "trial": bool(b and b.trial), "state": self.state, "bytes": self.bytes,
                 "total": self.total, "url": self.cfg["url"], "last": self.last,
-                "note": b.note if b else None}
+                "note": b.note if b else None,
+                "firmware_trial": self.fw_trial["version"] if self.fw_trial else None}
 
     # -- supervised tasks -----------------------------------------------------------------
     async def probation(self):
@@ -206,10 +275,7 @@ class Updater:
             ever_registered = ever_registered or registered
             if registered and since is not None and total == crashes:
                 if time.ticks_diff(now, since) >= cfg["health_s"] * 1000:
-                    slots.mark_good(ROOT)
-                    self.boot.trial = False
-                    self.log("ota: %s marked good (registered, no task crashed for %d s)"
-                             % (self.version, cfg["health_s"]))
+                    self._passed(cfg["health_s"])
                     return
             elif registered:
                 since, crashes = now, total
@@ -222,20 +288,40 @@ class Updater:
                     why = "a task crashed (%s)" % last_crash
                 else:
                     why = "lost its registration"
-                reason = "%s not healthy within %d s: %s" % (self.version, cfg["probation_s"], why)
+                what = self.version if self.boot and self.boot.trial else (
+                    "firmware " + self.fw_trial["version"] if self.fw_trial else self.version)
+                reason = "%s not healthy within %d s: %s" % (what, cfg["probation_s"], why)
                 self.log("ota: %s; rolling back and restarting" % reason)
-                slots.rollback(ROOT, reason)
+                if self.boot is not None and self.boot.trial:
+                    slots.rollback(ROOT, reason)
+                # a firmware image on trial: not marked valid, the bootloader goes back
                 self.state = "restart"
                 await asyncio.sleep_ms(100)
                 self.reset()
                 return
+
+    def _passed(self, health_s):
+        why = "registered, no task crashed for %d s" % health_s
+        if self.boot is not None and self.boot.trial:
+            slots.mark_good(ROOT)
+            self.boot.trial = False
+            self.log("ota: %s marked good (%s)" % (self.version, why))
+        if self.fw_trial is not None:
+            from ota import firmware
+            firmware.mark_valid(firmware.partition_class())
+            self.log("ota: firmware %s marked valid (%s)" % (self.fw_trial["version"], why))
+            self.fw_trial = None
+
+    @property
+    def on_trial(self):
+        return bool(self.boot is not None and self.boot.trial) or self.fw_trial is not None
 
     async def schedule(self):
         """ota.interval_h > 0: pull ota.url that often, when the line is idle."""
         hours = self.cfg["interval_h"]
         while True:
             await asyncio.sleep(hours * 3600)
-            while self.busy() or (self.boot and self.boot.trial):
+            while self.busy() or self.on_trial:
                 await asyncio.sleep_ms(60000)
             if self.cfg["url"]:
                 self.start()

@@ -9,7 +9,9 @@
 # (pending verify); finding it still "pending" (started, never marked valid) it
 # marks it "aborted" and starts the previous valid image instead. The running image
 # calls mark_app_valid_cancel_rollback() to make itself "valid". Call bootloader()
-# once per start of the sim firmware, before anything asks for RUNNING.
+# once per start of the sim firmware, before anything asks for RUNNING: it records
+# the image it started in otadata.json ("running"), so RUNNING is the same for every
+# copy of this module in the process (the firmware reloads lib/ota from its slot).
 import json
 import os
 
@@ -19,7 +21,6 @@ ROOT = "flash"
 SIZE = const(0x180000)        # bytes per app partition (1.5 MB, as a 4 MB ESP32 layout)
 BLOCK = const(4096)
 LABELS = ("ota_0", "ota_1")
-_running = [""]               # the label bootloader() started in this process ("": none yet)
 
 
 def _path(name):
@@ -54,7 +55,12 @@ def _other(label):
 
 def bootloader():
     """Power-on: pick the image to start, as the IDF bootloader does. Returns
-    (label, note)."""
+    (label, note). Writes otadata.json only when there is one (or a state changes)."""
+    try:
+        os.stat(_path("otadata.json"))
+        changed = True                       # record "running" for this start
+    except OSError:
+        changed = False                      # never updated: ota_0, nothing to write
     d = _read_otadata()
     states = d.setdefault("states", {})
     label = d["boot"]
@@ -63,7 +69,7 @@ def bootloader():
     if st == "new":
         states[label] = "pending"
         note = "started %s on trial (pending verify)" % label
-        _write_otadata(d)
+        changed = True
     elif st in ("pending", "aborted", "invalid"):
         if st == "pending":
             states[label] = "aborted"
@@ -71,9 +77,16 @@ def bootloader():
         note = "rolled back: %s was not marked valid; started %s" % (label, back)
         d["boot"] = back
         label = back
+        changed = True
+    if changed:
+        d["running"] = label
         _write_otadata(d)
-    _running[0] = label
     return label, note
+
+
+def _running_label():
+    d = _read_otadata()
+    return d.get("running") or d["boot"]
 
 
 class FilePartition:
@@ -87,9 +100,7 @@ class FilePartition:
         if id == FilePartition.BOOT:
             label = _read_otadata()["boot"]
         elif id == FilePartition.RUNNING:
-            if not _running[0]:
-                bootloader()
-            label = _running[0]
+            label = _running_label()
         elif id in LABELS:
             label = id
         else:
@@ -162,8 +173,6 @@ class FilePartition:
 
     @classmethod
     def mark_app_valid_cancel_rollback(cls):
-        if not _running[0]:
-            bootloader()
         d = _read_otadata()
-        d.setdefault("states", {})[_running[0]] = "valid"
+        d.setdefault("states", {})[_running_label()] = "valid"
         _write_otadata(d)
