@@ -118,3 +118,32 @@ def test_power_cut_while_writing_boots_the_old_image(tmp_path, key, sectors):
     assert "SET_BOOT ota_1 1.1.0" in update(flash, firmware_bundle(tmp_path, key, "1.1.0"),
                                              key).stdout
     assert "RUN ota_1 1.1.0" in power_on(flash, good=True)
+
+
+def test_cli_signs_an_app_image_the_device_writes(tmp_path, key):
+    """`ata ota sign --image` (kind firmware) makes a bundle lib/ota/firmware.py takes;
+    a file that is no ESP32 app image (first byte not 0xE9) is refused on the host."""
+    import subprocess
+    from cryptography.hazmat.primitives import serialization
+    from ata import paths
+    pem = tmp_path / "key.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    app = tmp_path / "firmware.app-bin"
+    app.write_bytes(b"\xe9" + bytes(range(256)) * 100)
+    bad = tmp_path / "merged.bin"
+    bad.write_bytes(b"\x00" * 1000)
+    out = tmp_path / "fw.ota"
+    ata = [str(paths.VENV_BIN / "ata"), "ota", "sign", "--board", "esp32_ag1171",
+           "--version", "1.1.0", "--key", str(pem)]
+    r = subprocess.run(ata + ["--image", str(app), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and '"kind": "firmware"' in r.stdout, r.stdout + r.stderr
+    r = subprocess.run(ata + ["--image", str(bad), "-o", str(tmp_path / "x.ota")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "not an ESP32 app image" in r.stderr, r.stderr
+    flash = tmp_path / "flash"
+    power_on(flash)
+    r = update(flash, out, key)
+    assert "SET_BOOT ota_1 1.1.0" in r.stdout, r.stdout + r.stderr
+    assert (flash / "flash" / "ota_1.bin").read_bytes()[:app.stat().st_size] == app.read_bytes()

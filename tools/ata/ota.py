@@ -5,10 +5,11 @@
       by default in ~/.config/ata/ (never in the repository); the public key is
       written as the module firmware/ota_key.py, which `ata build` compiles into
       every board's tree (the device's trusted key).
-  ata ota sign --board B --version X.Y.Z [--romfs] [--key PATH] [-o OUT]
+  ata ota sign --board B --version X.Y.Z [--romfs | --image APP.BIN] [--key PATH] [-o OUT]
       bundle the board's built tree (build/boards/B, from `ata build`) as a tar
       archive, or with --romfs its ROMFS image (build/boards/B.romfs, `ata build
-      --romfs`), under a manifest signed with the private key.
+      --romfs`), or with --image a whole-firmware app image (ESP32 OTA through
+      esp32.Partition), under a manifest signed with the private key.
   ata ota verify BUNDLE [--pub PATH] [--board B --arch A --mpy V --running X.Y.Z]
       check a bundle on the host (signature, SHA-256, size, and the device fields
       given), print its manifest.
@@ -210,6 +211,27 @@ def sign_board(board, version, key, romfs=False):
     return sign_bundle(manifest, payload, key), manifest
 
 
+ESP_IMAGE_MAGIC = 0xE9          # first byte of an ESP-IDF app image (esp_image_header_t)
+
+
+def sign_image(board, version, key, image_path):
+    """(bundle bytes, manifest) for a whole-firmware image (kind "firmware"): an
+    ESP32 app image (MicroPython's firmware.app-bin, not the merged flash image with
+    the bootloader), written by lib/ota/firmware.py into the next OTA partition."""
+    from . import build
+    spec = build.boards().get(board)
+    if spec is None:
+        raise ValueError("no board %r (boards/: %s)" % (board, ", ".join(build.boards())))
+    payload = pathlib.Path(image_path).read_bytes()
+    if spec["mpy_arch"] == "xtensawin" and (not payload or payload[0] != ESP_IMAGE_MAGIC):
+        raise ValueError("%s is not an ESP32 app image (first byte 0x%02x, want 0xE9)"
+                         % (image_path, payload[0] if payload else 0))
+    parse_version(version)
+    manifest = make_manifest(board, spec["mpy_arch"], mpy_cross_version(), version, payload,
+                             "firmware", raw_public(key))
+    return sign_bundle(manifest, payload, key), manifest
+
+
 def parse_version(text):
     parts = str(text).split(".")
     if not 1 <= len(parts) <= 4 or not all(p.isdigit() for p in parts):
@@ -259,6 +281,7 @@ def main(argv=None):
     s.add_argument("--version", required=True, help="the bundle's version, e.g. 1.2.0")
     s.add_argument("--key", default=str(DEFAULT_KEY))
     s.add_argument("--romfs", action="store_true", help="payload: the ROMFS image, not a tar")
+    s.add_argument("--image", help="payload: this whole-firmware app image (ESP32 OTA)")
     s.add_argument("-o", "--out", help="bundle file (default build/ota/<board>-<version>.ota)")
     v = sub.add_parser("verify", help="check a bundle on the host")
     v.add_argument("bundle")
@@ -285,7 +308,10 @@ def main(argv=None):
             print("ota: public key  %s (key id %s; `ata build` puts it on the device)"
                   % (pp, key_id(load_public(pp))))
         elif a.cmd == "sign":
-            data, m = sign_board(a.board, a.version, load_private(a.key), a.romfs)
+            if a.image:
+                data, m = sign_image(a.board, a.version, load_private(a.key), a.image)
+            else:
+                data, m = sign_board(a.board, a.version, load_private(a.key), a.romfs)
             out = pathlib.Path(a.out or paths.BUILD / "ota" / ("%s-%s.ota" % (a.board, a.version)))
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
