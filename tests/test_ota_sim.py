@@ -227,3 +227,37 @@ def test_firmware_image_through_the_emulated_partition(tmp_path, key, server, pb
         finally:
             sim.stop()
         assert "Traceback" not in sim.log_text(), sim.log_text()[-3000:]
+
+
+def test_user_cycle_keygen_push_probation_good(tmp_path, bundles, pbx):
+    """The tools a user runs: `ata ota keygen` (private key outside the run folder,
+    public key module onto the device's flash), a bundle signed with it, `ata ota
+    push` over the sim's console pty: progress bar to 100 %, the device's steps,
+    exit 0 once the new version is marked good."""
+    import subprocess
+    from ata import paths
+    run = tmp_path / "board"
+    run.mkdir()
+    keyfile = tmp_path / "keys" / "signing.pem"
+    ata = str(paths.VENV_BIN / "ata")
+    r = subprocess.run([ata, "ota", "keygen", "--key", str(keyfile), "--pub",
+                        str(run / "ota_key.py")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert keyfile.stat().st_mode & 0o777 == 0o600
+    key = otasim.ota.load_private(keyfile)
+    bundle = otasim.sign_tree(otasim.source_tree(tmp_path / "tree"), key, "1.1.0",
+                              tmp_path / "sim-1.1.0.ota", otasim.mpy_version())
+    cfg = otasim.ota_config(pbx, "", health_s=2, probation_s=60)
+    sim = otasim.start_sim(cfg, run)       # the key from keygen is already on its flash
+    try:
+        sim.wait_log("sip: registered", 15)
+        r = subprocess.run([ata, "ota", "push", str(bundle), "--port", str(sim.console_path),
+                            "--host-ip", "127.0.0.1", "--timeout", "60"],
+                           capture_output=True, text=True, timeout=90)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "100%% %d/%d KB" % ((bundle.stat().st_size // 1024,) * 2) in r.stdout, r.stdout
+        assert "push: device: ota: 1.1.0 installed in slot a" in r.stdout, r.stdout
+        assert "push: device: ota: 1.1.0 marked good" in r.stdout, r.stdout
+        assert otasim.booted_version(sim, len(sim.log_text()) // 2) == "1.1.0"
+    finally:
+        sim.stop()

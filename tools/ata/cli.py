@@ -11,7 +11,7 @@ COMMANDS = {
     "bench": ("ata.bench", "instruction counts and heap figures beside spandsp"),
     "deploy": ("ata.deploy", "copy a board's build (changed files only) and config.json over its REPL"),
     "flash": ("ata.deploy:flash_main", "write a MicroPython image to an ESP32 with esptool"),
-    "ota": ("ata.ota", "signed update bundles: keygen, sign, verify, serve (docs/ota.md)"),
+    "ota": ("ata.ota", "signed update bundles: keygen, sign, verify, serve, push (docs/ota.md)"),
 }
 
 

@@ -16,6 +16,9 @@
   ata ota serve DIR [--host H] [--port P] [--rate B/S] [--cut-after N]
       serve the bundles in DIR over HTTP with byte ranges (a device resumes a cut
       download); the device pulls with `ota()` at its console (docs/ota.md).
+  ata ota push BUNDLE --port PORT [--host-ip IP] [--no-wait] [--timeout S]
+      serve BUNDLE and tell the device at console PORT to pull it; a progress bar,
+      the device's steps, and the outcome of its probation.
 
 Signing uses the `cryptography` package; the device verifies with lib/ota (its own
 Ed25519 and SHA-512 in MicroPython).
@@ -297,7 +300,16 @@ def main(argv=None):
     sv.add_argument("--rate", type=int, default=0, help="bytes per second per response (0: no limit)")
     sv.add_argument("--cut-after", type=int, help="close each file's first response after N bytes")
     sv.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    pu = sub.add_parser("push", help="serve a bundle and have the device pull it (progress bar)")
+    pu.add_argument("bundle")
+    pu.add_argument("--port", required=True, help="the device's console (serial port, sim pty)")
+    pu.add_argument("--host-ip", help="address the device reaches this host at")
+    pu.add_argument("--no-wait", action="store_true", help="return once the device switched")
+    pu.add_argument("--timeout", type=int, default=900)
     a = ap.parse_args(argv)
+    if a.cmd == "push":
+        from . import ota_push
+        return ota_push.push(a.bundle, a.port, a.host_ip, not a.no_wait, a.timeout)
     if a.cmd == "serve":
         from . import ota_serve
         return ota_serve.serve(a.dir, a.host, a.port, a.rate, a.cut_after, a.verbose)

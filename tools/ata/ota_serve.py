@@ -98,6 +98,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return
                 sent += len(data)
                 left -= len(data)
+                if self.server.progress is not None:
+                    self.server.progress(p.name, start + sent, size)
                 if self.server.rate:
                     ahead = sent / self.server.rate - (time.monotonic() - t0)
                     if ahead > 0:
@@ -109,8 +111,10 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, root, host="0.0.0.0", port=8080, rate=0, cut_after=None,
-                 verbose=False):
+                 verbose=False, progress=None, quiet=False):
         self.root = pathlib.Path(root).resolve()
+        self.progress = progress          # fn(name, bytes of the file sent so far, size)
+        self.quiet = quiet
         self.rate = rate
         self.cut_after = cut_after
         self.verbose = verbose
@@ -129,7 +133,8 @@ class Server(http.server.ThreadingHTTPServer):
             return self.cut_after
 
     def note(self, text):
-        print("ota serve: " + text, flush=True)
+        if not self.quiet:
+            print("ota serve: " + text, flush=True)
 
 
 def serve(root, host="0.0.0.0", port=8080, rate=0, cut_after=None, verbose=False):
