@@ -3,6 +3,9 @@
 # AFTER_RING_MS after the first ring ends and is over before the second one.
 # "sin227" (UK, BT SIN 227): before the first ring: line reversal, a dual-tone alert,
 # FSK, then polarity back and the ringing starts.
+# "dtmf" (ETSI EN 300 659-1 DTMF caller ID, NL/SE/DK...): before the first ring: line
+# reversal, then A<number>C as DTMF keys (B10C private, B00C unavailable), then
+# polarity back and the ringing starts.
 import time
 
 from dsp import callerid
@@ -13,10 +16,23 @@ ALERT_TO_FSK_MS = 60        # SIN 227: FSK 45-500 ms after the alert ends
 FSK_TO_RING_MS = 250        # SIN 227 / EN 300 659: first ring >= 200 ms after the data
 SIN227_SEIZURE_BITS = 96    # SIN 227 channel seizure: 96-315 bits
 SIN227_MARK_BITS = 55       # SIN 227 marks before the message
+REVERSAL_TO_DTMF_MS = 250   # EN 300 659-1: DTMF data >= 200 ms after the line reversal
+DTMF_KEY_MS = 70            # each key 70 ms on, 70 ms off (Telia; ETSI: >= 50 ms)
 
 IDLE, WAIT_RING_END, WAIT_GAP, SENDING = 0, 1, 2, 3
 PRE_REVERSED, PRE_ALERT, PRE_GAP, PRE_FSK, PRE_DONE = 4, 5, 6, 7, 8
-MODES = ("bell202", "v23", "sin227")
+MODES = ("bell202", "v23", "sin227", "dtmf")
+BEFORE_RING = ("sin227", "dtmf")
+
+
+def dtmf_message(number, private=False):
+    """The DTMF caller-ID string: A<digits>C, or B10C (withheld) / B00C (unavailable:
+    no digits to show). The absence codes are those spandsp's adsi.h documents for
+    the A...C variant (BE, DK, FI, NL, SE ...)."""
+    digits = "".join(c for c in (number or "") if "0" <= c <= "9")
+    if private:
+        return "B10C"
+    return "A%sC" % digits if digits else "B00C"
 
 
 def message(number, name, private=False):
@@ -41,14 +57,17 @@ class Clip:
 
     @property
     def before_ring(self):
-        return self.mode == "sin227"
+        return self.mode in BEFORE_RING
 
     def start(self, number, name, now, private=False):
         """Begin a presentation for this ringing; returns False when there is none."""
         if not self.mode:
             self.phase = IDLE
             return False
-        self.msg = message(number, name, private)
+        if self.mode == "dtmf":
+            self.msg = dtmf_message(number, private)
+        else:
+            self.msg = message(number, name, private)
         self.t = now
         if self.before_ring:
             self.slic.forward(False)            # line reversal announces the data
@@ -78,6 +97,12 @@ class Clip:
             self.phase = SENDING
         elif p == SENDING and not self.media.caller_id_active():
             self.phase = IDLE
+        elif p == PRE_REVERSED and self.mode == "dtmf":
+            if since >= REVERSAL_TO_DTMF_MS:
+                self.media.caller_id(lambda tx: tx.send_dtmf(self.msg, DTMF_KEY_MS,
+                                                             DTMF_KEY_MS))
+                self.log("line: caller ID sent (dtmf)")
+                self.phase = PRE_FSK          # the data is going: then as after FSK
         elif p == PRE_REVERSED and since >= REVERSAL_TO_ALERT_MS:
             self.media.caller_id(lambda tx: tx.send_cas())
             self.phase, self.t = PRE_ALERT, now

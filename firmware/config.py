@@ -41,7 +41,8 @@ SCHEMA = {
         "digit_map": (str, "auto", "digit_map"),              # "auto": the country's plan
         "first_digit_ms": (int, 15000, (3000, 60000)),
         "pulse_map": (str, "normal", ("normal", "nz", "se")),
-        "caller_id": (str, "auto", ("auto", "off", "bell202", "v23", "sin227")),
+        "caller_id": (str, "auto", ("auto", "off", "bell202", "v23", "sin227",
+                                          "dtmf")),
     },
     "network": {
         "mode": (str, "host", ("host", "wifi", "ethernet")),
@@ -123,9 +124,9 @@ def _check(field, value, check):
         if value and not _is_token(value):
             raise ConfigError(field, "must be a SIP user name, got %r" % value)
     elif check == "country":
-        if value not in country.PLANS:
+        if value not in country.CODES:
             raise ConfigError(field, "unknown country %r (have %s)"
-                              % (value, ", ".join(sorted(country.PLANS))))
+                              % (value, ", ".join(sorted(country.CODES))))
     elif check == "digit_map":
         if value != "auto":
             try:

@@ -62,7 +62,7 @@ def mic_tone():
 
 def test_tone_and_dtmf_listening_frames_do_not_allocate():
     m = Media(Port())
-    m.play_tone(country.PLANS["UK"]["congestion"])
+    m.play_tone(country.plan("UK")["congestion"])
     m.listen_dtmf(True)
     mic = mic_tone()
     frames(m, mic, 10)
