@@ -75,6 +75,8 @@ def make_bundles(tmp, key):
     image = b"IMG 1.1.0\n" + bytes(range(256)) * 240          # a 61 KB "firmware image"
     m = ota.make_manifest("sim", "x64", mpy, "1.1.0", image, "firmware", ota.raw_public(key))
     (srv / "fw-1.1.0.ota").write_bytes(ota.sign_bundle(m, image, key))
+    m = ota.make_manifest("sim", "x64", mpy, "1.1.0", b"R" * 512, "romfs", ota.raw_public(key))
+    (srv / "romfs-1.1.0.ota").write_bytes(ota.sign_bundle(m, b"R" * 512, key))
     data = bytearray((srv / "sim-1.1.0.ota").read_bytes())
     data[-2000] ^= 1                               # one payload bit: tampered
     (srv / "tampered-1.1.0.ota").write_bytes(bytes(data))

@@ -63,6 +63,8 @@ def _flash(run):
         return "marked good" if st.get("note") == "marked good" else st.get("note", "?")
     if "staged.bin" in names and "a" in names:
         return "unpacking into slot a"
+    if "a" in names:
+        return "slot a written, pointer not switched"
     if "staged.bin.part" in names:
         return "checking+staging"
     if "staged.bin" in names:

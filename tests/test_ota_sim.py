@@ -122,6 +122,9 @@ def test_refusals_touch_no_slot_and_busy_line_refused(tmp_path, key, server):
         sim.wait_log(r"ota: refused: forged: signature does not match the manifest", 20, mark)
         sim.send("ota(%r)" % server.url("tampered-1.1.0.ota"))
         sim.wait_log(r"ota: refused: tampered: payload SHA-256 \w+, manifest says", 20, mark)
+        sim.send("ota(%r)" % server.url("romfs-1.1.0.ota"))
+        sim.wait_log(r"ota: refused: malformed: romfs payloads are not mounted by this "
+                     r"firmware yet", 20, mark)
         sim.send("ota(%r)" % server.url("no-such.ota"))
         sim.wait_log(r"ota: download failed: HTTP 404", 20, mark)
         assert _slots(run) == [], _slots(run)          # nothing kept, no slot made

@@ -171,9 +171,17 @@ class Updater:
         await fetch.download(url, DOWNLOAD, DOWNLOAD_META, self._progress)
         self.state = "check"
         ident = bundle.running_identity(self.board_name, self.version)
-        if _peek_kind(DOWNLOAD) == "firmware":
+        kind = _peek_kind(DOWNLOAD)
+        if kind == "firmware":
             await self._firmware(ident)
             return
+        if kind == "romfs":
+            # slots.install() would keep app.romfs, but boot_slot() only puts a slot's
+            # directory on sys.path: the image would never be mounted, the old code
+            # would run under the new version number
+            fetch.forget(DOWNLOAD, DOWNLOAD_META)
+            raise bundle.Refused(bundle.MALFORMED, "romfs payloads are not mounted by this "
+                                 "firmware yet; sign the tree (tar)")
         try:
             with open(DOWNLOAD, "rb") as f:
                 m = bundle.stage(f, self.key(), ident, STAGED)
