@@ -257,9 +257,9 @@ def main(argv):
     try:
         asyncio.run(boot(path))
     except Exception as e:
-        if slot is not None and slot.trial:   # the new version failed before it was up
+        if (slot is not None and slot.trial) or _OTA_FW:   # a new version failed to start
             pins_safe()
-            _TRIAL_FAILED[0](slot, e, log, reset_board)
+            _TRIAL_FAILED[0](slot, _OTA_FW[0] if _OTA_FW else None, e, log, reset_board)
             while True:                      # the sim: its runner resets the board
                 time.sleep_ms(100)
         raise

@@ -77,12 +77,17 @@ def _peek_kind(path):
         return None
 
 
-def trial_failed(boot, err, log, reset):
-    """A version on probation raised before the firmware was up: roll back to the
-    previous one with the reason, and restart (reset() does not return on a board)."""
-    reason = "%s failed at boot: %r" % (boot.version, err)
+def trial_failed(boot, fw_trial, err, log, reset):
+    """A version on probation (an application slot, or a firmware image) raised
+    before the firmware was up: roll the slot back with the reason (a firmware image
+    is left unvalidated: the bootloader goes back), and restart (reset() does not
+    return on a board)."""
+    what = boot.version if boot is not None and boot.trial else (
+        "firmware " + fw_trial["version"] if fw_trial else "?")
+    reason = "%s failed at boot: %r" % (what, err)
     log("ota: " + reason + "; rolling back and restarting")
-    slots.rollback(ROOT, reason)
+    if boot is not None and boot.trial:
+        slots.rollback(ROOT, reason)
     reset()
 
 
