@@ -91,6 +91,8 @@ class App:
         try:
             from ota.agent import Updater
         except ImportError:
+            if (self.ota_boot is not None and self.ota_boot.trial) or _OTA_FW:
+                raise        # a version on trial without its agent cannot prove itself
             return None                     # a build without lib/ota
         return Updater(self.cfg["ota"], self.ota_boot, VERSION, board_name, log,
                        self.line_busy, self.health, lambda: reset_board(self), ota_key,

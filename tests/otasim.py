@@ -61,7 +61,7 @@ def never_registers(text):
 
 def make_bundles(tmp, key):
     """{name: path} in tmp/srv: 1.1.0 good, 1.2.0 raises at boot, 1.3.0 never
-    registers, forged-1.1.0 (a made-up signature), tampered-1.1.0 (one payload bit),
+    registers, 1.4.0 has no lib/ota/agent.py (could never pass its health check), forged-1.1.0 (a made-up signature), tampered-1.1.0 (one payload bit),
     fw-1.1.0 (a whole-firmware image for the file-backed Partition)."""
     mpy = mpy_version()
     srv = tmp / "srv"
@@ -72,6 +72,9 @@ def make_bundles(tmp, key):
               srv / "sim-1.2.0.ota", mpy)
     sign_tree(source_tree(tmp / "t130", {"callctl.py": never_registers}), key, "1.3.0",
               srv / "sim-1.3.0.ota", mpy)
+    t140 = source_tree(tmp / "t140")
+    (t140 / "ota" / "agent.py").unlink()          # a version that lost its update agent
+    sign_tree(t140, key, "1.4.0", srv / "sim-1.4.0.ota", mpy)
     image = b"IMG 1.1.0\n" + bytes(range(256)) * 240          # a 61 KB "firmware image"
     m = ota.make_manifest("sim", "x64", mpy, "1.1.0", image, "firmware", ota.raw_public(key))
     (srv / "fw-1.1.0.ota").write_bytes(ota.sign_bundle(m, image, key))

@@ -3,7 +3,8 @@ signed bundle from `ata ota serve`, checks it, installs it into the inactive slo
 restarts on probation; the health check (registered with Kamailio, no task crash)
 marks it good and calls go through it; a forced rollback goes back. A v1.2.0 that
 raises at boot and a v1.3.0 that never registers are rolled back by themselves, the
-log saying why. Forged and tampered bundles are refused and touch no slot; an update
+log saying why, and so is a v1.4.0 that lost its update agent (it could never
+prove itself). Forged and tampered bundles are refused and touch no slot; an update
 is refused while the handset is off hook; a download cut by the server resumes with
 a Range request, and one cut by a power cut resumes on the next pull."""
 import json
@@ -91,6 +92,8 @@ def test_update_probation_good_call_then_forced_rollback(tmp_path, key, server, 
     ("sim-1.2.0.ota", r"ota: 1\.2\.0 failed at boot: RuntimeError\('v1\.2\.0 broken at "
                       r"boot',?\)"),
     ("sim-1.3.0.ota", r"ota: 1\.3\.0 not healthy within 10 s: never registered with the PBX"),
+    ("sim-1.4.0.ota", r"ota: 1\.4\.0 failed at boot: ImportError\(\"no module named "
+                      r"'ota\.agent'\",?\)"),
 ])
 def test_broken_version_rolled_back_by_itself(tmp_path, key, server, pbx, name, why):
     run = tmp_path / "board"
@@ -100,7 +103,7 @@ def test_broken_version_rolled_back_by_itself(tmp_path, key, server, pbx, name, 
         sim.wait_log("sip: registered", 15)
         mark = len(sim.log_text())
         sim.send("ota")
-        sim.wait_log(r"ota: running 1\.[23]\.0 from slot a on probation", 30, mark)
+        sim.wait_log(r"ota: running 1\.[234]\.0 from slot a on probation", 30, mark)
         sim.wait_log(why + r"[^\n]*; rolling back and restarting", 30, mark)
         after = len(sim.log_text())
         assert otasim.booted_version(sim, after) == otasim.FACTORY
