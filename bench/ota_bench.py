@@ -6,6 +6,9 @@
 #   micropython bench/ota_bench.py sha256 REPS   the port's hashlib.sha256 of REPS KB
 #   micropython bench/ota_bench.py stage BUNDLE PUBHEX DEST   bundle.stage() (board sim,
 #       running 0.0.1): `ata bench` finds the smallest -X heapsize this passes in
+#   micropython bench/ota_bench.py pull URL PUBHEX DEST   the device's update path
+#       without the slot: ota.fetch.download() over HTTP into DEST.ota (asyncio,
+#       512-byte blocks), then bundle.stage() from that file
 import sys
 
 from ota import ed25519
@@ -44,7 +47,17 @@ def stage(path, pubhex, dest):
     print("STAGED", m["size"])
 
 
+def pull(url, pubhex, dest):
+    import asyncio
+    from ota import fetch
+    n = asyncio.run(fetch.download(url, dest + ".ota", dest + ".json"))
+    print("PULLED", n)
+    stage(dest + ".ota", pubhex, dest)
+
+
 if sys.argv[1] == "stage":
     stage(sys.argv[2], sys.argv[3], sys.argv[4])
+elif sys.argv[1] == "pull":
+    pull(sys.argv[2], sys.argv[3], sys.argv[4])
 else:
     main(sys.argv[1], int(sys.argv[2]))

@@ -33,8 +33,9 @@ def _count(mode, reps):
 
 def min_heap_kb(payload_bytes=200_000):
     """Smallest -X heapsize (KB, bisection 1..256) in which the unix port imports
-    ota.bundle from .mpy, and in which it also checks and stages a payload_bytes
-    bundle: (import, stage)."""
+    ota.bundle from .mpy, in which it also checks and stages a payload_bytes bundle,
+    and in which it pulls that bundle over HTTP (ota.fetch, from an ota_serve server
+    in this process) and then checks and stages it: (import, stage, pull)."""
     import subprocess
     import tempfile
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -57,12 +58,27 @@ def min_heap_kb(payload_bytes=200_000):
         drv = os.path.join(tmp, "ota_bench.mpy")
         subprocess.run([paths.MPY_CROSS, "-march=x64", "-o", drv, str(DRIVER)], check=True)
         env = dict(os.environ, MICROPYPATH=os.path.join(tmp, "lib") + ":" + tmp)
+        # asyncio is a frozen module of the port (as on the ESP32)
+        env_frozen = dict(env, MICROPYPATH=".frozen:" + env["MICROPYPATH"])
         bundle = os.path.join(tmp, "b.ota")
         with open(bundle, "wb") as f:
             f.write(ota.sign_bundle(m, payload, key))
 
+        from . import ota_serve
+        import threading
+        srv = ota_serve.Server(tmp, "127.0.0.1", 0, quiet=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = "http://127.0.0.1:%d/b.ota" % srv.server_address[1]
+
         def ok(kb, what):
-            if what == "stage":
+            if what == "pull":
+                for p in ("pulled.ota", "pulled.json", "pulled"):
+                    if os.path.exists(os.path.join(tmp, p)):
+                        os.remove(os.path.join(tmp, p))
+                code = ("import sys; sys.argv[:] = ['', 'pull', %r, %r, %r]; import ota_bench"
+                        % (url, ota.raw_public(key).hex(), os.path.join(tmp, "pulled")))
+                want = "STAGED %d" % payload_bytes
+            elif what == "stage":
                 code = ("import sys; sys.argv[:] = ['', 'stage', %r, %r, %r]; import ota_bench"
                         % (bundle, ota.raw_public(key).hex(), os.path.join(tmp, "staged")))
                 want = "STAGED %d" % payload_bytes
@@ -70,7 +86,8 @@ def min_heap_kb(payload_bytes=200_000):
                 code = "from ota import bundle; print('IMPORTED')"
                 want = "IMPORTED"
             r = subprocess.run([paths.MICROPYTHON, "-X", "heapsize=%dk" % kb, "-c", code],
-                               capture_output=True, text=True, env=env)
+                               capture_output=True, text=True,
+                               env=env_frozen if what == "pull" else env)
             return r.returncode == 0 and want in r.stdout
 
         def smallest(what):
@@ -85,7 +102,11 @@ def min_heap_kb(payload_bytes=200_000):
                     lo = mid
             return hi
 
-        return smallest("import"), smallest("stage")
+        try:
+            return smallest("import"), smallest("stage"), smallest("pull")
+        finally:
+            srv.shutdown()
+            srv.server_close()
 
 
 def run():
@@ -103,6 +124,7 @@ def run():
     lines.append("smallest GC heap (-X heapsize, lib/ota as x64 .mpy, start-up included):")
     lines.append("%-38s %14d  KB" % ("  import ota.bundle", heap[0]))
     lines.append("%-38s %14d  KB" % ("  + check and stage a 200 KB bundle", heap[1]))
+    lines.append("%-38s %14d  KB" % ("  + pull it over HTTP first (fetch)", heap[2]))
     lines.append("")
     lines.append("(bench took %.0f s)" % (time.time() - t0))
     return "\n".join(lines) + "\n"
