@@ -93,6 +93,64 @@ def _all_in(buf, mask: int) -> int:
     return 1
 
 
+@micropython.viper
+def _param_span(buf, want) -> int:
+    """The ';' parameters of buf (no quotes in it) in one pass: every name must be a
+    token; returns the span of the last value named `want` (lower-case bytes; names
+    compare case-insensitively) as start << 16 | end, -2 when it has no value, -1
+    when absent, -3 for a name that is not a token. Whitespace is space and tab: the
+    head holds no other."""
+    p = ptr8(buf)
+    t = ptr8(_CLASS)
+    w = ptr8(want)
+    wn = int(len(want))
+    end = int(len(buf))
+    found = -1
+    i = 0
+    while i <= end:
+        j = i
+        while j < end and p[j] != 59:          # ';'
+            j += 1
+        e = i
+        while e < j and p[e] != 61:            # '='
+            e += 1
+        ks = i
+        ke = e
+        while ks < ke and (p[ks] == 32 or p[ks] == 9):
+            ks += 1
+        while ke > ks and (p[ke - 1] == 32 or p[ke - 1] == 9):
+            ke -= 1
+        if ks == ke:
+            if e < j:
+                return -3                      # "=value": no name
+        else:
+            same = 1 if ke - ks == wn else 0
+            k = ks
+            while k < ke:
+                c = p[k]
+                if t[c] & 1 == 0:
+                    return -3
+                if same:
+                    if c >= 65 and c <= 90:
+                        c += 32
+                    if c != w[k - ks]:
+                        same = 0
+                k += 1
+            if same:
+                if e < j:
+                    vs = e + 1
+                    ve = j
+                    while vs < ve and (p[vs] == 32 or p[vs] == 9):
+                        vs += 1
+                    while ve > vs and (p[ve - 1] == 32 or p[ve - 1] == 9):
+                        ve -= 1
+                    found = (vs << 16) | ve
+                else:
+                    found = -2
+        i = j + 1
+    return found
+
+
 def is_token(b):
     return len(b) > 0 and _all_in(b, _TOKEN) == 1
 
@@ -100,29 +158,26 @@ def is_token(b):
 # bytes.strip() tests every byte of the value against the whitespace set (O(n));
 # lstrip().rstrip() stops at the first byte that is not whitespace, so it is used here.
 
-# Header names we expect, as written -> the lower-case full name (compact forms too).
-# A name not here is lower-cased and looked up again, and only then decoded.
+# Header names -> the lower-case full name: the ones the firmware reads, those every
+# registrar and phone sends, and the compact forms. The common ones also as usually
+# written, so that most lines need no lower(). A name not here is lower-cased, looked
+# up again, and only then decoded. Kept short: the dict lives in the heap (~3 KB x64).
 _KNOWN = ("via", "from", "to", "call-id", "cseq", "contact", "content-length",
           "content-type", "max-forwards", "www-authenticate", "proxy-authenticate",
-          "authorization", "proxy-authorization", "record-route", "route", "expires",
-          "min-expires", "user-agent", "allow", "supported", "accept", "server", "require",
-          "unsupported", "retry-after", "allow-events", "event", "subject", "date",
-          "session-expires", "min-se", "p-asserted-identity", "remote-party-id", "privacy",
-          "content-disposition", "accept-language", "accept-encoding", "alert-info",
-          "call-info", "organization", "refer-to", "referred-by", "rseq", "rack",
-          "content-encoding", "proxy-require", "timestamp", "warning")
+          "record-route", "expires", "server", "user-agent", "allow", "supported",
+          "authorization", "proxy-authorization", "route", "min-expires", "require",
+          "retry-after", "date", "accept", "allow-events")
+_AS_WRITTEN = 17     # the first names of _KNOWN: also in their canonical spelling
 
 
 def _names():
     d = {}
-    for n in _KNOWN:
+    for i, n in enumerate(_KNOWN):
         d[n.encode()] = n
-        d[H.canonical(n).encode()] = n
+        if i < _AS_WRITTEN:
+            d[H.canonical(n).encode()] = n
     for c, n in H.COMPACT.items():
         d[c.encode()] = n
-        d[c.upper().encode()] = n
-    d[b"Call-Id"] = "call-id"
-    d[b"Cseq"] = "cseq"
     return d
 
 
@@ -170,7 +225,7 @@ def method(b):
 
 def parse_cseq(value):
     """Same grammar and reasons as headers.parse_cseq, on bytes."""
-    num, _, m = value.partition(b" ")     # value: stored stripped
+    num, _, m = value.lstrip().rstrip().partition(b" ")
     m = m.lstrip().rstrip()
     if not num.isdigit() or len(num) > 10:
         raise ValueError("bad CSeq")
@@ -184,29 +239,32 @@ def parse_cseq(value):
 
 
 def params(s, want=None):
-    """headers.parse_params on bytes. With `want` (a str name) only that value is
-    decoded (every name is still checked); returns the dict, or the wanted value."""
+    """headers.parse_params on bytes -> dict of str. With `want` (lower-case bytes)
+    only checks every name and returns that parameter's value (str or None)."""
     if b'"' in s:
         d = H.parse_params(s.decode())
-        return d.get(want) if want else d
+        return d.get(want.decode()) if want else d
+    if want is not None:
+        r = _param_span(s, want)
+        if r == -3:
+            raise ValueError("bad parameter name")
+        return s[r >> 16:r & 0xFFFF].decode() if r >= 0 else None
     out = {}
-    got = None
     for part in s.split(b";"):
-        part = part.lstrip().rstrip()
-        if not part:
-            continue
-        k, eq, v = part.partition(b"=")
-        k = k.lstrip().rstrip().lower()
-        name = _PARAMS.get(k)
+        e = part.find(b"=")
+        k = (part if e < 0 else part[:e]).lstrip().rstrip()
+        if e < 0 and not k:
+            continue                    # an empty part: ";;" or a trailing ";"
+        name = _PARAMS.get(k)           # as written first: lower() makes a new object
+        if name is None:
+            k = k.lower()
+            name = _PARAMS.get(k)
         if name is None:
             if not is_token(k):
                 raise ValueError("bad parameter name")
             name = k.decode()
-        if want is None:
-            out[name] = v.lstrip().rstrip().decode() if eq else None
-        elif name == want:
-            got = v.lstrip().rstrip().decode() if eq else None
-    return out if want is None else got
+        out[name] = part[e + 1:].lstrip().rstrip().decode() if e >= 0 else None
+    return out
 
 
 def _port(p):
@@ -227,25 +285,31 @@ def hostport(s):
         return H.split_hostport(s.decode())
     if s.count(b":") > 1:
         raise ValueError("IPv6 address without brackets")
-    host, colon, port = s.partition(b":")
+    c = s.find(b":")
+    host = s if c < 0 else s[:c]
     if _all_in(host, _HOST) == 0:
         raise ValueError("bad host")
     if not host:
         raise ValueError("empty host")
-    return host, (_port(port) if colon else None)
+    return host, (_port(s[c + 1:]) if c >= 0 else None)
 
 
 def check_uri(s):
     """Validates like headers.parse_uri (same reasons); keeps nothing."""
     s = s.lstrip().rstrip()
-    scheme, colon, rest = s.partition(b":")
-    scheme = scheme.lower()
-    if not colon or scheme not in (b"sip", b"sips", b"tel"):
-        raise ValueError("unsupported URI scheme")
+    c = s.find(b":")
+    scheme = s[:c] if c > 0 else b""
+    if scheme != b"sip" and scheme != b"sips":
+        scheme = scheme.lower()
+        if scheme not in (b"sip", b"sips", b"tel"):
+            raise ValueError("unsupported URI scheme")
+    rest = s[c + 1:]
     if scheme == b"tel" or b"[" in rest or b'"' in rest:
         H.parse_uri(s.decode())
         return
-    rest = rest.partition(b"?")[0]
+    q = rest.find(b"?")
+    if q >= 0:
+        rest = rest[:q]
     at = rest.rfind(b"@")
     if at >= 0:
         if at == 0 or rest[0] == 58:    # "" or ":pw" before '@'
@@ -254,26 +318,34 @@ def check_uri(s):
     semi = rest.find(b";")
     hostport(rest if semi < 0 else rest[:semi])
     if semi >= 0:
-        params(rest[semi:])
+        params(rest[semi:], b"")        # names checked, nothing kept
 
 
 def addr_tag(value):
     """Validates a name-addr/addr-spec like headers.parse_addr; returns its tag (str)
-    or None. value: a stored (stripped) header value."""
-    v = value
+    or None."""
+    v = value.lstrip().rstrip()
     if v[:1] == b'"':
-        return H.parse_addr(v.decode())[2].get("tag")
-    lt = v.find(b"<")
+        if b"\\" in v:                   # escapes in the display name: the str grammar
+            return H.parse_addr(v.decode())[2].get("tag")
+        q = v.find(b'"', 1)
+        if q < 0:
+            raise ValueError("unterminated display name")
+        lt = v.find(b"<", q)
+        if lt < 0 or v[q + 1:lt].lstrip():
+            raise ValueError("display name without <URI>")
+    else:
+        lt = v.find(b"<")
     if lt >= 0:
         gt = v.find(b">", lt)
         if gt < 0:
             raise ValueError("missing '>'")
         uri = v[lt + 1:gt].lstrip().rstrip()
-        tag = params(v[gt + 1:], "tag")
+        tag = params(v[gt + 1:], b"tag")
     else:
         semi = v.find(b";")
         uri = v if semi < 0 else v[:semi]
-        tag = params(v[semi:], "tag") if semi >= 0 else None
+        tag = params(v[semi:], b"tag") if semi >= 0 else None
         if b"," in uri or b"?" in uri:
             raise ValueError("addr-spec with reserved characters")
     if not uri:
@@ -291,20 +363,25 @@ def _first_space(v):
     return len(v) if i < 0 else i
 
 
-def parse_via(value):
-    """headers.parse_via on bytes -> (transport, host, port, params), all str.
-    value: a stored (stripped) header value."""
-    v = value
+def parse_via(value, want=None):
+    """headers.parse_via on bytes -> (transport, host, port, params), all str; with
+    `want` (a parameter name, lower-case bytes) it only validates and returns that
+    parameter's value."""
+    v = value.lstrip().rstrip()
     sp = _first_space(v)
     parts = v[:sp].split(b"/")
     if len(parts) != 3 or parts[0].upper() != b"SIP" or parts[1] != b"2.0":
-        return H.parse_via(v.decode())     # "SIP / 2.0 / UDP" and other oddities
-    t = parts[2].upper()
-    transport = _TRANSPORTS.get(t) or t.decode()
+        via = H.parse_via(v.decode())      # "SIP / 2.0 / UDP" and other oddities
+        return via[3].get(want.decode()) if want else via
+    t = parts[2]
     sentby = v[sp:].lstrip().rstrip()
     semi = sentby.find(b";")
     host, port = hostport(sentby if semi < 0 else sentby[:semi])
-    p = params(sentby[semi:]) if semi >= 0 else {}
-    if not transport:
+    p = params(sentby[semi:], want) if semi >= 0 else ({} if want is None else None)
+    if not t:
         raise ValueError("bad Via transport")
-    return transport, (host if isinstance(host, str) else host.decode()), port, p
+    if want:
+        return p
+    t = t.upper()
+    return (_TRANSPORTS.get(t) or t.decode(), host if isinstance(host, str) else host.decode(),
+            port, p)

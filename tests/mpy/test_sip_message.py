@@ -147,6 +147,8 @@ _ADDRS = (
     "<sip:a@[::1>", "*", "<sip:a:pw@h;lr>;tag=z", "<SIP:a@H>;tag=u", "<sip:a@h;=x>",
     "<sip:a@h>;tag=\"quoted\"", "<sip:a@h>;tag=\"open", "", "x <sip:a@h> y;tag=q",
     "<sip:a@h_-.x:1>", "<sip:a@h>;tag=1;tag=2", "<sip:a@h;ma\u00e9=1>", "<sip:\u00e9@h\u00e9>",
+    "\"Bob\" <sip:b@h>;tag=1", "\"Bob\"<sip:b@h>", "\"Bob\" x <sip:b@h>", "\"Bob", "\"Bob\" sip:b@h",
+    "\"B<o>b\" <sip:b@h>;tag=3", "\"\" <sip:b@h>", "\"a\\\\\" <sip:b@h>;tag=4", "\"a\" \t<sip:b@h>",
 )
 _VIAS = (
     "SIP/2.0/UDP 192.168.1.50:5060;rport=5060;received=192.168.1.50;branch=z9hG4bK1",
@@ -167,6 +169,13 @@ def test_fast_paths_match_str_grammar():
         eq(got, want, "addr %r" % a)
     for v in _VIAS:
         eq(_outcome(S.parse_via, v.encode()), _outcome(H.parse_via, v), "via %r" % v)
+    for p in (";tag=1", ";TAG=Up", "; tag = v ;x", ";tag", ";tag=", ";a;tag=1;tag=2", ";;tag=3;",
+              ";=x", "; =x", ";a b=1", ";t\u00e9=1", ";tag=\u00e9", ";x=\"q;tag=9\";tag=8", ";ta=1",
+              ";tagg=1", ";Tag\t=\tv\t", "", ";", "tag=5", ";x=1;=", ";x(=1"):
+        for name in ("tag", "branch"):
+            want = _outcome(lambda v: H.parse_params(v).get(name), p)
+            eq(_outcome(lambda v: S.params(v, name.encode()), p.encode()), want, "param %r" % p)
+        eq(_outcome(S.params, p.encode()), _outcome(H.parse_params, p), "params %r" % p)
     for c in ("1 INVITE", "2 REGISTER", "x INVITE", "1", "1 IN VITE", "12345678901 ACK",
               "2147483648 BYE", "2147483647 FOO-bar", "1  OPTIONS", "1 INV\u00e9"):
         eq(_outcome(S.parse_cseq, c.encode()), _outcome(H.parse_cseq, c), "cseq %r" % c)
