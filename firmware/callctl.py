@@ -5,7 +5,20 @@ from rtp import RtpSession
 from rtp.plc import Concealer
 from sip import UserAgent, sdp
 
-_BUSY_CODES = (486, 600)
+_BUSY_CODES = (486, 600)   # Busy Here, Busy Everywhere
+
+
+def failure_tone(state, code):
+    """The tone a phone user knows for how the call ended: the far end hung up or
+    was busy: busy; the network is overloaded or failing (5xx: 503 Service
+    Unavailable, 500, 502, 504): congestion; any other refusal (404 Not Found,
+    484 Address Incomplete, 480 Temporarily Unavailable and 408 Request Timeout
+    after the far end's own time-out, 603 Decline ...): reorder."""
+    if state == "ended" or code in _BUSY_CODES:
+        return "busy"
+    if isinstance(code, int) and 500 <= code < 600:
+        return "congestion"
+    return "reorder"
 
 
 def rtcp_port(text):
@@ -53,6 +66,7 @@ class CallControl:
             "accept_from": s["accept_from"], "user_agent": s["user_agent"],
             "ring_timeout_s": s.get("ring_timeout_s", 180),
         }, on_incoming=self._incoming, log=log)
+        self.no_answer_s = s.get("no_answer_s", 120)
         self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0}
 
     def attach(self, line, media):
@@ -74,6 +88,8 @@ class CallControl:
             self._answer()
         elif kind == "hang_up":
             self.hangup()
+        elif kind == "no_answer":
+            self._no_answer()
         elif kind == "dtmf_down" and self.rtp is not None:
             self.log("call: DTMF %s -> RFC 4733" % value)
             self.rtp.event_start(value)
@@ -98,6 +114,16 @@ class CallControl:
         self.call = call
         if call.state == "ended":     # refused before it was sent (SIP tables full)
             self._state(call, "failed", call.status_code or 503)
+
+    def _no_answer(self):
+        """Our own time-out on an outgoing call that rings on: CANCEL, reorder (as a
+        408/480 from the network would give)."""
+        call = self.call
+        if call is None or call.incoming:
+            return
+        self.log("call: no answer in %d s, cancelled" % self.no_answer_s)
+        self.hangup()
+        self.line.failed("reorder")
 
     def _incoming(self, call):
         if self.call is not None or self.line.state != "idle":
@@ -148,9 +174,11 @@ class CallControl:
             return                        # our own 180: the phone is the one ringing
         if state == "ringing":
             self.line.play("ringback")
+            self.line.await_answer(self.no_answer_s * 1000)
         elif state == "early" and call.remote_sdp:
             self._media_from_answer(call.remote_sdp)
             self.line.play(None)
+            self.line.await_answer(self.no_answer_s * 1000)
         elif state == "confirmed":
             if call.remote_sdp and self.media.rtp is None:
                 self._media_from_answer(call.remote_sdp)
@@ -161,8 +189,7 @@ class CallControl:
             if state == "ended" and self.line.state == "ringing":
                 self.line.stop_ring()     # caller gave up before we answered
             else:
-                self.line.failed("busy" if detail in _BUSY_CODES or state == "ended"
-                                 else "congestion")
+                self.line.failed(failure_tone(state, detail))
 
     def _reoffer(self, call, remote_text):
         remote = sdp.parse(remote_text)

@@ -19,6 +19,7 @@ SCHEMA = {
         "expires": (int, 300, (60, 86400)),
         "accept_from": ((str, list), "registrar", "accept_from"),
         "ring_timeout_s": (int, 180, (10, 300)),
+        "no_answer_s": (int, 120, (5, 600)),    # an outgoing call ringing on: CANCEL, reorder
         "user_agent": (str, "MicroPython-ATA", _ANY),
     },
     "rtp": {
@@ -40,6 +41,8 @@ SCHEMA = {
         "interdigit_short_ms": (int, 2000, (0, 20000)),       # its short timer
         "digit_map": (str, "auto", "digit_map"),              # "auto": the country's plan
         "first_digit_ms": (int, 15000, (3000, 60000)),
+        "fail_tone_ms": (int, 30000, (1000, 120000)),   # busy/reorder off-hook, then howler
+        "howler_ms": (int, 60000, (0, 300000)),         # howler (0: none), then silence
         "pulse_map": (str, "normal", ("normal", "nz", "se")),
         "caller_id": (str, "auto", ("auto", "off", "bell202", "v23", "sin227",
                                           "dtmf")),

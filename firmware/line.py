@@ -12,10 +12,11 @@ RINGING = "ringing"      # on-hook, ringing
 DIALTONE = "dialtone"    # off-hook, dial tone, nothing dialled yet
 DIALING = "dialing"      # off-hook, collecting digits
 CALL = "call"            # off-hook, handed to call control (ringback, talking ...)
-REORDER = "reorder"      # off-hook, the attempt failed: reorder/busy tone
+REORDER = "reorder"      # off-hook, the attempt or call failed: busy/reorder/congestion
+HOWLER = "howler"        # off-hook still after that: receiver-off-hook tone (if the plan has one)
 LOCKOUT = "lockout"      # off-hook too long after a tone: silence until hang-up
 
-_REORDER_MS = 30000      # reorder tone this long, then silence (lock-out)
+_FALLBACK = {"reorder": "congestion"}   # a plan without its own reorder tone
 _ANY_NUMBER = "(*x.T|x.T)"   # digit map of a country plan without one: the old fixed pause
 _POLL_MS = 5             # event-queue poll period: ring trip within debounce + 5 ms
 
@@ -51,6 +52,8 @@ class Line:
             plan.get("digit_map", _ANY_NUMBER) if text == "auto" else text,
             lcfg.get("interdigit_short_ms", 2000), self.interdigit_ms)
         self.first_digit_ms = lcfg["first_digit_ms"]
+        self.fail_tone_ms = lcfg.get("fail_tone_ms", 30000)   # busy/reorder, then howler
+        self.howler_ms = lcfg.get("howler_ms", 60000)         # howler, then lock-out
         self.pulse_map = _PULSE_MAPS[lcfg["pulse_map"]]
         mode = lcfg.get("caller_id", "auto")
         mode = plan.get("cid") if mode == "auto" else (None if mode == "off" else mode)
@@ -128,21 +131,33 @@ class Line:
         self.log("line: recovered, %s" % self.state)
 
     def play(self, name):
-        """Play a call-progress tone of the country plan (None: silence)."""
+        """Play a call-progress tone of the country plan (None: silence); "reorder"
+        is the congestion tone in a plan that has no reorder tone of its own."""
         self.tone_name = name
-        self.media.play_tone(self.plan[name] if name else None)
+        spec = None
+        if name:
+            spec = self.plan.get(name) or self.plan[_FALLBACK.get(name, name)]
+        self.media.play_tone(spec)
 
     def connected(self):
         self.play(None)
         self._enter(CALL)
 
     def failed(self, tone="congestion"):
-        """The attempt or the call ended from the far side: tone, then lock-out."""
+        """The attempt or the call ended from the far side: `tone` (busy, reorder,
+        congestion) for fail_tone_ms, then the plan's howler for howler_ms, then
+        silence (lock-out) until the phone is hung up."""
         if self.state in (IDLE, RINGING):
             self.stop_ring()
             return
         self.play(tone)
-        self._enter(REORDER, _REORDER_MS)
+        self._enter(REORDER, self.fail_tone_ms)
+
+    def await_answer(self, timeout_ms):
+        """An outgoing call rings at the far end: if it is not answered (connected())
+        within timeout_ms, call control is told "no_answer"."""
+        if self.state == CALL and self.deadline is None:   # a second 180 restarts nothing
+            self.deadline = time.ticks_add(self.now, timeout_ms)
 
     def dtmf(self, ch, down):
         """A touch-tone key heard by the media pipeline: down at its start, up at its
@@ -249,7 +264,7 @@ class Line:
         """No rule of the digit map can match: reorder at once, nothing is sent."""
         self.log("line: %s matches no rule of the digit map" % self.digits)
         self.digits = ""
-        self.failed("congestion")
+        self.failed("reorder")
 
     def _timeout(self, now):
         if self.state == DIALING:
@@ -261,9 +276,15 @@ class Line:
                 self._reject(now)
         elif self.state == DIALTONE:
             self.failed("congestion")    # nothing dialled: reorder
-        elif self.state == REORDER:
+        elif self.state == REORDER and self.howler_ms and "howler" in self.plan:
+            self.log("line: off hook after the %s tone: howler" % self.tone_name)
+            self.play("howler")
+            self._enter(HOWLER, self.howler_ms, now)
+        elif self.state in (REORDER, HOWLER):
             self.play(None)
             self._enter(LOCKOUT, now=now)
+        elif self.state == CALL:
+            self.on_event("no_answer", None)
 
     def status(self):
         return {"state": self.state, "digits": self.digits, "tone": self.tone_name,
