@@ -3,7 +3,7 @@
 # divides the difference by LOOPS, so start-up, imports and building the messages cancel.
 #   micropython bench/sip_mpy.py MODE REPS
 # MODE: none (the loop alone), parse-reg200, parse-401, parse-invite,
-#       handle-reg200, handle-401, handle-invite (UserAgent.handle on a UA without a socket).
+#       handle-reg200, handle-401 (parse and handling, see _handler).
 # The firmware's modules are imported first: the cost of interning a name grows with
 # the names already interned (~1,600 in the running firmware), so an empty interpreter
 # would flatter any parser that interns per character.
@@ -80,16 +80,38 @@ INVITE = (
 MESSAGES = {"reg200": REG200.encode(), "401": R401.encode(), "invite": INVITE.encode()}
 
 
-def _ua():
-    """A UserAgent with no socket, registration sent (so a REGISTER response matches a
-    client transaction) and an incoming-call handler that declines nothing."""
+def _handler(key):
+    """One response's handling as the firmware does it, after parse: the UserAgent's
+    datagram entry (source check, parse, match to the REGISTER's client transaction),
+    then what the registration does with it (200: the granted expiry from Contact;
+    401: the challenge parsed and the Authorization value computed). The UA has no
+    socket; the client transaction is put back to 'sent' before each datagram."""
+    from sip import digest
+    from sip.transaction import ClientTx
     from sip.ua import UserAgent
-    sent = []
     ua = UserAgent({"server": SERVER, "user": "1001", "password": "pw", "local_ip": LOCAL,
-                    "sip_port": 5060, "register": True, "max_calls": 10 ** 6})
-    ua._send = lambda data, addr: sent.append(1)
+                    "sip_port": 5060})
+    ua._send = lambda data, addr: None
     ua.tx.send = ua._send
-    return ua, sent
+    addr = (SERVER, 5060)
+    ua._trusted = {addr}              # what refresh_trusted() finds for a numeric server
+    first = M.parse(MESSAGES[key])
+    req = ua.reg._request(300)
+    req.branch = first.branch         # the response answers this request
+    got = []
+    tx = ClientTx(ua.tx, req, addr, addr, lambda t, m: got.append(m), None, None)
+    ua.tx.client[tx.key] = tx
+
+    def handle(data):
+        tx.state = 0                  # _CALLING: each datagram is the first final response
+        ua.handle(data, addr)
+        m = got.pop()
+        if m.status == 200:
+            ua.reg._ok(m, 300)
+        else:
+            ch = digest.parse_challenge(m.get("www-authenticate"))
+            ua.auth.authorization(ch, "REGISTER", req.uri)
+    return handle
 
 
 def main():
@@ -102,6 +124,10 @@ def main():
         fn = M.parse
         data = MESSAGES[mode[6:]]
         M.parse(data)                  # warm: first-call effects outside the loop
+    elif mode in ("handle-reg200", "handle-401"):
+        data = MESSAGES[mode[7:]]
+        fn = _handler(mode[7:])
+        fn(data)
     else:
         raise ValueError(mode)
     n = reps * LOOPS

@@ -32,6 +32,22 @@ LIST_HEADERS = ("via", "contact", "route", "record-route", "allow", "supported",
 _TOKEN_EXTRA = "-.!%*_+`'~"
 
 
+def _table(extra):
+    t = bytearray(256)
+    for c in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + extra:
+        t[c] = 1
+    return bytes(t)
+
+
+# Loops below walk s.encode() (ints), never s itself: on MicroPython every character
+# taken from a str is a new str, looked up among all interned names (~20 k x86
+# instructions each with a firmware loaded). The special characters are ASCII, and no
+# byte of a multi-byte UTF-8 character is ASCII, so bytes and characters split alike.
+_TOKEN_CHARS = _table(b"-.!%*_+`'~")
+_HOST_CHARS = _table(b"-._")
+_HEX_CHARS = bytes(1 if c in b"0123456789abcdefABCDEF:." else 0 for c in range(256))
+
+
 def canonical(name):
     c = CANONICAL.get(name)
     if c:
@@ -42,8 +58,8 @@ def canonical(name):
 def is_token(s):
     if not s:
         return False
-    for ch in s:
-        if not (ch.isalpha() or ch.isdigit() or ch in _TOKEN_EXTRA):
+    for c in s.encode():
+        if not _TOKEN_CHARS[c]:
             return False
     return True
 
@@ -57,32 +73,36 @@ def full_name(name):
 def _split(s, sep, angles):
     """Split s on sep outside double quotes (and outside <...> when angles); every
     part is kept as it is, empty ones included."""
+    if '"' not in s and (not angles or ("<" not in s and ">" not in s)):
+        return s.split(sep)             # nothing to skip over: one C call
+    b = s.encode()
+    sp = ord(sep)
     out = []
     depth = 0
     quoted = False
     start = 0
     i = 0
-    n = len(s)
+    n = len(b)
     while i < n:
-        ch = s[i]
+        ch = b[i]
         if quoted:
-            if ch == "\\":
+            if ch == 92:                # backslash: the next one is escaped
                 i += 1
-            elif ch == '"':
+            elif ch == 34:
                 quoted = False
-        elif ch == '"':
+        elif ch == 34:
             quoted = True
-        elif angles and ch == "<":
+        elif angles and ch == 60:
             depth += 1
-        elif angles and ch == ">":
+        elif angles and ch == 62:
             depth -= 1
-        elif ch == sep and depth == 0:
-            out.append(s[start:i])
+        elif ch == sp and depth == 0:
+            out.append(b[start:i].decode())
             start = i + 1
         i += 1
     if quoted:
         raise ValueError("unterminated quote")
-    out.append(s[start:])
+    out.append(b[start:].decode())
     return out
 
 
@@ -146,8 +166,8 @@ def split_hostport(s):
         rest = s[end + 1:]
         if host.count(":") < 2:
             raise ValueError("bad IPv6 address")
-        for ch in host:
-            if not (ch in "0123456789abcdefABCDEF:."):
+        for c in host.encode():
+            if not _HEX_CHARS[c]:
                 raise ValueError("bad IPv6 address")
         if not rest:
             return host, None
@@ -157,8 +177,8 @@ def split_hostport(s):
     if s.count(":") > 1:
         raise ValueError("IPv6 address without brackets")
     host, colon, port = s.partition(":")
-    for ch in host:
-        if not (ch.isalpha() or ch.isdigit() or ch in "-._"):
+    for c in host.encode():
+        if not _HOST_CHARS[c]:
             raise ValueError("bad host")
     if not host:
         raise ValueError("empty host")
@@ -245,21 +265,22 @@ def parse_addr(value):
     display = ""
     lt = -1
     if v.startswith('"'):
+        b = v.encode()
         i = 1
-        while i < len(v):
-            if v[i] == "\\":
+        while i < len(b):
+            if b[i] == 92:              # backslash
                 i += 2
                 continue
-            if v[i] == '"':
+            if b[i] == 34:              # the closing quote
                 break
             i += 1
         else:
             raise ValueError("unterminated display name")
-        display = unquote(v[:i + 1])
-        rest = v[i + 1:].lstrip()
-        if not rest.startswith("<"):
+        display = unquote(b[:i + 1].decode())
+        v = b[i + 1:].decode().lstrip()
+        if not v.startswith("<"):
             raise ValueError("display name without <URI>")
-        lt = len(v) - len(rest)
+        lt = 0
     else:
         lt = v.find("<")
         if lt > 0:

@@ -258,3 +258,17 @@ def test_names_and_values():
     eq(_reason(b"SIP/2.0 099 Odd\r\n\r\n"), "bad status code", "status")
     u = M.parse(REG200.replace(b"200 OK", b"200 Gr\xc3\xbc\xc3\x9fe"))
     eq(u.reason, "Gr\u00fc\u00dfe", "UTF-8 reason")
+
+
+def test_str_grammar_on_encoded_bytes():
+    # headers.py walks s.encode(): quotes, escapes, <...> and non-ASCII split as characters
+    eq(H.split_commas('"a,\\"b" <sip:x@h>, "\u00e9,\u00e8" <sip:y@h;p=1,2>,<sip:z@h>'),
+       ['"a,\\"b" <sip:x@h>', '"\u00e9,\u00e8" <sip:y@h;p=1,2>', '<sip:z@h>'], "commas")
+    eq(H.parse_params(';a="x;\u00e9";b'), {"a": "x;\u00e9", "b": None}, "quoted ;")
+    raises(ValueError, H.split_commas, 'a, "b')
+    eq((H.is_token("INVITE"), H.is_token("\u00e9"), H.is_token("a b"), H.is_token("")),
+       (True, False, False, False), "tokens")
+    eq(H.parse_addr('"\u00c9 \\"x\\"" <sip:a@h>;tag=1'), ('\u00c9 "x"', "sip:a@h", {"tag": "1"}),
+       "display name with escapes and non-ASCII")
+    raises(ValueError, H.split_hostport, "h\u00e9st")
+    raises(ValueError, H.split_hostport, "[2001:db8::g]")
