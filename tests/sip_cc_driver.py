@@ -91,6 +91,10 @@ class ModelLine:
             self.tone = tone
         self._ev("failed", tone)
 
+    def await_answer(self, timeout_ms):
+        # the line's own no-answer timer (firmware/line.py): recorded, never fired here
+        self._ev("await_answer", timeout_ms)
+
 
 class StubMedia:
     def __init__(self):
