@@ -8,7 +8,7 @@
 import json
 import os
 
-from vmachine import Flag, I2S, Pin, Timer, WDT, engine
+from vmachine import Flag, I2S, Pin, Timer, WDT, engine, ticks_ms
 from phonelink import PhoneLink
 from codec import SimCodec
 from slic.ag1171 import AG1171
@@ -69,7 +69,8 @@ class Board:
             # as an RP2040 board would, hard timer callbacks under its timing model
             hard = timing == "rp2"
             ring = _rmt_ring(p["ring_rmt"], fr) if self.ring_source == "rmt" else None
-            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]), hard_timer=hard, ring=ring)
+            slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]), hard_timer=hard, ring=ring,
+                          ticks_ms=ticks_ms)
             rx = I2S(p["i2s_rx"], mode=I2S.RX, bits=16, format=I2S.MONO, rate=8000)
             tx = I2S(p["i2s_tx"], mode=I2S.TX, bits=16, format=I2S.MONO, rate=8000)
             self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag, hard))

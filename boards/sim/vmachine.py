@@ -45,6 +45,12 @@ class Clock:
 clock = Clock()
 
 
+def ticks_ms():
+    """time.ticks_ms() as the sim's timers see it: inside a callback, the instant the
+    callback was due (what a chip's clock reads in an interrupt that is on time)."""
+    return time.ticks_add(0, clock.now_us() // 1000)
+
+
 class Pin:
     """A virtual GPIO. Output pins report level changes to a listener (the phone
     link); input pins read a level function supplied by the wiring."""

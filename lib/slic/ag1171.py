@@ -3,12 +3,17 @@
 # the board's ring source: TimerRing (below; any board) toggles it from this driver's
 # timer at twice the ring frequency; a hardware source (slic.rmt_ring on the ESP32)
 # runs the waveform in a peripheral, and the timer then only times the cadence (on/off
-# bursts). The cadence is counted in the timer's ticks, so on/off periods are exact
-# and the callback never allocates (safe as a hard interrupt on a board).
+# bursts). With TimerRing the cadence is counted in the timer's ticks (every tick is
+# needed for F/R anyway); with a hardware source it is read from the clock at each
+# tick, so a tick the chip lost (the ESP32's scheduler queue was full) delays one edge
+# by a tick instead of shifting the whole cadence. The callback never allocates (safe
+# as a hard interrupt on a board).
+import time
 from array import array
 
 _RING_DUTY_MAX = 34      # % of the cadence RM may be high (datasheet: <= 33 %, rounding)
 _MAX_CADENCE_STEPS = 8
+_CADENCE_TICK_MS = 25    # a hardware source's cadence ticks at most this far apart
 
 
 class TimerRing:
@@ -53,17 +58,21 @@ def _gcd(a, b):
 
 
 class AG1171:
-    def __init__(self, rm, fr, shk, ring_timer, hard_timer=False, ring=None):
+    def __init__(self, rm, fr, shk, ring_timer, hard_timer=False, ring=None, ticks_ms=None):
         """hard_timer: run the ring timer's callback in the interrupt (RP2040); the
         ESP32's timers only have scheduled (soft) callbacks. ring: the ring source
-        (see TimerRing); None toggles F/R from ring_timer."""
+        (see TimerRing); None toggles F/R from ring_timer. ticks_ms: the clock the
+        cadence of a hardware source is read from (time.ticks_ms; the sim's own)."""
         self.rm = rm
         self.hard = hard_timer
         self.fr = fr
         self.shk = shk
         self.timer = ring_timer
         self.ring = TimerRing(fr) if ring is None else ring
-        self._steps = array("I", [0] * _MAX_CADENCE_STEPS)  # cadence in timer ticks
+        self._steps = array("I", [0] * _MAX_CADENCE_STEPS)  # in ticks, or ms (hardware)
+        self._ticks_ms = time.ticks_ms if ticks_ms is None else ticks_ms
+        self._t0 = self._ticks_ms()   # hardware source: when the ring started...
+        self._edge = 0                # ...and when its current step ends, ms after that
         self._nsteps = 0
         self._step = 0
         self._left = 0
@@ -103,14 +112,22 @@ class AG1171:
             for ms in cadence_ms:
                 grid = _gcd(grid, ms)
             for i, ms in enumerate(cadence_ms):
-                self._steps[i] = max(1, ms * 2 * ring_hz // 1000) if ring.per_tick else ms // grid
+                self._steps[i] = max(1, ms * 2 * ring_hz // 1000) if ring.per_tick else ms
             self._nsteps = len(cadence_ms)
+            # ticks on the edges' grid, often enough that a lost one costs little
+            tick = _CADENCE_TICK_MS
+            while grid % tick:
+                tick -= 1
+            grid = tick
         else:
             grid = 0
             self._nsteps = 0
         ring.prepare(ring_hz, self._fr_level)
         self._step = 0
         self._left = self._steps[0] if self._nsteps else 0
+        if self._nsteps and not ring.per_tick:
+            self._t0 = self._ticks_ms()
+            self._edge = self._steps[0]
         self.ringing = True
         self.bursts = 1
         ring.start()              # F/R first, RM then: so it is on both edges
@@ -143,13 +160,26 @@ class AG1171:
             self.ring.tick()
         if self._nsteps == 0:
             return
-        self._left -= 1
-        if self._left > 0:
-            return
-        self._step += 1
-        if self._step >= self._nsteps:
-            self._step = 0
-        self._left = self._steps[self._step]
+        if self.ring.per_tick:
+            self._left -= 1
+            if self._left > 0:
+                return
+            self._step += 1
+            if self._step >= self._nsteps:
+                self._step = 0
+            self._left = self._steps[self._step]
+        else:
+            ms = time.ticks_diff(self._ticks_ms(), self._t0)
+            if ms < self._edge:
+                return
+            was = self._step & 1
+            while ms >= self._edge:     # late by whole steps: skip them
+                self._step += 1
+                if self._step >= self._nsteps:
+                    self._step = 0
+                self._edge += self._steps[self._step]
+            if (self._step & 1) == was:
+                return                  # skipped to a step of the same kind: no edge
         if self._step & 1:
             self.ring.stop()            # pause: F/R at rest, then RM low
             self._rm_now = 0
