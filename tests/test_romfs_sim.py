@@ -4,8 +4,8 @@ boots under a heap limit of the image (the unix port has no flash: the image sit
 its heap) plus a budget, registers at Kamailio and completes a call with baresip.
 
 Budgets, live heap on x64 without the image (docs/bench-heap.md, `ata bench --only heap`):
-- CALL_BUDGET: what passes today. Measured live heap: ~183 KB after boot, ~202 KB in
-  a call (with the REPL console), yet with a budget of 240 or 288 KB the SIP receive
+- CALL_BUDGET: what passes today. Measured live heap: ~216 KB after boot, ~237 KB in
+  a call (07a440c), yet with a budget of 240 or 288 KB the SIP receive
   task fails once calls run: MemoryError allocating 8193 bytes (lib/sip/ua.py
   `sock.recvfrom(RECV_BYTES)` needs one contiguous 8 KB block per datagram) while
   ~110 KB are free in fragments. 512 KB passes. A preallocated receive buffer in
@@ -65,7 +65,7 @@ def test_sim_boots_from_romfs_and_completes_a_call_under_the_heap_limit(pbx, tmp
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9 bar: <= 128 KB live heap in a call on x64 "
-                   "from ROMFS; measured ~202 KB (docs/bench-heap.md)")
+                   "from ROMFS; measured 236.8 KB (docs/bench-heap.md)")
 def test_sim_from_romfs_completes_a_call_within_the_bar(pbx, tmp_path, image):
     figures = call_from_romfs(pbx, tmp_path, image, BAR)
     assert figures["call"] <= BAR
