@@ -267,15 +267,6 @@ def params(s, want=None):
     return out
 
 
-def _port(p):
-    if not p or not p.isdigit() or len(p) > 5:
-        raise ValueError("bad port")
-    v = int(p)
-    if v < 1 or v > 65535:
-        raise ValueError("bad port")
-    return v
-
-
 def hostport(s):
     """headers.split_hostport on bytes -> (host bytes or str, port or None)."""
     s = s.lstrip().rstrip()
@@ -291,7 +282,7 @@ def hostport(s):
         raise ValueError("bad host")
     if not host:
         raise ValueError("empty host")
-    return host, (_port(s[c + 1:]) if c >= 0 else None)
+    return host, (H._port(s[c + 1:]) if c >= 0 else None)   # str or bytes alike
 
 
 def check_uri(s):
