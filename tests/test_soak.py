@@ -10,11 +10,15 @@ pytestmark = pytest.mark.interop
 
 CALLS = 50
 BATCH = 25
-# Heap after a full collection (seen: baseline, +576 after the first 25 calls as
-# tables and interned names settle, then +96 over the next 25). A leak shows as
-# growth from batch to batch: 21 bytes per call or more exceed BATCH_GROWTH_MAX.
+# Heap after a full collection (the least of three samples 200 ms apart, tools/ata/soak.py).
+# Measured on this tree, batch-to-batch changes over 25 calls after the first batch
+# (8 batches: three clean runs and a 150-call run) were -416..+736 bytes, mean +116,
+# sd ~456, with no trend over 150 calls: noise, from state that comes and goes. The
+# bound is mean + 3 sd: a leak of 64 bytes a call (two GC blocks on x64: 1,600 a batch)
+# or more goes over it; smaller ones are for the 200-call soak of `make bench`.
+# The first batch also holds what settles (tables, interned names): seen +800..+1184.
 FIRST_BATCH_GROWTH_MAX = 2048
-BATCH_GROWTH_MAX = 512
+BATCH_GROWTH_MAX = 1536
 
 
 def test_fifty_calls_leave_no_state_behind(tmp_path):
