@@ -102,8 +102,8 @@ def test_unknown_number_plays_the_country_congestion_tone(pbx, ata):
     phone.dial_pulse("1999")                 # nobody registered: the PBX answers 404
     sim.wait_log(r"call: failed 404", 10)
     t = phone.sim_now_us
-    phone.sleep_sim(3100)
-    heard = phone.recording(t + 100_000, t + 3_100_000)
+    phone.sleep_sim(4100)                    # four cycles: two whole ones after any partial
+    heard = phone.recording(t + 100_000, t + 4_100_000)
     # Sweden's congestion tone: 425 Hz, 0.25 s on 0.75 s off
     runs = signals.cadence_runs(heard)
     print("congestion SE: %s" % runs)
