@@ -30,6 +30,13 @@ def run_micropython(args, heapsize=None, timeout=120, env_extra=None, cwd=None):
                           text=True, timeout=timeout)
 
 
+def mpy_version():
+    """The .mpy version this MicroPython loads ("6.3"), as an OTA manifest names it."""
+    r = run_micropython(["-c", "import sys; v = sys.implementation._mpy; "
+                               "print('%d.%d' % (v & 255, (v >> 8) & 3))"])
+    return r.stdout.strip()
+
+
 @pytest.fixture(scope="session")
 def micropython():
     return run_micropython

@@ -16,16 +16,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ata import ota, paths
-from conftest import ROOT, run_micropython
+from conftest import ROOT, mpy_version, run_micropython
 
 DRIVER = ROOT / "tests" / "mpy" / "ota_bundle_driver.py"
 RUNNING = "1.4.0"
-
-
-def _identity_mpy():
-    r = run_micropython(["-c", "import sys; v = sys.implementation._mpy; "
-                               "print('%d.%d' % (v & 255, (v >> 8) & 3))"])
-    return r.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,7 @@ def payload(tmp_path_factory):
 
 
 def _manifest(key, payload, **over):
-    m = ota.make_manifest("sim", "x64", _identity_mpy(), "1.5.0", payload, "tar",
+    m = ota.make_manifest("sim", "x64", mpy_version(), "1.5.0", payload, "tar",
                           ota.raw_public(key))
     m.update(over)
     return m
@@ -173,7 +167,7 @@ def test_cli_sign_and_verify_a_board_tree(tmp_path, monkeypatch):
     mlen, slen = struct.unpack(">HH", data[8:12])
     m = json.loads(data[12:12 + mlen])
     assert (m["board"], m["arch"], m["kind"], m["version"], slen) == ("sim", "x64", "tar", "2.0.0", 64)
-    assert m["mpy"] == _identity_mpy()
+    assert m["mpy"] == mpy_version()
     assert ota.main(["verify", str(out), "--pub", str(pp), "--board", "sim",
                      "--running", "1.9.9"]) == 0
     assert ota.main(["verify", str(out), "--pub", str(pp), "--board", "esp32_ag1171"]) == 1

@@ -12,15 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ata import ota
-from conftest import ROOT, run_micropython
+from conftest import ROOT, mpy_version, run_micropython
 
 DRIVER = ROOT / "tests" / "mpy" / "ota_firmware_driver.py"
-
-
-def _mpy():
-    r = run_micropython(["-c", "import sys; v = sys.implementation._mpy; "
-                               "print('%d.%d' % (v & 255, (v >> 8) & 3))"])
-    return r.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def image(version, size=40000):
 
 def firmware_bundle(tmp, key, version, size=40000, kind="firmware", tamper=False):
     payload = image(version, size)
-    m = ota.make_manifest("esp32_ag1171", "xtensawin", _mpy(), version, payload, kind,
+    m = ota.make_manifest("esp32_ag1171", "xtensawin", mpy_version(), version, payload, kind,
                           ota.raw_public(key))
     data = bytearray(ota.sign_bundle(m, payload, key))
     if tamper:

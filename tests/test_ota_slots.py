@@ -11,15 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ata import ota
-from conftest import ROOT, run_micropython
+from conftest import ROOT, mpy_version, run_micropython
 
 DRIVER = ROOT / "tests" / "mpy" / "ota_slots_driver.py"
-
-
-def _mpy_version():
-    r = run_micropython(["-c", "import sys; v = sys.implementation._mpy; "
-                               "print('%d.%d' % (v & 255, (v >> 8) & 3))"])
-    return r.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def _app_bundle(tmp, key, version, body, extra_files=3):
     for i in range(extra_files):
         (tree / "lib" / "pkg" / ("m%d.py" % i)).write_text("X = %d\n" % i)
     payload = ota.tar_tree(tree)
-    m = ota.make_manifest("sim", "x64", _mpy_version(), version, payload, "tar",
+    m = ota.make_manifest("sim", "x64", mpy_version(), version, payload, "tar",
                           ota.raw_public(key))
     path = tmp / ("app-%s.ota" % version)
     path.write_bytes(ota.sign_bundle(m, payload, key))
@@ -149,7 +143,7 @@ def test_archive_escaping_its_slot_is_refused(tmp_path, key):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     payload = buf.getvalue()
-    m = ota.make_manifest("sim", "x64", _mpy_version(), "1.1.0", payload, "tar",
+    m = ota.make_manifest("sim", "x64", mpy_version(), "1.1.0", payload, "tar",
                           ota.raw_public(key))
     path = tmp_path / "escape.ota"
     path.write_bytes(ota.sign_bundle(m, payload, key))
@@ -163,7 +157,7 @@ def test_archive_escaping_its_slot_is_refused(tmp_path, key):
 
 def test_romfs_payload_is_installed_as_the_slot_image(tmp_path, key):
     payload = os.urandom(5000)
-    m = ota.make_manifest("sim", "x64", _mpy_version(), "1.1.0", payload, "romfs",
+    m = ota.make_manifest("sim", "x64", mpy_version(), "1.1.0", payload, "romfs",
                           ota.raw_public(key))
     path = tmp_path / "romfs.ota"
     path.write_bytes(ota.sign_bundle(m, payload, key))
