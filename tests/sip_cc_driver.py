@@ -3,7 +3,7 @@
 # with a model line in place of the SLIC and a media stub in place of I2S.
 # argv[1]: firmware config (JSON, as config.json; validated by firmware/config.py).
 # stdin: one JSON command a line: status | heap | dial NUMBER | answer | hangup | warp MS |
-#        stop.  stdout: {"ev": "ready"|"reply"|"line"|"log", ...}
+#        txs | sizes | stop.  stdout: {"ev": "ready"|"reply"|"line"|"log", ...}
 # "warp" moves the SIP stack's clock forward (its transaction, call and registration
 # timers read time through the module attribute `time`), so timers run to expiry
 # without waiting for them; the asyncio loop and the sockets keep real time.
@@ -161,6 +161,21 @@ def command(cc, line, clock, cmd):
                 "tasks": len(core._task_queue.heap) if hasattr(core._task_queue, "heap")
                 else -1, "last_error": len(ua.last_error or ""),
                 "reg_error": len(ua.reg.last_error or "")}
+    if c == "txs":
+        # every transaction still held, with its timers relative to the SIP clock (for a
+        # test to say what did not end)
+        now = clock.ticks_ms()
+
+        def rel(t):
+            return None if t is None else clock.ticks_diff(t, now)
+        held = []
+        for kind, table in (("client", cc.ua.tx.client), ("server", cc.ua.tx.server)):
+            for key, tx in table.items():
+                held.append({"kind": kind, "key": key, "state": tx.state,
+                             "end_in": rel(tx.end_at), "dead_in": rel(tx.dead_at),
+                             "retx_in": rel(tx.retx_at),
+                             "final": getattr(tx, "final", getattr(tx, "status", None))})
+        return {"txs": held}
     if c == "warp":
         clock.offset += int(cmd["ms"])
         return {"offset": clock.offset}

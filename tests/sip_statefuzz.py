@@ -426,7 +426,7 @@ def settle(proc, fz, warps=3):
             if i < warps:
                 proc.cmd("warp", ms=WARP_MS)
                 proc.cmd("hangup")
-        raise AssertionError("state not back at zero: %r" % st)
+        raise AssertionError("state not back at zero: %r; held: %r" % (st, proc.cmd("txs")))
     finally:
         fz.polite = False
 

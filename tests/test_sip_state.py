@@ -204,6 +204,26 @@ def test_cancel_never_answered_ends_the_call(peer):
         _until(lambda: ua.status()["calls"] == 0, 5, "call gone")
 
 
+def test_far_end_bye_in_our_early_dialog_cancels_our_invite(peer):
+    """The call ends on a BYE in the early dialog of our INVITE: the INVITE is CANCELled,
+    and its transaction ends by 64*T1 even if the far end never gives a final answer (it
+    used to ring on, held for the 300 s safety net: a leak the stateful fuzz found)."""
+    with _ua(peer) as ua:
+        ua.cmd("invite", target="1002")
+        inv = peer.expect(lambda m: m.method == "INVITE")
+        peer.send(response_to(inv, 180, "Ringing", "far3"), inv.addr)
+        ua.wait_state("ringing", 0, 3)
+        peer.send(_in_dialog("BYE", ua.port, peer, inv.get("call-id"), "far3", inv.tag("from"),
+                             1), ("127.0.0.1", ua.port))
+        assert peer.expect(lambda m: m.status and "BYE" in (m.get("cseq") or "")).status == 200
+        cancel = peer.expect(lambda m: m.method == "CANCEL")
+        assert cancel.get("call-id") == inv.get("call-id")
+        peer.send(response_to(cancel, 200, "OK"), cancel.addr)   # ... and never a 487
+        ua.cmd("warp", ms=33000)                                  # past 64*T1
+        _until(lambda: ua.status()["transactions"] == 0, 5, "INVITE transaction gone")
+        assert ua.status()["calls"] == 0
+
+
 # ---- in-dialog requests only from the trusted set / the route set's next hop ----------
 
 def test_stranger_in_dialog_cseq_and_reinvite_ignored(peer, stranger):

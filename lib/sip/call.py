@@ -161,6 +161,7 @@ class Call(InDialog):
         self.state = "ended" if state == "failed" else state
         if state in ("ended", "failed"):
             self.end_reason = detail
+            self._abandon_invite()
             self.ua.remove_call(self)
         cb = self.on_state
         if cb:
@@ -348,6 +349,20 @@ class Call(InDialog):
         """2xx retransmission after the INVITE transaction is gone: ACK it again."""
         if self._ack is not None:
             self._reack()
+
+    def _abandon_invite(self):
+        """An outgoing call ended (a BYE in the early dialog, an unusable answer...) while
+        its INVITE has no final response: CANCEL it now, or when its first provisional
+        arrives (RFC 3261 9.1), so neither the far end nor our transaction rings on for
+        minutes after the call is gone."""
+        tx = self.client_tx
+        if self.incoming or tx is None or tx.final or not tx.invite:
+            return
+        self._cancel_wanted = True
+        if self._provisional:
+            self._send_cancel()
+        else:
+            tx.cancel_sent()        # no CANCEL may go yet; the 64*T1 bound starts now
 
     def _send_cancel(self):
         if self._cancel_sent is self.client_tx:

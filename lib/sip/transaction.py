@@ -48,6 +48,7 @@ class ClientTx:
         self.end_at = None
         self.ack = None
         self.final = 0
+        self.cancelled = False     # CANCEL sent (or wanted): ends by 64*T1 whatever comes
 
     def send(self):
         self.layer.send(self.data, self.addr)
@@ -55,7 +56,8 @@ class ClientTx:
     def cancel_sent(self):
         """CANCEL went out for this INVITE: without a final response within 64*T1 the
         transaction ends (RFC 3261 9.1), whatever the far end does."""
-        if self.invite and self.state in (_CALLING, _PROCEEDING):
+        if self.invite and self.state in (_CALLING, _PROCEEDING) and not self.cancelled:
+            self.cancelled = True
             self.dead_at = time.ticks_add(time.ticks_ms(), 64 * T1)
 
     def receive(self, msg):
@@ -72,7 +74,8 @@ class ClientTx:
                 self.state = _PROCEEDING
                 if self.invite:
                     self.retx_at = None
-                    self.dead_at = time.ticks_add(now, PROCEEDING_MAX)
+                    if not self.cancelled:     # a provisional never lifts the CANCEL bound
+                        self.dead_at = time.ticks_add(now, PROCEEDING_MAX)
                 else:
                     self.interval = T2
             if self.state != _ACCEPTED:
