@@ -11,6 +11,7 @@ import sys
 import time
 
 import asyncio
+from micropython import const
 
 from ota import slots
 
@@ -89,6 +90,15 @@ def trial_failed(boot, fw_trial, err, log, reset):
     if boot is not None and boot.trial:
         slots.rollback(ROOT, reason)
     reset()
+
+
+_RECHECK_MS = const(60000)   # a scheduled pull that fell due in a call: look again this often
+
+
+def _spread_ms(interval_ms):
+    """0..interval/10 at random (urandom: the clock is the same on every unit at boot)."""
+    r = os.urandom(2)
+    return (interval_ms // 10) * ((r[0] << 8) | r[1]) // 65536
 
 
 class Updater:
@@ -329,12 +339,19 @@ class Updater:
     def on_trial(self):
         return bool(self.boot is not None and self.boot.trial) or self.fw_trial is not None
 
-    async def schedule(self):
-        """ota.interval_h > 0: pull ota.url that often, when the line is idle."""
-        hours = self.cfg["interval_h"]
+    async def schedule(self, sleep_ms=asyncio.sleep_ms):
+        """ota.interval_h > 0: pull ota.url that often, when the line is idle. Each wait
+        is the interval plus up to a tenth more, at random, so a fleet that came back
+        from one power cut does not hit the server in the same minute. A pull that
+        falls due during a call, a probation or another pull waits for the line to be
+        idle (checked every minute), then starts; a pull the updater refuses is
+        logged by it and the next comes an interval later."""
+        interval_ms = self.cfg["interval_h"] * 3600000
         while True:
-            await asyncio.sleep(hours * 3600)
-            while self.busy() or self.on_trial:
-                await asyncio.sleep_ms(60000)
+            await sleep_ms(interval_ms + _spread_ms(interval_ms))
+            while self.busy() or self.on_trial or (self.task is not None and
+                                                   not self.task.done()):
+                await sleep_ms(_RECHECK_MS)
             if self.cfg["url"]:
+                self.log("ota: scheduled pull (every %d h)" % self.cfg["interval_h"])
                 self.start()

@@ -14,8 +14,10 @@
       check a bundle on the host (signature, SHA-256, size, and the device fields
       given), print its manifest.
   ata ota serve DIR [--host H] [--port P] [--rate B/S] [--cut-after N]
-      serve the bundles in DIR over HTTP with byte ranges (a device resumes a cut
-      download); the device pulls with `ota()` at its console (docs/ota.md).
+                   [--tls | --tls-cert CRT --tls-key KEY]
+      serve the bundles in DIR over HTTP (or HTTPS) with byte ranges (a device
+      resumes a cut download); the device pulls with `ota()` at its console
+      (docs/ota.md).
   ata ota push BUNDLE --port PORT [--host-ip IP] [--no-wait] [--timeout S]
       serve BUNDLE and tell the device at console PORT to pull it; a progress bar,
       the device's steps, and the outcome of its probation.
@@ -300,6 +302,9 @@ def main(argv=None):
     sv.add_argument("--rate", type=int, default=0, help="bytes per second per response (0: no limit)")
     sv.add_argument("--cut-after", type=int, help="close each file's first response after N bytes")
     sv.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    sv.add_argument("--tls", action="store_true", help="HTTPS with a self-signed certificate")
+    sv.add_argument("--tls-cert", help="HTTPS with this PEM certificate (and --tls-key)")
+    sv.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     pu = sub.add_parser("push", help="serve a bundle and have the device pull it (progress bar)")
     pu.add_argument("bundle")
     pu.add_argument("--port", required=True, help="the device's console (serial port, sim pty)")
@@ -312,7 +317,11 @@ def main(argv=None):
         return ota_push.push(a.bundle, a.port, a.host_ip, not a.no_wait, a.timeout)
     if a.cmd == "serve":
         from . import ota_serve
-        return ota_serve.serve(a.dir, a.host, a.port, a.rate, a.cut_after, a.verbose)
+        if bool(a.tls_cert) != bool(a.tls_key):
+            print("ota serve: --tls-cert and --tls-key go together", file=sys.stderr)
+            return 2
+        tls = (a.tls_cert, a.tls_key) if a.tls_cert else ("self" if a.tls else None)
+        return ota_serve.serve(a.dir, a.host, a.port, a.rate, a.cut_after, a.verbose, tls)
     try:
         if a.cmd == "keygen":
             kp, pp = keygen(a.key, a.pub, a.force)

@@ -6,11 +6,19 @@ the end), an ETag per file version and If-Range (a changed file is sent whole: 2
 so a device resumes a cut download. For tests and demonstrations of resuming:
 --rate limits each response's bytes per second; --cut-after N closes the first
 response of each file after N bytes (once per file and server run).
+
+HTTPS: --tls-cert/--tls-key serve over TLS with that certificate; --tls alone makes
+a self-signed one for the host name (a lab: the device does not check the
+certificate, the bundle's Ed25519 signature is what it trusts, TLS hides the bundle
+on the way).
 """
+import datetime
 import email.utils
 import http.server
+import ipaddress
 import pathlib
 import re
+import ssl
 import sys
 import threading
 import time
@@ -111,8 +119,9 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, root, host="0.0.0.0", port=8080, rate=0, cut_after=None,
-                 verbose=False, progress=None, quiet=False):
+                 verbose=False, progress=None, quiet=False, tls=None):
         self.root = pathlib.Path(root).resolve()
+        self.scheme = "https" if tls else "http"
         self.progress = progress          # fn(name, bytes of the file sent so far, size)
         self.quiet = quiet
         self.rate = rate
@@ -121,6 +130,20 @@ class Server(http.server.ThreadingHTTPServer):
         self._cut_done = set()
         self._lock = threading.Lock()
         super().__init__((host, port), Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            # the handshake runs in the request's thread, not in the accept loop, so one
+            # slow or broken client cannot stall the others
+            self.socket = ctx.wrap_socket(self.socket, server_side=True,
+                                          do_handshake_on_connect=False)
+
+    def handle_error(self, request, client_address):
+        # a client that drops the TLS handshake or the connection is not a server error
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            self.note("connection from %s ended: %s" % (client_address[0], sys.exc_info()[1]))
+            return
+        super().handle_error(request, client_address)
 
     def take_cut(self, path):
         """Bytes after which to cut this response (None: send it whole)."""
@@ -137,17 +160,54 @@ class Server(http.server.ThreadingHTTPServer):
             print("ota serve: " + text, flush=True)
 
 
-def serve(root, host="0.0.0.0", port=8080, rate=0, cut_after=None, verbose=False):
+def self_signed(out_dir, host="127.0.0.1", days=30):
+    """(cert path, key path): a fresh self-signed certificate for `host` (an address
+    or a name) made with the `cryptography` package, for a lab server."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alt = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = out / "ota-serve.crt", out / "ota-serve.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def serve(root, host="0.0.0.0", port=8080, rate=0, cut_after=None, verbose=False, tls=None):
+    """tls: None (HTTP), (cert, key) paths, or "self" (a self-signed certificate made
+    under DIR/.tls for the printed address)."""
     root = pathlib.Path(root)
     if not root.is_dir():
         raise FileNotFoundError("%s is not a directory" % root)
-    srv = Server(root, host, port, rate, cut_after, verbose)
-    h, p = srv.server_address[:2]
-    shown = "127.0.0.1" if h == "0.0.0.0" else h
-    print("ota serve: %s at http://%s:%d/" % (root, shown, p), flush=True)
+    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    if tls == "self":
+        tls = self_signed(root / ".tls", shown)
+        print("ota serve: self-signed certificate %s" % tls[0], flush=True)
+    srv = Server(root, host, port, rate, cut_after, verbose, tls=tls)
+    p = srv.server_address[1]
+    print("ota serve: %s at %s://%s:%d/" % (root, srv.scheme, shown, p), flush=True)
     for b in sorted(root.glob("*.ota")):
-        print("ota serve:   http://%s:%d/%s (%d bytes)" % (shown, p, b.name,
-                                                         b.stat().st_size), flush=True)
+        print("ota serve:   %s://%s:%d/%s (%d bytes)" % (srv.scheme, shown, p, b.name,
+                                                       b.stat().st_size), flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:
