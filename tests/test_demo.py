@@ -13,3 +13,10 @@ def test_demo_passes_and_leaves_pcap_and_recordings():
     assert (out / "demo.pcap").stat().st_size > 10_000
     assert list((out / "recordings").glob("*-dec.wav"))
     assert (out / "phone-heard.wav").exists()
+    # the picture a person opens: a real PNG of the size the demo draws, and the demo
+    # says what it drew (its own check fails the demo under 2 ring bursts or 10 SIP)
+    png = (out / "timeline.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR", png[:16]
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (1600, 900)
+    assert "caller ID between the first and second ring" in r.stdout
+    assert "timeline picture timeline.png" in r.stdout

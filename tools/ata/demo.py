@@ -1,18 +1,21 @@
-"""`ata demo`: the ATA on the sim board places a real call through a local PBX.
+"""`ata demo`: the ATA on the sim board places and takes real calls through a local PBX.
 
 Starts Kamailio (registrar and proxy with digest auth) and baresip (the far-end
 phone, extension 1002) on loopback, boots the firmware on the sim as extension
 1001, and has the virtual phone lift the handset, listen for dial tone, pulse-dial
 1002, talk (a 1 kHz tone) while listening to the far end (440 Hz), and hang up.
-Prints a trace with timings; leaves a pcap, the recordings and the logs in
-build/demo/. Exits 0 only if every step happened.
+Then baresip calls 1001: the phone rings, the caller ID between the rings is
+decoded (spandsp), the phone answers, hears the far end and hangs up.
+Prints a trace with timings; leaves a pcap, the recordings, the logs and a picture
+(timeline.png: a spectrogram of what the phone heard under the hook, ring and SIP
+events) in build/demo/. Exits 0 only if every step happened.
 """
 import shutil
 import subprocess
 import sys
 import time
 
-from . import paths, peers, signals
+from . import callerid_rx, paths, peers, signals, timeline
 from .phone import VirtualPhone
 from .sim import SimProcess
 
@@ -24,9 +27,19 @@ class Trace:
     def __init__(self):
         self.t0 = time.monotonic()
         self.failed = []
+        self.clock = None             # timeline.SimClock once the phone is plugged in
+        self.notes = []               # (sim µs, text): steps marked on the picture
 
     def say(self, text):
         print("[%6.2f s] %s" % (time.monotonic() - self.t0, text), flush=True)
+        if self.clock is not None:
+            self.clock.sample()
+
+    def note(self, text, label=None):
+        """say() and mark the step on the timeline picture at the phone's sim time."""
+        self.say(text)
+        if self.clock is not None and self.clock.phone.sim_now_us:
+            self.notes.append((self.clock.phone.sim_now_us, label or text))
 
     def check(self, ok, text):
         self.say(("ok    " if ok else "FAIL  ") + text)
@@ -44,7 +57,8 @@ def sip_summary(pcap):
     r = subprocess.run(["tshark", "-r", str(pcap), "-Y", "sip", "-T", "fields",
                         "-e", "frame.time_relative", "-e", "ip.src", "-e", "udp.srcport",
                         "-e", "udp.dstport", "-e", "sip.Method", "-e", "sip.Status-Code",
-                        "-e", "sip.CSeq.method"], capture_output=True, text=True)
+                        "-e", "sip.CSeq.method", "-e", "frame.time_epoch"],
+                       capture_output=True, text=True)
     return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
 
 
@@ -88,10 +102,11 @@ def run(out):
         sim.wait_log("sip: registered", 15)
         tr.check(kam.registered("1001"), "ATA registered as 1001 (digest auth) - Kamailio has its contact")
         phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
+        tr.clock = timeline.SimClock(phone)
         tr.say("virtual phone plugged in (on-hook)")
 
         t_off = phone.off_hook(bounce_ms=5)
-        tr.say("phone: handset lifted")
+        tr.note("phone: handset lifted", "off-hook")
         phone.sleep_sim(800)
         t_tone = phone.first_sound_after(t_off)
         dial = phone.recording(t_off + 200_000, t_off + 800_000)
@@ -103,13 +118,14 @@ def run(out):
                  "dial tone is the US plan's 350 + 440 Hz")
 
         phone.play_tone(PHONE_HZ, -10)
-        tr.say("phone: rotary-dialling 1002 (10 pulses/s, 60 % break, 5 ms contact bounce)")
+        tr.note("phone: rotary-dialling 1002 (10 pulses/s, 60 % break, 5 ms contact bounce)",
+                "pulse-dial 1002")
         phone.dial_pulse("1002", pps=10, break_ratio=0.6, bounce_ms=5)
         m = sim.wait_log(r"line: dialled (\d+)", 10)
         tr.check(m.group(1) == "1002", "ATA decoded the pulses as %s" % m.group(1))
         far.wait_event("CALL_ESTABLISHED", 15)
         sim.wait_log("call: confirmed", 5)
-        tr.say("INVITE through Kamailio; baresip answered; call up")
+        tr.note("INVITE through Kamailio; baresip answered; call up", "call up")
         t_call = phone.sim_now_us
         phone.sleep_sim(4000)
         heard = phone.recording(t_call + 500_000)
@@ -117,7 +133,7 @@ def run(out):
         tr.check(share > 0.8, "phone hears the far end: %s (%.0f %% of energy at %d Hz)"
                  % (describe(heard), 100 * share, FAR_HZ))
         phone.on_hook(bounce_ms=5)
-        tr.say("phone: handset replaced")
+        tr.note("phone: handset replaced", "on-hook")
         closed = _happened(lambda: far.wait_event("CALL_CLOSED", 10))
         idle = _happened(lambda: sim.wait_log("line: .* -> idle", 5))
         tr.check(closed, "baresip closed the call")
@@ -128,6 +144,7 @@ def run(out):
         share = signals.tone_power(got, PHONE_HZ) if len(got) else 0.0
         tr.check(share > 0.8, "far end heard the phone: %s (%.0f %% of energy at %d Hz)"
                  % (describe(got) if len(got) else "nothing", 100 * share, PHONE_HZ))
+        incoming_call(tr, kam, far, phone)
         signals.write_wav(out / "phone-heard.wav", phone.recording())
     finally:
         if phone is not None:
@@ -156,10 +173,13 @@ def run(out):
     tr.check(len(streams) >= 2, "RTP streams both ways in the capture: %d" % len(streams))
     for s in streams:
         print("           " + s.strip())
+    if phone is not None and phone.heard:
+        picture(tr, out / "timeline.png", phone, msgs, names)
     print()
     print("outputs in %s:" % out)
     print("  demo.pcap                   the capture (SIP and RTP), e.g. tshark -r %s -Y sip" % pcap)
     print("  phone-heard.wav             everything the phone's earpiece heard")
+    print("  timeline.png                spectrogram of the earpiece under hook, ring and SIP")
     print("  recordings/*-dec.wav        what baresip heard;  *-enc.wav what it sent")
     print("  sim/console.log, kamailio/kamailio.log, baresip/baresip.log")
     if tr.failed:
@@ -167,6 +187,61 @@ def run(out):
         return 1
     print("\nDEMO PASSED: every step happened.")
     return 0
+
+
+def incoming_call(tr, kam, far, phone):
+    """baresip calls the ATA: ring cadence, caller ID between the rings (spandsp),
+    answer, hear the far end, hang up."""
+    phone.silence()
+    n0 = len(phone.bursts)
+    far.dial("sip:1001@127.0.0.1:%d" % kam.port)
+    tr.note("baresip (1002) calls the ATA's extension 1001", "1002 calls")
+    phone.wait_for(lambda: len(phone.bursts) >= n0 + 2 and len(phone.bursts[n0 + 1].toggles) >= 2,
+                   15, "second ring")
+    first, second = phone.bursts[n0], phone.bursts[n0 + 1]
+    hz = first.frequency_hz or 0.0
+    tr.check(abs(first.on_ms - 2000) <= 25 and abs(hz - 20) <= 0.2,
+             "the phone rings: %.0f ms of %.2f Hz (US plan: 2 s on, 4 s off, 20 Hz)"
+             % (first.on_ms, hz))
+    msgs = callerid_rx.decode(phone.recording(first.end_us, second.start_us), callerid_rx.BELL202)
+    number, name = callerid_rx.display(msgs[0]) if msgs else (None, None)
+    # baresip sends no display name: the name goes as absent, reason 'O' (unavailable)
+    shown = {"O": "unavailable (O)", "P": "private (P)"}.get(name, repr(name))
+    tr.check(number == "1002", "caller ID between the first and second ring (Bell 202 MDMF, "
+             "decoded by spandsp): number %s, name %s" % (number, shown))
+    phone.play_tone(PHONE_HZ, -10)
+    phone.off_hook(bounce_ms=5)
+    tr.note("phone: answered (ring trip)", "answer")
+    answered = _happened(lambda: far.wait_event("CALL_ESTABLISHED", 10))
+    tr.check(answered, "baresip sees the call answered")
+    t = phone.sim_now_us
+    phone.sleep_sim(2500)
+    heard = phone.recording(t + 500_000)
+    share = signals.tone_power(heard, FAR_HZ) if len(heard) else 0.0
+    tr.check(share > 0.8, "phone hears the caller: %s (%.0f %% of energy at %d Hz)"
+             % (describe(heard) if len(heard) else "nothing", 100 * share, FAR_HZ))
+    phone.on_hook(bounce_ms=5)
+    tr.note("phone: handset replaced", "on-hook")
+    tr.check(_happened(lambda: far.wait_event("CALL_CLOSED", 10)), "baresip closed the call")
+
+
+def picture(tr, path, phone, msgs, names):
+    """timeline.png from what the phone recorded and the SIP in the capture."""
+    short = {"ATA": "A", "Kamailio": "K", "baresip": "B"}
+    sip = []
+    for f in msgs:
+        t, src, sport, dport, method, code, cseq, epoch = (f + [""] * 8)[:8]
+        if not epoch:
+            continue
+        what = method or "%s %s" % (code, cseq)
+        sip.append((tr.clock.to_sim_us(float(epoch)), "%s %s>%s" % (
+            what, short.get(names.get(sport), "?"), short.get(names.get(dport), "?"))))
+    drawn = timeline.render(path, phone.heard, phone.hook_log, phone.bursts, sip, tr.notes,
+                            "ata demo: the sim's phone, extension 1001")
+    tr.check(drawn["sip_messages"] >= 10 and drawn["ring_bursts"] >= 2 and drawn["hook_spans"] >= 2,
+             "timeline picture %s: %.1f s, %d SIP messages, %d ring bursts, %d off-hook spans"
+             % (path.name, drawn["seconds"], drawn["sip_messages"], drawn["ring_bursts"],
+                drawn["hook_spans"]))
 
 
 def _happened(wait):
