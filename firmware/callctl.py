@@ -37,12 +37,30 @@ def rtcp_port(text):
     return 0
 
 
+_WITHHELD = ("anonymous", "private", "restricted", "withheld")   # user or display name
+_UNKNOWN = ("unavailable", "unknown", "out-of-area")   # no number the network could give
+
+
 def caller(call):
     """(number, name, private) for caller ID; the UA takes them from P-Asserted-Identity
-    or From. An anonymous caller is presented as private."""
+    or From. A caller who withheld the identity (anonymous, or Privacy: id/user/header,
+    RFC 3323/3325) is private: the phone shows 'P'. A caller the network has no number
+    for (unavailable, unknown) has number None: the phone shows 'O', not the word."""
     number = call.caller_number or None
     name = (call.caller_name or "").strip() or None
-    private = (number or "").lower() == "anonymous" or (name or "").lower() == "anonymous"
+    low_n = (number or "").lower()
+    low_name = (name or "").lower()
+    private = low_n in _WITHHELD or low_name in _WITHHELD
+    inv = call.invite
+    privacy = inv.get("privacy") if inv is not None else None
+    if privacy:
+        for token in privacy.replace(",", ";").split(";"):
+            if token.strip().lower() in ("id", "user", "header"):
+                private = True
+    if low_n in _UNKNOWN or low_n in _WITHHELD:
+        number = None
+    if low_name in _UNKNOWN or low_name in _WITHHELD:
+        name = None
     return number, name, private
 
 
@@ -67,11 +85,50 @@ class CallControl:
             "ring_timeout_s": s.get("ring_timeout_s", 180),
         }, on_incoming=self._incoming, log=log)
         self.no_answer_s = s.get("no_answer_s", 120)
+        self.ua.on_notify = self._notify
+        self.mwi_cfg = cfg.get("mwi") or {}
+        self.mwi = None           # (waiting, voice counts or None) from the last NOTIFY
+        if self.mwi_cfg.get("subscribe"):
+            self.ua.subscribe("message-summary", "application/simple-message-summary",
+                              self.mwi_cfg.get("expires", 3600))
+        self.ring_map = cfg.get("line", {}).get("ring_map", "")
         self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0}
 
     def attach(self, line, media):
         self.line = line
         self.media = media
+        line.stutter_on = self.mwi_cfg.get("stutter", True)
+        line.vmwi_on = self.mwi_cfg.get("visual", True)
+
+    # -- message waiting ------------------------------------------------------------
+    def _notify(self, msg):
+        """A NOTIFY from the PBX (unsolicited or of our subscription): message-summary
+        sets the line's message-waiting state; (status, reason) for the answer. A body
+        that cannot be read is refused with 400 and why, and changes nothing."""
+        import mwi
+        event = msg.get("event")
+        if not event:
+            return 400, "Missing Event header"
+        if not mwi.event_ok(event):
+            return 489, None
+        body = msg.body
+        if not body or not body.strip():
+            return 200, None      # no state in it (e.g. a pending subscription's first)
+        ct = (msg.get("content-type") or mwi.CONTENT_TYPE).split(";")[0].strip().lower()
+        if ct != mwi.CONTENT_TYPE:
+            return 415, None
+        try:
+            waiting, voice = mwi.parse(body)
+        except ValueError as e:
+            self.log("call: bad message-summary: %s" % (e,))
+            return 400, "Bad message-summary: %s" % (str(e)[:60],)
+        self.mwi = (waiting, voice)
+        self.log("call: messages waiting %s%s" % ("yes" if waiting else "no",
+                                                  " voice %d/%d (%d/%d)" % voice if voice
+                                                  else ""))
+        if self.line is not None:
+            self.line.message_waiting(waiting)
+        return 200, None
 
     async def start(self):
         await self.ua.start()
@@ -139,7 +196,12 @@ class CallControl:
         call.on_state = self._state
         call.on_offer = self._reoffer
         number, name, private = caller(call)
-        self.line.ring(number, name, private)
+        cadence = None
+        info = call.invite.get("alert-info") if call.invite is not None else None
+        if info:
+            import alert
+            cadence = alert.cadence(info, self.line.plan, alert.parse_map(self.ring_map))
+        self.line.ring(number, name, private, cadence)
         call.ringing()
         self.log("call: incoming from %s %r, ringing" % (number, name))
 
@@ -250,4 +312,4 @@ class CallControl:
         c = self.call
         return {"call": None if c is None else c.state,
                 "rtp": None if self.rtp is None else self.rtp.stats,
-                "counts": self.counts}
+                "mwi": self.mwi, "counts": self.counts}

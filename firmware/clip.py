@@ -6,6 +6,13 @@
 # "dtmf" (ETSI EN 300 659-1 DTMF caller ID, NL/SE/DK...): before the first ring: line
 # reversal, then A<number>C as DTMF keys (B10C private, B00C unavailable), then
 # polarity back and the ringing starts.
+#
+# Visual message waiting (VMWI) to the on-hook phone, with no ringing: line reversal,
+# then (ETSI modes, EN 300 659-1 data not associated with ringing) the dual-tone alert,
+# then the FSK (channel seizure and marks) with an MDMF message of type 0x82 whose
+# Visual Indicator parameter 0x0B is 0xFF (on) or 0x00 (off), then polarity back. Bell
+# 202 (GR-30 on-hook data without ringing) has no alert: the reversal, the seizure
+# and the marks wake the phone's receiver. DTMF caller ID lines have no VMWI message.
 import time
 
 from dsp import callerid
@@ -35,6 +42,17 @@ def dtmf_message(number, private=False):
     return "A%sC" % digits if digits else "B00C"
 
 
+MWI = 0x82                  # EN 300 659-3 / GR-30 message type: message waiting
+P_VISUAL = 0x0B             # Visual Indicator: 0xFF on, 0x00 off
+
+
+def vmwi_message(on):
+    """The MDMF message-waiting message carrying only the visual indicator."""
+    m = bytearray((MWI, 3, P_VISUAL, 1, 0xFF if on else 0x00))
+    m.append(callerid.checksum(m))
+    return bytes(m)
+
+
 def message(number, name, private=False):
     """The MDMF message for a caller; date/time only when the clock has been set.
     A withheld caller shows 'P' (private), an unknown one 'O' (unavailable)."""
@@ -54,13 +72,23 @@ class Clip:
         self.phase = IDLE
         self.msg = None
         self.t = 0
+        self.first_bursts = 1    # ring bursts of the first cycle: data after the last
+        self.vmwi = False        # this presentation is a message-waiting one (no ring)
 
     @property
     def before_ring(self):
         return self.mode in BEFORE_RING
 
-    def start(self, number, name, now, private=False):
-        """Begin a presentation for this ringing; returns False when there is none."""
+    @property
+    def busy(self):
+        return self.phase != IDLE
+
+    def start(self, number, name, now, private=False, first_bursts=1):
+        """Begin a presentation for this ringing; returns False when there is none.
+        first_bursts: the bursts of the cadence's first cycle (a distinctive ring has
+        2 or 3): FSK after the ringing goes waits for the silence after the last."""
+        self.vmwi = False
+        self.first_bursts = first_bursts
         if not self.mode:
             self.phase = IDLE
             return False
@@ -76,6 +104,19 @@ class Clip:
             self.phase = WAIT_RING_END
         return True
 
+    def start_vmwi(self, on, now):
+        """Send the visual message-waiting indicator (on or off) to the on-hook phone;
+        False when the line's caller-ID mode has no such message (off, DTMF)."""
+        if self.mode not in ("bell202", "v23", "sin227"):
+            return False
+        self.vmwi = True
+        self.msg = vmwi_message(on)
+        self.t = now
+        self.slic.forward(False)
+        self.phase = PRE_REVERSED
+        self.log("line: message waiting indicator %s" % ("on" if on else "off"))
+        return True
+
     def stop(self):
         """Answered or cancelled: no more data, polarity back to forward."""
         if self.phase != IDLE:
@@ -88,7 +129,7 @@ class Clip:
         p = self.phase
         since = time.ticks_diff(now, self.t)
         if p == WAIT_RING_END:
-            if self.slic.bursts >= 1 and not self.slic.in_burst():
+            if self.slic.bursts >= self.first_bursts and not self.slic.in_burst():
                 self.phase, self.t = WAIT_GAP, now
         elif p == WAIT_GAP and since >= AFTER_RING_MS:
             modem = callerid.BELL202 if self.mode == "bell202" else callerid.V23
@@ -103,6 +144,10 @@ class Clip:
                                                              DTMF_KEY_MS))
                 self.log("line: caller ID sent (dtmf)")
                 self.phase = PRE_FSK          # the data is going: then as after FSK
+        elif p == PRE_REVERSED and self.vmwi and self.mode == "bell202":
+            if since >= REVERSAL_TO_ALERT_MS:     # GR-30: no alert tone, FSK at once
+                self.media.caller_id(lambda tx: tx.send_fsk(self.msg, callerid.BELL202))
+                self.phase = PRE_FSK
         elif p == PRE_REVERSED and since >= REVERSAL_TO_ALERT_MS:
             self.media.caller_id(lambda tx: tx.send_cas())
             self.phase, self.t = PRE_ALERT, now
@@ -111,12 +156,13 @@ class Clip:
         elif p == PRE_GAP and since >= ALERT_TO_FSK_MS:
             self.media.caller_id(lambda tx: tx.send_fsk(
                 self.msg, callerid.V23, SIN227_SEIZURE_BITS, SIN227_MARK_BITS))
-            self.log("line: caller ID sent (sin227)")
+            if not self.vmwi:
+                self.log("line: caller ID sent (sin227)")
             self.phase = PRE_FSK
         elif p == PRE_FSK and not self.media.caller_id_active():
             self.phase, self.t = PRE_DONE, now
         elif p == PRE_DONE and since >= FSK_TO_RING_MS:
             self.slic.forward(True)
             self.phase = IDLE
-            return True
+            return True           # ring now (caller ID) / indicator sent (VMWI)
         return False

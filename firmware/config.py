@@ -46,6 +46,16 @@ SCHEMA = {
         "pulse_map": (str, "normal", ("normal", "nz", "se")),
         "caller_id": (str, "auto", ("auto", "off", "bell202", "v23", "sin227",
                                           "dtmf")),
+        # Alert-Info token -> distinctive ring, "token:dr2,token:800/400/800/4000"
+        # (firmware/alert.py); before the built-in Bellcore-drN names
+        "ring_map": (str, "", "ring_map"),
+    },
+    "mwi": {                                        # message waiting (RFC 3842)
+        "subscribe": (bool, False, _ANY),           # SUBSCRIBE to message-summary (else
+                                                    # the PBX's unsolicited NOTIFYs only)
+        "expires": (int, 3600, (60, 86400)),        # the subscription's Expires
+        "stutter": (bool, True, _ANY),              # stutter dial tone while messages wait
+        "visual": (bool, True, _ANY),               # the phone's lamp (VMWI FSK on-hook)
     },
     "network": {
         "mode": (str, "host", ("host", "wifi", "ethernet")),
@@ -136,6 +146,12 @@ def _check(field, value, check):
                 digitmap.DigitMap(value)      # compiled to check it; the line compiles its own
             except ValueError as e:
                 raise ConfigError(field, "bad digit map: %s" % (e,))
+    elif check == "ring_map":
+        import alert
+        try:
+            alert.parse_map(value)
+        except ValueError as e:
+            raise ConfigError(field, "bad ring map: %s" % (e,))
     elif check == "accept_from":
         if isinstance(value, str):
             if value not in ("registrar", "any"):

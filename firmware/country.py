@@ -36,11 +36,20 @@
 # frozen or ROMFS module stays in flash, where tuples and dicts would be built on the
 # heap when the module loads; plan() parses only the configured country's string.
 # Tone fields are f1,f2,level[,on,off,...]; the ring cadence is on,off,...
+#
+# "stutter" (message waiting, optional) is bursts,on,off: that many bursts of the dial
+# tone, then the dial tone itself; a plan without it uses the US pattern (STUTTER).
+# Other countries' "stutter" in [AST] is no burst pattern (DE 425+400 Hz, IT/NO 470/425
+# Hz alternating, NL 425 Hz 500/50 ms) or missing: not modelled, they get the fallback.
+# "dr2".."dr5" (optional) are distinctive ring cadences for Alert-Info (firmware/
+# alert.py); a plan without one rings its normal cadence for it.
 
 CODES = ("US", "UK", "DE", "AU", "FR", "IT", "NL", "ES", "SE", "NO", "NZ", "JP")
 
 TONES = ("dial", "ringback", "busy", "congestion", "waiting")   # every plan has these
 OPTIONAL_TONES = ("reorder", "howler")   # without "reorder", congestion is played
+STUTTER = (10, 100, 100)   # the US pattern: the fallback of a plan without its own
+DISTINCTIVE = ("dr2", "dr3", "dr4", "dr5")
 
 _US = (
     # ring 20 Hz, 2 s on 4 s off: Telcordia GR-506 / [E180] us; Bell 202 FSK: GR-30
@@ -55,7 +64,16 @@ _US = (
     "waiting=440,0,-20,300,9700;"           # [E180] 0.3 s each 10 s
     # receiver off hook: GR-506 1400+2060+2450+2600 Hz, 0.1 s on 0.1 s off, loud; the
     # two-component generator plays the lower pair, -3 dBm0 each
-    "howler=1400,2060,-3,100,100"
+    "howler=1400,2060,-3,100,100;"
+    # message waiting: stutter dial tone, 10 bursts of 0.1 s on 0.1 s off, then steady
+    # (GR-506 as telephony.md gives it; Asterisk's [AST] us "stutter" has 6 bursts)
+    "stutter=10,100,100;"
+    # distinctive ringing (Alert-Info Bellcore-dr2..dr5), Telcordia GR-506 patterns as
+    # the Cisco SPA/Linksys ring cadences 2-5 give them: dr2 long-long, dr3
+    # short-short-long, dr4 short-long-short, dr5 a 0.5 s splash (repeated here every
+    # 6 s; unconfirmed); dr1 is the normal 2/4 s ring
+    "dr2=800,400,800,4000;dr3=400,200,400,200,800,4000;dr4=300,200,1000,200,300,4000;"
+    "dr5=500,5500"
 )
 
 _UK = (
@@ -113,7 +131,8 @@ _FR = (
     "ringback=440,0,-19,1500,3500;"         # [E180]
     "busy=440,0,-24,500,500;"               # [E180]
     "congestion=440,0,-24,250,250;"         # [AST] (E180: not specified)
-    "waiting=440,0,-20,300,10000"           # [E180]
+    "waiting=440,0,-20,300,10000;"          # [E180]
+    "stutter=6,100,100"                     # [AST] fr "stutter": 6 x 0.1/0.1 s, then steady
 )
 
 _IT = (
@@ -196,7 +215,8 @@ _NZ = (
     "busy=400,0,-24,500,500;"               # TNA 102
     "congestion=400,0,-24,250,250;"         # TNA 102
     "reorder=400,0,-24,75,100,75,100,75,100,75,400;"   # TNA 102 "unobtainable"
-    "waiting=400,0,-20,200,3000"            # TNA 102 (4 bursts there, repeating here)
+    "waiting=400,0,-20,200,3000;"           # TNA 102 (4 bursts there, repeating here)
+    "stutter=6,100,100"                     # [AST] nz "stutter": 6 x 0.1/0.1 s, then steady
 )
 
 _JP = (
@@ -216,7 +236,8 @@ _JP = (
     "ringback=392,408,-22,1000,2000;"
     "busy=400,0,-24,500,500;"               # [AST]
     "congestion=400,0,-24,500,500;"         # [AST] the same as busy
-    "waiting=392,408,-23,500,8000"          # [AST] "400+16": played as the ringback
+    "waiting=392,408,-23,500,8000;"         # [AST] "400+16": played as the ringback
+    "stutter=6,100,100"                     # [AST] jp "stutter": 6 x 0.1/0.1 s, then steady
 )
 
 _KEYS = {"ring": "ring_hz", "cadence": "ring_cadence", "map": "digit_map"}
@@ -233,8 +254,13 @@ def parse(text):
         key, _, value = field.partition("=")
         if key == "ring":
             p["ring_hz"] = int(value)
-        elif key == "cadence":
-            p["ring_cadence"] = _ints(value)
+        elif key == "cadence" or key in DISTINCTIVE:
+            p["ring_cadence" if key == "cadence" else key] = _ints(value)
+        elif key == "stutter":
+            v = _ints(value)
+            if len(v) != 3:
+                raise ValueError("stutter: bursts,on,off")
+            p[key] = v
         elif key in ("cid", "map"):
             p[_KEYS.get(key, key)] = value
         else:

@@ -6,6 +6,7 @@ import time
 import digitmap
 import hook
 from clip import Clip
+from country import STUTTER
 
 IDLE = "idle"            # on-hook, quiet
 RINGING = "ringing"      # on-hook, ringing
@@ -58,6 +59,16 @@ class Line:
         mode = lcfg.get("caller_id", "auto")
         mode = plan.get("cid") if mode == "auto" else (None if mode == "off" else mode)
         self.clip = Clip(self.slic, media, mode, log)
+        # message waiting: stutter dial tone (the plan's bursts of its dial tone, else
+        # the US pattern) and the visual indicator sent to the on-hook phone
+        # (config section "mwi": call control sets these two)
+        self.stutter_on = True
+        self.vmwi_on = True
+        self.mwi = None          # messages waiting: True/False, None = not told yet
+        self.vmwi_shown = None   # what the phone's lamp was last told (None: nothing)
+        self.stutter_until = None
+        self.ring_cadence = plan["ring_cadence"]
+        self._vmwi_sending = None
         self.state = IDLE
         self.digits = ""
         self.deadline = None
@@ -89,24 +100,55 @@ class Line:
             self._hook_event(ev[0], ev[1], now)
         if self.state == RINGING and self.clip.poll(now):
             self._ring_now()              # caller ID went before the first ring
+        elif self.state == IDLE:
+            self._idle_poll(now)
+        if self.stutter_until is not None and time.ticks_diff(now, self.stutter_until) >= 0:
+            self.stutter_until = None
+            if self.tone_name == "stutter":
+                self.play("dial")         # the bursts are over: steady dial tone
         if self.deadline is not None and time.ticks_diff(now, self.deadline) >= 0:
             self.deadline = None
             self._timeout(now)
 
+    def _idle_poll(self, now):
+        """On-hook and quiet: send the message-waiting indicator when the phone's lamp
+        differs from the box, one message at a time."""
+        clip = self.clip
+        if clip.busy:
+            if clip.vmwi and clip.poll(now):
+                self.vmwi_shown = self._vmwi_sending
+            return
+        if self.vmwi_on and self.mwi is not None and self.mwi != self.vmwi_shown:
+            if clip.start_vmwi(self.mwi, now):
+                self._vmwi_sending = self.mwi
+            else:
+                self.vmwi_shown = self.mwi    # no such message on this line: nothing to do
+
     # -- requests from call control -------------------------------------------------
-    def ring(self, number=None, name=None, private=False):
-        """Ring with the country cadence, presenting caller ID when there is a caller."""
+    def message_waiting(self, waiting):
+        """The voice mailbox has messages (True) or is empty (False): stutter dial tone
+        at the next off-hook, and the phone's lamp set when the line is next idle."""
+        if waiting != self.mwi:
+            self.log("line: messages waiting: %s" % ("yes" if waiting else "no"))
+        self.mwi = waiting
+
+    def ring(self, number=None, name=None, private=False, cadence=None):
+        """Ring with the country cadence (or a distinctive one), presenting caller ID
+        when there is a caller."""
         if self.state != IDLE:
             return False
+        if self.clip.busy:
+            self.clip.stop()              # a lamp message cut short: sent again later
+        self.ring_cadence = cadence or self.plan["ring_cadence"]
         clip = (number is not None or name is not None or private) and \
-            self.clip.start(number, name, self.now, private)
+            self.clip.start(number, name, self.now, private, len(self.ring_cadence) // 2)
         if not (clip and self.clip.before_ring):
             self._ring_now()
         self._enter(RINGING)
         return True
 
     def _ring_now(self):
-        self.slic.ring_start(self.plan["ring_hz"], self.plan["ring_cadence"])
+        self.slic.ring_start(self.plan["ring_hz"], self.ring_cadence)
 
     def stop_ring(self):
         if self.state == RINGING:
@@ -132,10 +174,20 @@ class Line:
 
     def play(self, name):
         """Play a call-progress tone of the country plan (None: silence); "reorder"
-        is the congestion tone in a plan that has no reorder tone of its own."""
+        is the congestion tone in a plan that has no reorder tone of its own;
+        "stutter" is bursts of the dial tone, then the dial tone (poll switches)."""
         self.tone_name = name
+        self.stutter_until = None
         spec = None
-        if name:
+        if name == "stutter":
+            bursts, on, off = self.plan.get("stutter") or STUTTER
+            f1, f2, level, _ = self.plan["dial"]
+            spec = (f1, f2, level, (on, off))
+            # switch to the dial tone half-way through the burst after the last: the
+            # switch lands inside a burst, so the heard off-times stay exact whatever
+            # the poll and frame phases are
+            self.stutter_until = time.ticks_add(self.now, bursts * (on + off) + on // 2)
+        elif name:
             spec = self.plan.get(name) or self.plan[_FALLBACK.get(name, name)]
         self.media.play_tone(spec)
 
@@ -193,8 +245,11 @@ class Line:
                 self._enter(CALL, now=now)
                 self.on_event("answer", None)
             else:
+                if self.clip.busy:
+                    self.clip.stop()      # lamp message cut short: sent again on-hook
                 self.digits = ""
-                self.play("dial")
+                self.now = now
+                self.play("stutter" if self.mwi and self.stutter_on else "dial")
                 self._enter(DIALTONE, self.first_digit_ms, now)
                 self.on_event("off_hook", None)
         elif code == hook.EV_HANG_UP:
@@ -289,4 +344,4 @@ class Line:
     def status(self):
         return {"state": self.state, "digits": self.digits, "tone": self.tone_name,
                 "hook": "off" if self.det.off_hook else "on", "ringing": self.slic.ringing,
-                "counts": self.counts}
+                "mwi": self.mwi, "vmwi": self.vmwi_shown, "counts": self.counts}

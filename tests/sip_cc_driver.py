@@ -63,7 +63,9 @@ class ModelLine:
     def _ev(self, what, value=None):
         out({"ev": "line", "what": what, "value": value, "state": self.state})
 
-    def ring(self, number=None, name=None, private=False):
+    plan = {"ring_cadence": (2000, 4000)}   # what callctl reads for Alert-Info
+
+    def ring(self, number=None, name=None, private=False, cadence=None):
         if self.state != "idle":
             return False
         self.state = "ringing"
@@ -90,6 +92,9 @@ class ModelLine:
             self.state = "tone"
             self.tone = tone
         self._ev("failed", tone)
+
+    def message_waiting(self, waiting):
+        self._ev("message_waiting", waiting)
 
     def await_answer(self, timeout_ms):
         # the line's own no-answer timer (firmware/line.py): recorded, never fired here

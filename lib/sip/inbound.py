@@ -155,6 +155,12 @@ class Inbound:
             call.on_request(msg, addr, stx)
             return
         if msg.to_tag:
+            if method == "NOTIFY":
+                for sub in self.subscriptions:
+                    if sub.matches(msg):
+                        sub.notify(msg)
+                        self._notify(msg, addr)
+                        return
             if method == "OPTIONS":
                 self._options(msg, addr)
             else:
@@ -168,9 +174,21 @@ class Inbound:
         elif method in ("BYE", "INFO"):
             self.reply(msg, addr, 481)
         elif method == "NOTIFY":
-            self.reply(msg, addr, 200)    # unsolicited MWI from a PBX: accept silently
+            self._notify(msg, addr)       # unsolicited, e.g. message waiting from a PBX
         else:
             self.reply(msg, addr, 405, extra=[("allow", self.ALLOW)])
+
+    def _notify(self, msg, addr):
+        """A NOTIFY from a trusted source (unsolicited, or of one of our subscriptions):
+        the app's on_notify(msg) gives (status, reason), e.g. 400 and why for a body it
+        cannot read, 489 for an event it does not know; without one, 200."""
+        status, reason = 200, None
+        if self.on_notify is not None:
+            status, reason = self.on_notify(msg)
+        extra = None
+        if status == 415:
+            extra = [("accept", self.notify_accept)]
+        self.reply(msg, addr, status, reason, extra=extra)
 
     def _for_us(self, msg):
         """Out-of-dialog requests must name our user (R-URI, else To)."""

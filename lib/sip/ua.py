@@ -28,9 +28,10 @@ RING_TIMEOUT_S = const(180)     # s: an incoming call nobody answers gets 480 af
 REASONS = {
     100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK",
     400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    408: "Request Timeout", 420: "Bad Extension", 480: "Temporarily Unavailable",
+    408: "Request Timeout", 415: "Unsupported Media Type", 420: "Bad Extension", 480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist", 483: "Too Many Hops", 486: "Busy Here",
-    487: "Request Terminated", 488: "Not Acceptable Here", 491: "Request Pending",
+    487: "Request Terminated", 488: "Not Acceptable Here", 489: "Bad Event",
+    491: "Request Pending",
     500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
     603: "Decline",
 }
@@ -79,6 +80,9 @@ class UserAgent(Inbound):
         self.on_incoming = on_incoming
         self._log = log
         self.busy = False          # set by the app: new INVITEs get 486 without asking
+        self.on_notify = None      # fn(msg) -> (status, reason): NOTIFY (e.g. message waiting)
+        self.notify_accept = "application/simple-message-summary"   # Accept: of a 415
+        self.subscriptions = []    # sip.subscribe.Subscription, added by subscribe()
         self.counters = {k: 0 for k in _COUNTERS}
         self.calls = {}            # (call_id, local_tag) -> Call
         self.sock = None
@@ -210,6 +214,8 @@ class UserAgent(Inbound):
         if self.do_register:
             self._tasks.append(spawn("registration", self.reg.run))
             self._tasks.append(spawn("keepalive", self._keepalive_loop))
+        for sub in self.subscriptions:
+            self._tasks.append(spawn("subscribe_" + sub.event, sub.run))
         self.log("sip: listening on %s:%d as %s" % (self.local_ip, self.sip_port, self.aor()))
 
     async def stop(self):
@@ -421,6 +427,15 @@ class UserAgent(Inbound):
                 continue
             if resp is None:
                 self.reg.lost("keep-alive timeout")
+
+    # ---- subscriptions
+    def subscribe(self, event, accept, expires=3600):
+        """Subscribe to an event package for our own account (RFC 6665), kept up by a
+        task of its own; returns the Subscription. Call before start()."""
+        from sip.subscribe import Subscription
+        sub = Subscription(self, event, accept, expires)
+        self.subscriptions.append(sub)
+        return sub
 
     # ---- calls
     def invite(self, target, sdp_text):

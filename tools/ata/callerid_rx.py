@@ -11,6 +11,8 @@ V23 = 2          # ADSI_STANDARD_CLIP: ETSI V.23 FSK
 DTMF = 5         # ADSI_STANDARD_CLIP_DTMF: ETSI DTMF caller ID
 
 P_DATETIME, P_NUMBER, P_NUMBER_ABSENT, P_NAME, P_NAME_ABSENT = 0x01, 0x02, 0x04, 0x07, 0x08
+MDMF_MWI = 0x82      # message-waiting message (GR-30, ETSI EN 300 659-3)
+P_VISUAL = 0x0B      # its Visual Indicator parameter: 0xFF on, 0x00 off
 
 _PUT_MSG = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_int)
 _lib = None
@@ -78,3 +80,17 @@ def display(msg):
     number = f.get(P_NUMBER, f.get(P_NUMBER_ABSENT, b"")).decode()
     name = f.get(P_NAME, f.get(P_NAME_ABSENT, b"")).decode() or None
     return number, name
+
+
+def vmwi(msg):
+    """The visual message-waiting indicator of a message: True (0xFF, on), False
+    (0x00, off), or None when the message is no MWI message or has no such parameter.
+    Any other indicator value is an error (ValueError), not a guess."""
+    if msg[0] != MDMF_MWI:
+        return None
+    v = fields(msg).get(P_VISUAL)
+    if v is None:
+        return None
+    if v not in (b"\xff", b"\x00"):
+        raise ValueError("Visual Indicator %r: 0xFF or 0x00" % (v,))
+    return v == b"\xff"
