@@ -203,3 +203,61 @@ def test_lamp_message_etsi_has_the_alert():
     r.line.message_waiting(True)
     r.run(1000, 0)
     eq(m.sent, ["cas", clip.vmwi_message(True)], "DT-AS alert, then the message")
+
+
+class _Ua:
+    """What sip.subscribe.Subscription needs of the UA, without a socket."""
+    do_register = True
+    registered = True
+
+    def __init__(self):
+        self.logs = []
+        self.n = 0
+
+    def new_call_id(self):
+        self.n += 1
+        return "cid%d" % self.n
+
+    def new_tag(self):
+        return "mytag"
+
+    def log(self, text):
+        self.logs.append(text)
+
+
+class _Resp:
+    def __init__(self, expires, to_tag="theirs"):
+        self.h = {"expires": expires}
+        self.to_tag = to_tag
+
+    def get(self, name):
+        return self.h.get(name)
+
+
+def test_subscription_refreshes_before_expiry_and_restarts_when_terminated():
+    from sip.subscribe import Subscription
+    sub = Subscription(_Ua(), "message-summary", "application/simple-message-summary", 3600)
+    eq(sub._ok(_Resp("3600")), 3570, "refresh 30 s before a long expiry")
+    eq(sub._ok(_Resp("40")), 20, "at half-time for a short one")
+    eq(sub.remote_tag, "theirs", "the notifier's tag from the 2xx")
+    eq(sub.active, True, "active")
+
+    class _Notify:
+        call_id = sub.call_id
+        to_tag = "mytag"
+        from_tag = "theirs"
+
+        def __init__(self, state):
+            self.state = state
+
+        def get(self, name):
+            return self.state if name == "subscription-state" else None
+
+    eq(sub.matches(_Notify("active")), True, "its Call-ID and our tag")
+    old = sub.call_id
+    sub.notify(_Notify("terminated;reason=timeout"))
+    eq((sub.active, sub.remote_tag, sub.call_id != old), (False, None, True),
+       "terminated: a new subscription (new Call-ID) is started")
+    eq(sub._wake.is_set(), True, "at once")
+    eq(sub._failed("503 Service Unavailable"), 4, "back-off after a failure")
+    eq(sub._failed("503 Service Unavailable"), 8, "doubling")
