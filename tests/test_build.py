@@ -20,7 +20,9 @@ def test_build_and_check_every_board():
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "check: board esp32_ag1171" in r.stdout and " 0 errors" in r.stdout, out
+    for board, stubs in (("esp32_ag1171", "esp32"), ("rp2_ag1171", "rp2")):
+        line = [ln for ln in r.stdout.splitlines() if ln.startswith("check: board %s " % board)]
+        assert line and "with %s stubs: 0 errors" % stubs in line[0], out
     # every device module compiled for every chip; native code carries its chip's arch
     sources = list(_device_sources())
     assert len(sources) > 30
@@ -36,3 +38,9 @@ def test_build_and_check_every_board():
         assert (tree / need).exists(), need
     assert (tree / "lib" / "dsp" / "dtmf.mpy").read_bytes()[2] >> 2 == ARCH_CODE["xtensawin"]
     assert not list(tree.rglob("*_ref.mpy"))
+    # the RP2040 board's tree: its PIO programs and the PIO drivers, for the Cortex-M0+
+    tree = ROOT / "build" / "boards" / "rp2_ag1171"
+    for need in ("main.py", "board.mpy", "pio_programs.mpy", "board.json", "line.mpy",
+                 "lib/slic/pio_ring.mpy", "lib/slic/pio_hook.mpy"):
+        assert (tree / need).exists(), need
+    assert (tree / "lib" / "dsp" / "dtmf.mpy").read_bytes()[2] >> 2 == ARCH_CODE["armv6m"]

@@ -23,7 +23,7 @@ MARK = "ota/firmware.json"        # {"version", "label", "previous"} of an image
 def partition_class():
     """esp32.Partition on the chip; the file-backed twin elsewhere (the sim)."""
     try:
-        import esp32
+        import esp32  # pyright: ignore[reportMissingImports]  (no such module off the ESP32)
         return esp32.Partition
     except ImportError:
         from ota import filepart

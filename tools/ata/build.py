@@ -122,7 +122,8 @@ def check(only_board=None):
         (cfg_dir / "pyrightconfig.json").write_text(json.dumps({
             "include": [up + "boards/" + name, up + "lib/slic", up + "lib/ota"],
             "exclude": [up + "**/manifest.py"],      # build descriptions, run by the build tool
-            "extraPaths": [up + "lib", up + "firmware"],
+            # the board's own modules sit beside board.py at the top level on the chip
+            "extraPaths": [up + "lib", up + "firmware", up + "boards/" + name],
             "stubPath": str(stubs), "typeshedPath": str(stubs),
             "typeCheckingMode": "basic", "reportMissingModuleSource": "none",
         }, indent=1))
