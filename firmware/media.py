@@ -92,6 +92,7 @@ class Media:
 
     # -- one 20 ms frame ---------------------------------------------------------------
     def frame(self, mic):
+        # Per frame: what is used twice is read into a local once.
         self.counts["frames"] += 1
         n = FRAME_SAMPLES
         if self.dtmf_listening:
@@ -99,38 +100,43 @@ class Media:
         rtp = self.rtp
         if rtp is not None:
             if self.sending:
-                self.encode(mic, self.payload_out, n)
-                rtp.send(self.payload_out)
+                payload = self.payload_out
+                self.encode(mic, payload, n)
+                rtp.send(payload)
             else:
                 rtp.send(None)   # on hold: nothing sent, but the RTP clock runs on
             rtp.receive()
             rtp.rtcp_tick()
         if self._tx_count >= _TX_RING:
             return               # the codec is behind: drop this earpiece frame
-        out = self.tx_bufs[self._tx_head]
-        if self.cid is not None and self.cid.active:
-            self.cid.fill(out, n)
+        head = self._tx_head
+        out = self.tx_bufs[head]
+        cid = self.cid
+        if cid is not None and cid.active:
+            cid.fill(out, n)
         elif self.tone.active:
             self.tone.fill(out, n)
         elif rtp is not None:
             self._far_end(rtp, out, n)
         else:
             zero_fill(out, 0, n)
-        self._tx_head = (self._tx_head + 1) % _TX_RING
-        self._tx_count += 1
+        self._tx_head = (head + 1) % _TX_RING
+        self._tx_count += 1      # not from a local: the codec callback decrements it
 
     def _far_end(self, rtp, out, n):
-        kind = rtp.pull(self.payload_in)
+        payload = self.payload_in
+        plc = self.plc
+        kind = rtp.pull(payload)
         if kind == AUDIO:
-            self.decode(self.payload_in, out, n)
-            if self.plc is not None:
-                self.plc.good(out)
-        elif kind == LOST and self.plc is not None:
-            self.plc.conceal(out)
+            self.decode(payload, out, n)
+            if plc is not None:
+                plc.good(out)
+        elif kind == LOST and plc is not None:
+            plc.conceal(out)
         else:
             zero_fill(out, 0, n)
-            if self.plc is not None:
-                self.plc.good(out)   # keeps the concealer's delay line in step
+            if plc is not None:
+                plc.good(out)   # keeps the concealer's delay line in step
 
     def _dtmf_start(self, digit, _start_ms):
         if self.on_dtmf is not None:

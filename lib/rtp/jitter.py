@@ -106,18 +106,21 @@ class JitterBuffer:
         # Clear the flags of the blocks just played: the ring reuses them.
         r = self.rp
         fl = self.flags
+        nb = self.nblocks
+        size = self.size
         k = n // _BLOCK
         while k:
-            fl[(r // _BLOCK) % self.nblocks] = _F_NONE
+            fl[(r // _BLOCK) % nb] = _F_NONE
             r += _BLOCK
-            if r >= self.size:
-                r -= self.size
+            if r >= size:
+                r -= size
             k -= 1
         self.rp = r
-        self.ahead -= n
-        if self.ahead < 0:
-            self.dry -= self.ahead
-            self.ahead = 0
+        ahead = self.ahead - n
+        if ahead < 0:
+            self.dry -= ahead
+            ahead = 0
+        self.ahead = ahead
 
     def _target(self):
         # Desired depth: peak-to-peak slack of the last windows plus one frame.
@@ -270,7 +273,8 @@ class JitterBuffer:
         fl = self.flags
         nb = self.nblocks
         b = self.rp // _BLOCK
-        k = self.frame // _BLOCK
+        blocks = self.frame // _BLOCK
+        k = blocks
         audio = 0
         event = 0
         while k:
@@ -282,7 +286,7 @@ class JitterBuffer:
             b += 1
             k -= 1
         if audio:
-            return 1 if audio == self.frame // _BLOCK else 2
+            return 1 if audio == blocks else 2
         return 3 if event else 0
 
     def _copy_out(self, out):
@@ -296,8 +300,9 @@ class JitterBuffer:
             _fast.copy8(out, first, self.ring, 0, f - first)
 
     def _window(self):
-        self.wn += 1
-        if self.wn < _WINDOW:
+        wn = self.wn + 1
+        self.wn = wn
+        if wn < _WINDOW:
             return
         # Shrink when every packet of the last two windows came a frame or more early:
         # by that many frames, down to the minimum depth.

@@ -9,6 +9,8 @@ _BLOCK = 80  # samples per 10 ms: the unit of the attenuation schedule
 _PITCH_MIN = 40  # samples: 200 Hz
 _PITCH_MAX = 120  # samples: 66.7 Hz
 _HISTORY = 390  # samples: 3.25 pitch periods of the lowest pitch
+_RING = 400  # samples held for the history: a whole number of blocks, so a block is
+#              written without a wrap; the history is its last _HISTORY samples
 _DELAY = 30  # samples (3.75 ms): output delay = longest 1/4-period overlap
 _CORRLEN = 160  # samples correlated in the pitch search
 _NDEC = 2  # decimation of the coarse pitch search
@@ -25,14 +27,17 @@ class Concealer:
             raise ValueError("frame_samples must be a multiple of 80")
         self.frame_samples = frame_samples
         self.delay = _DELAY
-        self._hist = array("h", bytes(2 * _HISTORY))
+        # A ring: each block is written once where the oldest one was, instead of
+        # shifting the whole history down by a block (2 x 310 sample moves a frame).
+        self._hist = array("h", bytes(2 * _RING))
         self._pb = array("h", bytes(2 * _HISTORY))  # history snapshot at loss start
         self._lastq = array("h", bytes(2 * _DELAY))
         self._tmp = array("h", bytes(2 * _BLOCK))
         self.reset()
 
     def reset(self):
-        _fast.zero16(self._hist, 0, _HISTORY)
+        _fast.zero16(self._hist, 0, _RING)
+        self._w = 0  # ring index of the next block (just after the newest sample)
         self._erased = 0  # erased 10 ms blocks in the current loss
         self._pitch = _PITCH_MAX
         self._poverlap = _PITCH_MAX >> 2
@@ -62,10 +67,40 @@ class Concealer:
         self.concealed_ms += n >> 3
 
     def _save(self, pcm, off):
-        h = self._hist
-        _fast.copy16(h, 0, h, _BLOCK, _HISTORY - _BLOCK)
-        _fast.copy16(h, _HISTORY - _BLOCK, pcm, off, _BLOCK)
-        _fast.copy16(pcm, off, h, _HISTORY - _BLOCK - _DELAY, _BLOCK)
+        # The block goes into the history, and pcm gets the block _DELAY samples
+        # older (it overlaps the new block: write first, then read).
+        w = self._w
+        _fast.copy16(self._hist, w, pcm, off, _BLOCK)
+        w += _BLOCK
+        if w == _RING:
+            w = 0
+        self._w = w
+        self._ring_read(pcm, off, _HISTORY - _BLOCK - _DELAY, _BLOCK)
+
+    def _ring_at(self, i):
+        # Ring index of history sample i (0 the oldest, _HISTORY - 1 the newest).
+        p = self._w - _HISTORY + i
+        return p + _RING if p < 0 else p
+
+    def _ring_read(self, dst, doff, i, n):
+        """dst[doff:doff+n] = history[i:i+n]."""
+        p = self._ring_at(i)
+        first = _RING - p
+        if first >= n:
+            _fast.copy16(dst, doff, self._hist, p, n)
+        else:
+            _fast.copy16(dst, doff, self._hist, p, first)
+            _fast.copy16(dst, doff + first, self._hist, 0, n - first)
+
+    def _ring_write(self, i, src, soff, n):
+        """history[i:i+n] = src[soff:soff+n]."""
+        p = self._ring_at(i)
+        first = _RING - p
+        if first >= n:
+            _fast.copy16(self._hist, p, src, soff, n)
+        else:
+            _fast.copy16(self._hist, p, src, soff, first)
+            _fast.copy16(self._hist, 0, src, soff + first, n - first)
 
     def _start(self):
         return _HISTORY - self._blen
@@ -74,7 +109,7 @@ class Concealer:
         k = self._erased
         pb = self._pb
         if k == 0:
-            _fast.copy16(pb, 0, self._hist, 0, _HISTORY)
+            self._ring_read(pb, 0, 0, _HISTORY)
             m = _fast.max_abs16(pb, _HISTORY)
             sh = 0
             while (m >> sh) > 2047:  # keep samples within 12 bits: products fit 32 bits
@@ -90,7 +125,7 @@ class Concealer:
             # Blend the last quarter period into the one before the repeated period so
             # the repetition joins the real signal without a step.
             _fast.ola(pb, _HISTORY - q, self._lastq, 0, pb, st - q, q)
-            _fast.copy16(self._hist, _HISTORY - q, pb, _HISTORY - q, q)
+            self._ring_write(_HISTORY - q, pb, _HISTORY - q, q)
             self._poff = _fast.periodic(out, off, pb, st, p, 0, _BLOCK)
         elif k <= 2:
             # Use one more pitch period for each of the 2nd and 3rd blocks: repeating a

@@ -58,8 +58,11 @@ def receive(s, now_ms=None):
                             time.ticks_diff(now_ms, s._ok_ms) > _SILENT_MS):
             got += _candidates(s, catch)
         else:
-            s.strangers += drain(s, catch)
-    events.event_timeout(s, now_ms)
+            k = drain(s, catch)
+            if k:
+                s.strangers += k
+    if s._erx_state == 1:  # an RFC 4733 event is running: has its end gone missing?
+        events.event_timeout(s, now_ms)
     return got
 
 
@@ -84,14 +87,16 @@ def drain(s, sock):
 
 def _accepted(s):
     # The RTP socket is connected to the accepted source: the kernel gives it only
-    # that source's datagrams.
+    # that source's datagrams. (Per frame: what is read more than once is a local.)
     got = 0
     reads = 0
+    sock = s.sock
+    rx = s._rx
     while reads < _MAX_READS:
         reads += 1
         if s._learned:
             try:
-                n = s.sock.readinto(s._rx, s._rx_req)
+                n = sock.readinto(rx, s._rx_req)
             except OSError:  # e.g. ICMP port unreachable on a connected socket
                 s.rx_errors += 1
                 break
@@ -102,7 +107,7 @@ def _accepted(s):
             if not readable(s):
                 break
             try:
-                data = s.sock.recv(_RX_BUF)
+                data = sock.recv(_RX_BUF)
             except OSError:
                 s.rx_errors += 1
                 break
@@ -111,7 +116,7 @@ def _accepted(s):
             if n > MAX_PACKET:  # (recv cut it at RX_BUF if longer still)
                 s.oversize += 1
                 continue
-            _fast.copy8(s._rx, 0, data, 0, n)
+            rx[:n] = data  # a whole object on the right: a memmove, no allocation
             packet(s, 0, n)
     return got
 
@@ -152,7 +157,7 @@ def _candidates(s, sock):
         if not s._follow(a, True):
             s.strangers += 1
             continue
-        _fast.copy8(s._rx, 0, data, 0, n)
+        s._rx[:n] = data
         packet(s, 0, n)
         s._ok_ms = s._now
         s._ok_have = True
@@ -176,7 +181,7 @@ def sweep(s, a):
         elif n > MAX_PACKET:
             s.oversize += 1
         else:
-            _fast.copy8(s._rx, 0, data, 0, n)
+            s._rx[:n] = data
             packet(s, 0, n)
 
 
@@ -185,13 +190,18 @@ def _split(s, n):
     # lengths and the learned payload sizes (audio: the peer's constant size, events:
     # 4 bytes, RTCP: its length field).
     b = s._rx
+    pt_audio = s.pt
+    pt_event = s.dtmf_pt
+    audio_len = s._learn_len
     o = 0
     count = 0
     while o < n:
         r = n - o
-        if r < 8 or (b[o] & 0xC0) != 0x80:
+        b0 = b[o]
+        if r < 8 or (b0 & 0xC0) != 0x80:
             return _unsplittable(s, count, n)
-        if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
+        b1 = b[o + 1]
+        if 192 <= b1 <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
             ln = (((b[o + 2] << 8) | b[o + 3]) + 1) * 4
             if ln > r:
                 return _unsplittable(s, count, n)
@@ -199,17 +209,17 @@ def _split(s, n):
             count += 1
             o += ln
             continue
-        if r < 12 or b[o] & 0x20:  # padded: its length is not in its header
+        if r < 12 or b0 & 0x20:  # padded: its length is not in its header
             return _unsplittable(s, count, n)
-        hl = 12 + 4 * (b[o] & 0x0F)
-        if b[o] & 0x10:
+        hl = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:
             if r < hl + 4:
                 return _unsplittable(s, count, n)
             hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
-        pt = b[o + 1] & 0x7F
-        if pt == s.pt:
-            ln = hl + s._learn_len
-        elif pt == s.dtmf_pt:
+        pt = b1 & 0x7F
+        if pt == pt_audio:
+            ln = hl + audio_len
+        elif pt == pt_event:
             ln = hl + 4
         else:
             return _unsplittable(s, count, n)
@@ -237,49 +247,52 @@ def _unsplittable(s, count, n):
 def packet(s, o, n):
     """Validate and file one packet at s._rx[o:o+n]; True when it is ours."""
     b = s._rx
-    if n < 8 or (b[o] & 0xC0) != 0x80:
+    b0 = b[o]
+    if n < 8 or (b0 & 0xC0) != 0x80:
         s.discarded += 1
         return False
-    if 192 <= b[o + 1] <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
+    b1 = b[o + 1]
+    if 192 <= b1 <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
         _rtcp_in(s, o, n)
         return False
     if n < 12:
         s.discarded += 1
         return False
-    unpadded = not b[o] & 0x20  # its payload length is known from its header alone
-    hl = 12 + 4 * (b[o] & 0x0F)
-    if b[o] & 0x10:
+    hl = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
         if n < hl + 4:
             s.discarded += 1
             return False
         hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
     plen = n - hl
-    if b[o] & 0x20 and plen > 0:
+    if b0 & 0x20 and plen > 0:
         plen -= b[o + n - 1]
     if plen < 0:
         s.discarded += 1
         return False
-    pt = b[o + 1] & 0x7F
-    if pt != s.pt and pt != s.dtmf_pt:
+    pt = b1 & 0x7F
+    pt_event = s.dtmf_pt
+    if pt != s.pt and pt != pt_event:
         s.discarded += 1
         return False
     ss = s._rx_ssrc
-    if not s._have_ssrc or ss[0] != b[o + 8] or ss[1] != b[o + 9] or (
+    have = s._have_ssrc
+    if not have or ss[0] != b[o + 8] or ss[1] != b[o + 9] or (
             ss[2] != b[o + 10]) or ss[3] != b[o + 11]:
-        if s._have_ssrc:
+        if have:
             s.jb.resyncs += 1
         s._reset_rx()
         s._have_ssrc = True
         _fast.copy8(ss, 0, b, o + 8, 4)
-    seq = (b[o + 2] << 8) | b[o + 3]
-    st = _update_seq(s, seq)
+    st = _update_seq(s, (b[o + 2] << 8) | b[o + 3])
     if st < 0:
         return True
-    if pt == s.dtmf_pt:
+    if pt == pt_event:
         events.event_in(s, o + hl, plen, o + 4)
         return True
-    if not s._learned and unpadded:
-        # CSRCs and header extensions are fine: _split reads their length per packet.
+    if not s._learned and not b0 & 0x20:
+        # Unpadded: its payload length is known from its header alone. CSRCs and
+        # header extensions are fine: _split reads their length per packet.
         if plen == s._learn_len and n == s._learn_n_bytes:
             s._learn_n += 1
             if s._learn_n >= _LEARN:
@@ -289,9 +302,9 @@ def packet(s, o, n):
             s._learn_len = plen
             s._learn_n_bytes = n
             s._learn_n = 1
-    _jitter(s, o + 4)
+    _jitter(s, b, o + 4)
     if plen:
-        s.jb.put(b, o + 4, o + hl, plen, b[o + 1] & 0x80, st)
+        s.jb.put(b, o + 4, o + hl, plen, b1 & 0x80, st)
     return True
 
 
@@ -313,13 +326,16 @@ def _update_seq(s, seq):
         s._stream_rcv = 1
         s.received += 1
         return 1
-    if s._seen[seq % SEEN] == seq:
+    seen = s._seen
+    slot = seq % SEEN
+    if seen[slot] == seq:
         s.duplicates += 1
         return -1
-    ud = (seq - s._max_seq) & 0xFFFF
+    top = s._max_seq
+    ud = (seq - top) & 0xFFFF
     res = 0
     if ud < _MAX_DROPOUT:
-        if seq < s._max_seq:
+        if seq < top:
             s._cycles += 1
         s._max_seq = seq
         res = 1
@@ -328,34 +344,35 @@ def _update_seq(s, seq):
             # Two in a row after a big jump: the peer restarted its sequence.
             s._seq_init = False
             for i in range(SEEN):
-                s._seen[i] = -1
+                seen[i] = -1
             return _update_seq(s, seq)
         s._bad_seq = (seq + 1) & 0xFFFF
         s.discarded += 1
         return -1
-    s._seen[seq % SEEN] = seq
+    seen[slot] = seq
     s._stream_rcv += 1
     s.received += 1
     return res
 
 
-def _jitter(s, tsi):
+def _jitter(s, b, tsi):
     # RFC 3550 A.8 interarrival jitter, with the arrival time of this receive().
-    b = s._rx
     th = (b[tsi] << 8) | b[tsi + 1]
     tl = (b[tsi + 2] << 8) | b[tsi + 3]
+    now = s._now
     if s._jit_have:
         dh = (th - s._jit_h) & 0xFFFF
         if dh == 0 or dh == 0xFFFF or dh == 1:
             if dh == 0xFFFF:
                 dh = -1
             sd = dh * 0x10000 + tl - s._jit_l
-            d = time.ticks_diff(s._now, s._jit_ms) * 8 - sd
+            d = time.ticks_diff(now, s._jit_ms) * 8 - sd
             if d < 0:
                 d = -d
-            s._jitter_q4 += d - ((s._jitter_q4 + 8) >> 4)
+            q4 = s._jitter_q4
+            s._jitter_q4 = q4 + d - ((q4 + 8) >> 4)
     s._jit_have = True
-    s._jit_ms = s._now
+    s._jit_ms = now
     s._jit_h = th
     s._jit_l = tl
 

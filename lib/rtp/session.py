@@ -10,7 +10,6 @@ from array import array
 
 from micropython import const
 
-from rtp import _fast
 from rtp.jitter import JitterBuffer, AUDIO, LOST, EMPTY  # noqa: F401 (re-exported)
 from rtp import events, receiver, rtcp
 from rtp.receiver import RX_BUF, SEEN, addr_parts  # noqa: F401
@@ -23,6 +22,7 @@ _PORT_TRIES = const(24)  # random even ports tried before open() gives up
 PORT_MIN = const(10000)  # default range of local RTP ports (RTCP on port+1)
 PORT_MAX = const(20000)
 LATCH_PACKETS = receiver.LATCH_PACKETS
+_receive = receiver.receive  # bound once: the frame's call skips the module lookup
 
 
 def _addr(ip, port):
@@ -71,6 +71,8 @@ class RtpSession:
         self.symmetric = symmetric
         self.latch_packets = latch_packets
         self.jb = JitterBuffer(self.frame, jitter_min_ms, jitter_max_ms)
+        # pull() is the buffer's own, bound once here: the frame calls it directly.
+        self.pull = self.jb.pull
         self.set_payload_type(pt)
         self.dtmf_pt = dtmf_pt
         self.on_event = None  # callback(event, ended) for received RFC 4733 events
@@ -346,10 +348,11 @@ class RtpSession:
                 return False
             if not self._connected:
                 return False  # no address signalled yet
-            if self._catch is not None:
+            catch = self._catch
+            if catch is not None:
                 # Out of the unconnected socket on the same port: a connected one would
                 # fail every other send while the peer's port answers ICMP unreachable.
-                self._catch.sendto(view, self._dest)
+                catch.sendto(view, self._dest)
             else:
                 s.send(view)
         except OSError:
@@ -372,9 +375,13 @@ class RtpSession:
                 self._silent = True
             else:
                 n = len(payload)
+                f = self.frame
+                if n > f:
+                    raise ValueError("payload of %d bytes: a frame is %d" % (n, f))
+                tx = self._tx
                 self._header(self.pt | (0x80 if self._silent else 0), self._th, self._tl)
-                _fast.copy8(self._tx, 12, payload, 0, n)
-                view = self._tx_audio if n == self.frame else memoryview(self._tx)[:12 + n]
+                tx[12:12 + n] = payload  # a whole object on the right: a memmove
+                view = self._tx_audio if n == f else memoryview(tx)[:12 + n]
                 ok = self._out(view)
                 if ok:
                     self._silent = False
@@ -401,10 +408,11 @@ class RtpSession:
     # ---- receiving --------------------------------------------------------------
     def receive(self, now_ms=None):
         """Drain the socket into the jitter buffer; returns the packets read."""
-        return receiver.receive(self, now_ms)
+        return _receive(self, now_ms)
 
     def pull(self, out):
-        """One frame for the audio tick: AUDIO (out filled), LOST (conceal) or EMPTY."""
+        """One frame for the audio tick: AUDIO (out filled), LOST (conceal) or EMPTY.
+        (__init__ replaces it on each session by the jitter buffer's bound pull.)"""
         return self.jb.pull(out)
 
     def expected(self):
@@ -424,21 +432,26 @@ class RtpSession:
         if now_ms is None:
             now_ms = time.ticks_ms()
         if self._rtcp_connected:
+            sock = self._rtcp
+            buf = self._rtcp_rx
             while True:
                 try:
-                    n = self._rtcp.readinto(self._rtcp_rx)
+                    n = sock.readinto(buf)
                 except OSError:
                     break
                 if not n:
                     break
-                rtcp.parse(self, self._rtcp_rx, n, now_ms)
-            self.rtcp_strangers += receiver.drain(self, self._rtcp_catch)
+                rtcp.parse(self, buf, n, now_ms)
+            k = receiver.drain(self, self._rtcp_catch)
         else:
-            self.rtcp_strangers += receiver.drain(self, self._rtcp)
-        if self._rtcp_due is None:
+            k = receiver.drain(self, self._rtcp)
+        if k:
+            self.rtcp_strangers += k
+        due = self._rtcp_due
+        if due is None:
             self._rtcp_due = time.ticks_add(now_ms, _RTCP_INTERVAL_MS // 2)
             return
-        if time.ticks_diff(now_ms, self._rtcp_due) < 0:
+        if time.ticks_diff(now_ms, due) < 0:
             return
         # RFC 3550 6.3.1: randomise to 0.5-1.5 of the interval (a small LCG: a call to
         # os.urandom here would allocate its result in the frame)

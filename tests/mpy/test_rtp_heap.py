@@ -99,6 +99,64 @@ def test_plc_without_allocation():
         micropython.heap_unlock()
 
 
+def test_plc_history_ring_delays_good_frames_exactly():
+    # Good frames come out delayed by c.delay samples, across every position of the
+    # history ring (its size is not a whole number of frames, so both the one-piece
+    # and the wrapped read run), under the lock.
+    c = Concealer(F)
+    n = 40
+    frames = [array("h", [(k * F + i) % 30000 - 15000 for i in range(F)]) for k in range(n)]
+    micropython.heap_lock()
+    try:
+        for fr in frames:
+            c.good(fr)
+    finally:
+        micropython.heap_unlock()
+    d = c.delay
+    for k in range(1, n):
+        want = [(k * F + i - d) % 30000 - 15000 for i in range(F)]
+        eq(list(frames[k]), want, "frame %d delayed by %d samples" % (k, d))
+
+
+def test_plc_loss_starts_at_every_ring_position_without_allocation():
+    # A loss starts at each of the ring's write positions (0, 80, ..., 320 samples:
+    # the history is copied out in one piece or two), under the lock; what is
+    # concealed repeats the received signal's period, so it is not silence.
+    c = Concealer(F)
+    tone = array("h", [(i % 50) * 400 - 10000 for i in range(F)])
+    buf = array("h", bytes(2 * F))
+    loud = [0] * 5
+    micropython.heap_lock()
+    try:
+        for start in range(5):
+            for _ in range(3 + start):
+                for i in range(F):
+                    buf[i] = tone[i]
+                c.good(buf)
+            c.conceal(buf)
+            peak = 0
+            for i in range(F):
+                if buf[i] > peak:
+                    peak = buf[i]
+            loud[start] = peak
+    finally:
+        micropython.heap_unlock()
+    eq(all(p > 5000 for p in loud), True, "each loss concealed with the signal: %r" % loud)
+
+
+def test_send_refuses_a_payload_longer_than_a_frame():
+    a, b = pair()
+    try:
+        a.send(bytearray(F + 1))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a payload longer than a frame was sent")
+    finally:
+        a.close()
+        b.close()
+
+
 def test_raw_stream_with_loss_and_reorder_without_allocation():
     a, b = pair(jitter_min_ms=40)
     r = raw_to(b)
