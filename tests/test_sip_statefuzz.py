@@ -20,7 +20,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from ata import peers, signals
+from ata import peers, signals, sip_clock
 from ata.phone import VirtualPhone
 from simfix import base_config, deep_merge, start_sim
 from sip_host import UaProc
@@ -109,7 +109,7 @@ def test_stateful_fuzz_firmware_on_sim(tmp_path, capsys):
     sim = start_sim(cfg, tmp_path / "sim")
     phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
     try:
-        _sim_warp_clock(sim)
+        sip_clock.install(sim)
         fz = Fuzzer(seed, _SimCommands(sim, phone), peer, stranger, cfg["sip"]["sip_port"])
         fz.polite = True
         fz.wait_for(lambda m: m.method == "REGISTER", 10)
@@ -178,39 +178,9 @@ def _sim_heap(sim):
     return int(sim.wait_log(r"\n(\d+)\r?\n", 10, start=mark).group(1))
 
 
-# The SIP stack's clock on the sim, moved forward by the test (as tests/sip_cc_driver.py
-# does on the unix port): its transaction, call and registration timers read time
-# through their modules' `time`; the event loop, the line and the audio keep real time.
-_WARP_CLOCK = (
-    "import time as _t\n"
-    "class _Warp:\n"
-    "    offset = 0\n"
-    "    def ticks_ms(self): return _t.ticks_add(_t.ticks_ms(), self.offset)\n"
-    "    def ticks_add(self, a, b): return _t.ticks_add(a, b)\n"
-    "    def ticks_diff(self, a, b): return _t.ticks_diff(a, b)\n"
-    "    def time(self): return _t.time()\n"
-    "    def sleep_ms(self, ms): return _t.sleep_ms(ms)\n"
-    "sip_clock = _Warp()\n"
-    "import sip.ua, sip.transaction, sip.call, sip.register, sip.wire\n"
-    "for _m in (sip.ua, sip.transaction, sip.call, sip.register, sip.wire):\n"
-    "    _m.time = sip_clock\n")
-
-
-def _sim_warp_clock(sim):
-    mark = len(sim.log_text())
-    sim.send("py exec(%r)" % _WARP_CLOCK)
-    sim.wait_log(r"\nNone\r?\n", 10, start=mark)
-
-
-def _sim_warp(sim, ms):
-    mark = len(sim.log_text())
-    sim.send("py setattr(sip_clock, 'offset', sip_clock.offset + %d)" % ms)
-    sim.wait_log(r"\nNone\r?\n", 10, start=mark)
-
-
 def _sim_quiet(sim, fz, warps=3, timeout=60):
     """Wait (answering the UA politely) until the sim's SIP state is back at zero: at
-    most `warps` jumps of the SIP clock past every RFC 3261 timer (B/D/F/H/J, the
+    most `warps` jumps of the SIP clock (ata.sip_clock) past every RFC 3261 timer (B/D/F/H/J, the
     CANCEL bound), as settle() does on the unix port; a transaction still held after
     them is a leak."""
     deadline = time.monotonic() + timeout
@@ -221,7 +191,7 @@ def _sim_quiet(sim, fz, warps=3, timeout=60):
             if st["calls"] == 0 and st["dialogs"] == 0 and st["transactions"] == 0:
                 return st
         if i < warps:
-            _sim_warp(sim, WARP_MS)
+            sip_clock.warp(sim, WARP_MS)
             fz.proc.cmd("hangup")
         if time.monotonic() > deadline or i == warps:
             mark = len(sim.log_text())
@@ -268,6 +238,6 @@ class _SimCommands:
                 return {"ok": True}
             return {"error": "not ringing"}
         if name == "warp":                   # timers fire mid-flight, as on the unix port
-            _sim_warp(self.sim, kw["ms"])
+            sip_clock.warp(self.sim, kw["ms"])
             return {"ok": True}
         return {}
