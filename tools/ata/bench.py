@@ -431,15 +431,15 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=30,
                     help="minutes of speech for the talk-off count (default 30)")
     ap.add_argument("--out", default=None, help="table file (default build/bench.txt)")
-    ap.add_argument("--only", choices=("dsp", "dtmf", "audio", "heap", "ota", "sip"),
+    ap.add_argument("--only", choices=("dsp", "dtmf", "audio", "heap", "ota", "sip", "cost"),
                     default=None,
                     help="only the DSP table, only its three DTMF cost rows (no talk-off), "
                          "only the call-audio figures (PESQ, pacing), only the heap figures, "
-                         "only the OTA verification cost, or only the instructions to parse "
-                         "SIP messages")
+                         "only the OTA verification cost, only the instructions to parse "
+                         "SIP messages, or only the whole firmware's cost per frame")
     a = ap.parse_args(argv)
     rc = 0
-    if a.only not in ("audio", "heap", "ota", "sip"):
+    if a.only not in ("audio", "heap", "ota", "sip", "cost"):
         text, ok = run(minutes=a.minutes, out=a.out, dtmf_only=a.only == "dtmf",
                        log=lambda m: print(m, file=sys.stderr, flush=True))
         print(text, end="", flush=True)
@@ -457,6 +457,9 @@ def main(argv=None):
     if a.only in (None, "sip"):
         from ata import sip_bench      # instructions to parse a SIP response, an INVITE
         rc = sip_bench.main([]) or rc
+    if a.only in (None, "cost"):
+        from ata import cost_bench     # the whole sim firmware per frame, idle and in a call
+        rc = cost_bench.main([]) or rc
     return rc
 
 
