@@ -71,10 +71,11 @@ def parse_map(text):
     return tuple(out)
 
 
-def cadence(value, plan, ring_map=()):
-    """The ring cadence (ms on, off, ...) for an Alert-Info value: the first token the
-    line's ring_map or the built-in names knows; the plan's own cadence for a pattern
-    the country has no figures for, and for anything unknown."""
+def cadence(value, code, plan, ring_map=()):
+    """The ring cadence (ms on, off, ...) for an Alert-Info value in country `code`
+    (its plan dict `plan`): the first token the line's ring_map or the built-in names
+    knows; the plan's own cadence for a pattern the country has no figures for, and
+    for anything unknown."""
     for token in tokens(value):
         pattern = None
         for k, p in ring_map:
@@ -93,6 +94,7 @@ def cadence(value, plan, ring_map=()):
         if pattern == "dr1":
             return plan["ring_cadence"]
         if pattern in PATTERNS:
-            return plan.get(pattern, plan["ring_cadence"])
+            import country
+            return country.field(code, pattern) or plan["ring_cadence"]
         return tuple(int(m) for m in pattern.split("/"))
     return plan["ring_cadence"]

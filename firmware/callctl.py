@@ -92,6 +92,7 @@ class CallControl:
             self.ua.subscribe("message-summary", "application/simple-message-summary",
                               self.mwi_cfg.get("expires", 3600))
         self.ring_map = cfg.get("line", {}).get("ring_map", "")
+        self.country = cfg.get("line", {}).get("country", "US")
         self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0}
 
     def attach(self, line, media):
@@ -200,7 +201,8 @@ class CallControl:
         info = call.invite.get("alert-info") if call.invite is not None else None
         if info:
             import alert
-            cadence = alert.cadence(info, self.line.plan, alert.parse_map(self.ring_map))
+            cadence = alert.cadence(info, self.country, self.line.plan,
+                                    alert.parse_map(self.ring_map))
         self.line.ring(number, name, private, cadence)
         call.ringing()
         self.log("call: incoming from %s %r, ringing" % (number, name))

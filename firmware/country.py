@@ -42,7 +42,8 @@
 # Other countries' "stutter" in [AST] is no burst pattern (DE 425+400 Hz, IT/NO 470/425
 # Hz alternating, NL 425 Hz 500/50 ms) or missing: not modelled, they get the fallback.
 # "dr2".."dr5" (optional) are distinctive ring cadences for Alert-Info (firmware/
-# alert.py); a plan without one rings its normal cadence for it.
+# alert.py), read by field() only for a call that asks (not kept in plan()'s dict);
+# a plan without one rings its normal cadence for it.
 
 CODES = ("US", "UK", "DE", "AU", "FR", "IT", "NL", "ES", "SE", "NO", "NZ", "JP")
 
@@ -254,8 +255,10 @@ def parse(text):
         key, _, value = field.partition("=")
         if key == "ring":
             p["ring_hz"] = int(value)
-        elif key == "cadence" or key in DISTINCTIVE:
-            p["ring_cadence" if key == "cadence" else key] = _ints(value)
+        elif key == "cadence":
+            p["ring_cadence"] = _ints(value)
+        elif key in DISTINCTIVE:
+            pass                  # read on demand by field(): most calls never need them
         elif key == "stutter":
             v = _ints(value)
             if len(v) != 3:
@@ -269,6 +272,16 @@ def parse(text):
                 raise ValueError("tone %s: f1,f2,level then on/off pairs" % key)
             p[key] = (v[0], v[1], v[2], v[3:] or None)
     return p
+
+
+def field(code, key):
+    """One field of a plan without the rest: a distinctive ring cadence ("dr2".."dr5")
+    as a tuple of ms, or None when the plan has none (they are left out of plan())."""
+    for f in globals()["_" + code].split(";"):
+        k, _, value = f.partition("=")
+        if k == key:
+            return _ints(value)
+    return None
 
 
 def plan(code):

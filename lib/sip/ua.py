@@ -28,7 +28,8 @@ RING_TIMEOUT_S = const(180)     # s: an incoming call nobody answers gets 480 af
 REASONS = {
     100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK",
     400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    408: "Request Timeout", 415: "Unsupported Media Type", 420: "Bad Extension", 480: "Temporarily Unavailable",
+    408: "Request Timeout", 415: "Unsupported Media Type", 420: "Bad Extension",
+    480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist", 483: "Too Many Hops", 486: "Busy Here",
     487: "Request Terminated", 488: "Not Acceptable Here", 489: "Bad Event",
     491: "Request Pending",

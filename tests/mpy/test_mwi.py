@@ -63,18 +63,19 @@ def test_alert_info_tokens():
 
 
 def test_alert_info_to_cadence():
-    eq(alert.cadence("<http://127.0.0.1/Bellcore-dr2>", US), (800, 400, 800, 4000), "dr2")
-    eq(alert.cadence("<http://x>;info=Bellcore-r3", US), (400, 200, 400, 200, 800, 4000), "r3")
-    eq(alert.cadence("<http://x>;info=alert-internal", US), (800, 400, 800, 4000),
+    eq(alert.cadence("<http://127.0.0.1/Bellcore-dr2>", "US", US), (800, 400, 800, 4000), "dr2")
+    eq(alert.cadence("<http://x>;info=Bellcore-r3", "US", US),
+       (400, 200, 400, 200, 800, 4000), "r3")
+    eq(alert.cadence("<http://x>;info=alert-internal", "US", US), (800, 400, 800, 4000),
        "alert-internal is dr2")
-    eq(alert.cadence("<http://x/Bellcore-dr1>", US), (2000, 4000), "dr1: the normal ring")
-    eq(alert.cadence("<http://x/Bellcore-dr2>", DE), (1000, 4000),
+    eq(alert.cadence("<http://x/Bellcore-dr1>", "US", US), (2000, 4000), "dr1: the normal ring")
+    eq(alert.cadence("<http://x/Bellcore-dr2>", "DE", DE), (1000, 4000),
        "a country without distinctive figures rings its own cadence")
-    eq(alert.cadence("<http://x/strange>", US), (2000, 4000), "unknown: normal")
+    eq(alert.cadence("<http://x/strange>", "US", US), (2000, 4000), "unknown: normal")
     m = alert.parse_map("strange:dr4, vip:300/300/300/3000")
-    eq(alert.cadence("<http://x/strange>", US, m), (300, 200, 1000, 200, 300, 4000),
+    eq(alert.cadence("<http://x/strange>", "US", US, m), (300, 200, 1000, 200, 300, 4000),
        "ring_map names a pattern")
-    eq(alert.cadence("info=VIP", US, m), (300, 300, 300, 3000), "ring_map cadence in ms")
+    eq(alert.cadence("info=VIP", "US", US, m), (300, 300, 300, 3000), "ring_map cadence in ms")
 
 
 def test_ring_map_config_errors():
@@ -128,7 +129,9 @@ def test_country_stutter_and_distinctive_data():
     eq(US["stutter"], (10, 100, 100), "US stutter")
     eq(country.plan("FR")["stutter"], (6, 100, 100), "FR stutter [AST]")
     eq("stutter" in DE, False, "DE: the US fallback")
-    eq(US["dr3"], (400, 200, 400, 200, 800, 4000), "US dr3")
+    eq(country.field("US", "dr3"), (400, 200, 400, 200, 800, 4000), "US dr3")
+    eq(country.field("DE", "dr2"), None, "DE: none")
+    eq("dr2" in US, False, "not kept in the plan dict")
 
 
 def _stutter_rig(code):
