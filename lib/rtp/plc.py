@@ -9,8 +9,10 @@ _BLOCK = 80  # samples per 10 ms: the unit of the attenuation schedule
 _PITCH_MIN = 40  # samples: 200 Hz
 _PITCH_MAX = 120  # samples: 66.7 Hz
 _HISTORY = 390  # samples: 3.25 pitch periods of the lowest pitch
-_RING = 400  # samples held for the history: a whole number of blocks, so a block is
-#              written without a wrap; the history is its last _HISTORY samples
+_RING = 480  # samples held for the history: a whole number of 20 ms frames (and so of
+#              blocks): a frame or a block is written without a wrap; the history is
+#              its last _HISTORY samples
+_FRAME = 160  # frame size of the memmove path in good() (a 20 ms frame)
 _DELAY = 30  # samples (3.75 ms): output delay = longest 1/4-period overlap
 _CORRLEN = 160  # samples correlated in the pitch search
 _NDEC = 2  # decimation of the coarse pitch search
@@ -33,7 +35,31 @@ class Concealer:
         self._pb = array("h", bytes(2 * _HISTORY))  # history snapshot at loss start
         self._lastq = array("h", bytes(2 * _DELAY))
         self._tmp = array("h", bytes(2 * _BLOCK))
+        self._views(frame_samples)
         self.reset()
+
+    def _views(self, n):
+        # good() of a 20 ms frame given as a memoryview moves its samples with slice
+        # assignments between memoryviews (a memmove; viper copies cost ~40 x86
+        # instructions a sample). A slice on the right would allocate a view per
+        # frame, so every view the frame needs is made here: where the frame is
+        # written (the ring holds 3 frames), and the delayed output's one or two
+        # pieces for each of those positions.
+        self._wv = None
+        if n != _FRAME:
+            return
+        h = memoryview(self._hist)
+        self._wv = tuple(h[k * n:(k + 1) * n] for k in range(_RING // n))
+        rv = []
+        for k in range(_RING // n):
+            w = (k + 1) * n % _RING             # the ring index after the write
+            start = (w - _HISTORY + (_HISTORY - n - _DELAY)) % _RING
+            if start + n <= _RING:
+                rv.append((h[start:start + n], None, 0))
+            else:
+                first = _RING - start
+                rv.append((h[start:], h[:n - first], first))
+        self._rv = tuple(rv)
 
     def reset(self):
         _fast.zero16(self._hist, 0, _RING)
@@ -47,7 +73,23 @@ class Concealer:
 
     def good(self, pcm):
         """A received frame: cross-fade from the concealment if one is running, store
-        it in the history, and replace it (in place) by the delayed output."""
+        it in the history, and replace it (in place) by the delayed output. A
+        memoryview of a 20 ms frame takes the memmove path (same result)."""
+        wv = self._wv
+        if wv is not None and not self._erased and type(pcm) is memoryview and (
+                len(pcm) == _FRAME):
+            w = self._w
+            k = w // _FRAME
+            wv[k][:] = pcm
+            w += _FRAME
+            self._w = 0 if w == _RING else w
+            a, b, first = self._rv[k]
+            if b is None:
+                pcm[:] = a
+            else:
+                pcm[:first] = a
+                pcm[first:] = b
+            return
         off = 0
         n = self.frame_samples
         while off < n:
