@@ -4,6 +4,7 @@
 from rtp import RtpSession
 from rtp.plc import Concealer
 from sip import UserAgent, sdp
+from time import ticks_ms as _ticks
 
 _BUSY_CODES = (486, 600)   # Busy Here, Busy Everywhere
 
@@ -93,7 +94,18 @@ class CallControl:
                               self.mwi_cfg.get("expires", 3600))
         self.ring_map = cfg.get("line", {}).get("ring_map", "")
         self.country = cfg.get("line", {}).get("country", "US")
-        self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0}
+        self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0, "waiting": 0,
+                       "swaps": 0}
+        # Call waiting: `call`/`rtp`/`pt` are the call the phone talks to (or that rings
+        # it); `other` is a second call: waiting (not answered: other_rtp None) or on
+        # hold (other_rtp its RTP session, other_pt its payload type). Only one.
+        self.call_waiting = cfg.get("line", {}).get("call_waiting", True)
+        self.pt = 0
+        self.other = None
+        self.other_rtp = None
+        self.other_pt = 0
+        self.alert = None         # cidcw.WaitAlert while a waiting call is announced
+        self.ring_back = False    # the phone rings for the held call: off-hook resumes it
 
     def attach(self, line, media):
         self.line = line
@@ -135,6 +147,8 @@ class CallControl:
         await self.ua.start()
 
     async def stop(self):
+        if self.other is not None:
+            self._drop_other()      # nobody to ring back: both calls end
         self.hangup()
         await self.ua.stop()
 
@@ -148,6 +162,11 @@ class CallControl:
             self.hangup()
         elif kind == "no_answer":
             self._no_answer()
+        elif kind == "flash":
+            self._flash()
+        elif self.alert is not None and kind in ("dtmf_down", "dtmf_up") and \
+                self.alert.ack(value, _ticks()):
+            pass                  # the phone's answer to the CAS: not for the far end
         elif kind == "dtmf_down" and self.rtp is not None:
             self.log("call: DTMF %s -> RFC 4733" % value)
             self.rtp.event_start(value)
@@ -184,12 +203,16 @@ class CallControl:
         self.line.failed("reorder")
 
     def _incoming(self, call):
+        remote = sdp.parse(call.remote_sdp) if call.remote_sdp else None
+        usable = remote is not None and sdp.answer(remote, self.ip, 0, self.codecs) is not None
         if self.call is not None or self.line.state != "idle":
+            if usable and self._can_wait():
+                self._waiting(call)
+                return
             self.counts["rejected_busy"] += 1
             call.reject(486)
             return
-        remote = sdp.parse(call.remote_sdp) if call.remote_sdp else None
-        if remote is None or sdp.answer(remote, self.ip, 0, self.codecs) is None:
+        if not usable:
             call.reject(488)
             return
         self.counts["incoming"] += 1
@@ -211,6 +234,13 @@ class CallControl:
         call = self.call
         if call is None:
             return
+        if self.ring_back:
+            # rung back for the call on hold: off-hook takes it off hold
+            self.ring_back = False
+            call.resume()
+            self._media_to(sdp.parse(call.remote_sdp), self.pt, call.remote_sdp)
+            self.line.connected()
+            return
         if not self._open_rtp():
             self.call = None
             call.reject(500)
@@ -218,6 +248,7 @@ class CallControl:
             return
         text, pt, dtmf_pt = sdp.answer(sdp.parse(call.remote_sdp), self.ip,
                                        self.rtp.local_port, self.codecs)
+        self.pt = pt
         call.answer(text)
         self._media_to(sdp.parse(call.remote_sdp), pt, call.remote_sdp)
         self.line.connected()
@@ -225,13 +256,140 @@ class CallControl:
     def hangup(self):
         call = self.call
         self.call = None
+        self.ring_back = False
         if call is not None and call.state not in ("ended", "failed"):
             call.hangup()
         self._close_rtp()
+        other = self.other
+        if other is None or self.line is None or self.line.state != "idle":
+            if other is not None:          # stop(): no phone to ring, both calls end
+                self._drop_other()
+            return
+        # the phone hung up with a second call still there: it rings for it (GR-571 /
+        # the HT802 behaviour); a held call is resumed at off-hook, a waiting one
+        # answered then
+        self._stop_alert()
+        self.other = None
+        self.call = other
+        if self.other_rtp is not None:
+            self.rtp, self.pt = self.other_rtp, self.other_pt
+            self.other_rtp = None
+            self.ring_back = True
+            self.log("call: hung up with a call on hold: ringing back")
+            self.line.ring()
+        else:
+            number, name, private = caller(other)
+            self.log("call: hung up with a call waiting: ringing for it")
+            self.line.ring(number, name, private)
+
+    # -- call waiting -----------------------------------------------------------------
+    def _can_wait(self):
+        """A second call may wait: switched on, one call talking, no other call yet."""
+        c = self.call
+        return (self.call_waiting and self.other is None and c is not None and
+                c.state == "confirmed" and self.line.state == "call" and not self.ring_back)
+
+    def _waiting(self, call):
+        """Answer 180 and announce the call to the phone: tone, then CIDCW."""
+        self.counts["waiting"] += 1
+        self.other = call
+        self.other_rtp = None
+        call.on_state = self._state
+        call.on_offer = self._reoffer
+        call.ringing()
+        number, name, private = caller(call)
+        self.log("call: waiting call from %s %r" % (number, name))
+        import clip
+        import cidcw
+        line = self.line
+        msg = None
+        if line.clip.mode in ("bell202", "v23", "sin227"):
+            msg = clip.message(number, name, private)
+        self.alert = cidcw.WaitAlert(self.media, line.plan["waiting"], line.clip.mode, msg,
+                                     self.log)
+        self.alert.start(_ticks())
+        import asyncio
+        asyncio.create_task(self._run_alert(self.alert))
+
+    async def _run_alert(self, alert):
+        import asyncio
+        while alert is self.alert and alert.poll(_ticks()):
+            await asyncio.sleep_ms(5)
+
+    def _stop_alert(self):
+        if self.alert is not None:
+            self.alert.stop()
+            self.alert = None
+
+    def _drop_other(self):
+        other, rtp = self.other, self.other_rtp
+        self.other = None
+        self.other_rtp = None
+        self._stop_alert()
+        if other.state not in ("ended", "failed"):
+            other.hangup()
+        if rtp is not None:
+            rtp.close()
+
+    def _flash(self):
+        """Hook flash: with a second call, swap to it (a waiting one is answered, the
+        talking one put on hold with a re-INVITE a=sendonly, RFC 3264 / RFC 6337);
+        with one call only nothing happens (transfer and 3-way are not done)."""
+        other = self.other
+        if other is None:
+            self.log("call: flash ignored (no second call)")
+            return
+        active = self.call
+        if other.state not in ("ringing", "confirmed", "early", "incoming"):
+            return
+        new_rtp = self.other_rtp
+        if new_rtp is None:
+            # the waiting call: its own RTP session now (the second call's heap cost)
+            new_rtp = self._new_rtp()
+            if new_rtp is None:
+                self.log("call: no RTP for the waiting call")
+                return
+            text, pt, _ = sdp.answer(sdp.parse(other.remote_sdp), self.ip, new_rtp.local_port,
+                                     self.codecs)
+            self._stop_alert()
+            other.answer(text)
+            self.other_pt = pt
+        else:
+            other.resume()
+        self.counts["swaps"] += 1
+        if self.media is not None:
+            self.media.stop_call()
+        if active is not None and active.state == "confirmed":
+            active.hold()
+        elif active is not None:
+            active.hangup()
+        old_rtp, old_pt = self.rtp, self.pt
+        self.call, self.rtp, self.pt = other, new_rtp, self.other_pt
+        if active is not None and active.state != "ended":
+            self.other, self.other_rtp, self.other_pt = active, old_rtp, old_pt
+        else:
+            self.other, self.other_rtp = None, None
+            if old_rtp is not None:
+                old_rtp.close()
+        self.log("call: flash: talking to %s, %s" % (
+            other.caller_number if other.incoming else other.remote_uri,
+            "the other on hold" if self.other is not None else "no other call"))
+        self._media_to(sdp.parse(other.remote_sdp), self.pt, other.remote_sdp)
+        self.line.connected()
 
     # -- SIP call states --------------------------------------------------------------
     def _state(self, call, state, detail):
+        if call is self.other and call is not None:
+            self._other_state(call, state, detail)
+            return
         if call is not self.call:
+            return
+        if state == "confirmed" and detail != 200 and self.line.state == "call":
+            # our hold/resume re-INVITE answered, or the far end's own re-INVITE:
+            # media follows the SDP, the line stays as it is (a waiting tone plays on)
+            self.log("call: %s %s" % (state, detail))
+            if call.remote_sdp and self.rtp is not None:
+                self._media_to(sdp.parse(call.remote_sdp), self.pt, call.remote_sdp)
             return
         self.log("call: %s %s" % (state, detail if detail is not None else ""))
         if call.incoming and state in ("ringing", "early"):
@@ -249,19 +407,41 @@ class CallControl:
             self.line.connected()
         elif state in ("failed", "ended"):
             self.call = None
+            self.ring_back = False
             self._close_rtp()
             if state == "ended" and self.line.state == "ringing":
                 self.line.stop_ring()     # caller gave up before we answered
             else:
+                # a second call stays: waiting, it rings the phone at hang-up; held,
+                # a flash takes it back (or hang-up rings back)
                 self.line.failed(failure_tone(state, detail))
+
+    def _other_state(self, call, state, detail):
+        """The second call (waiting or on hold) changed state."""
+        self.log("call: other call %s %s" % (state, detail if detail is not None else ""))
+        if state in ("failed", "ended"):
+            # the waiting caller gave up (CANCEL) or the held party hung up: freed,
+            # the call in progress goes on
+            self.other = None
+            self._stop_alert()
+            if self.other_rtp is not None:
+                self.other_rtp.close()
+                self.other_rtp = None
 
     def _reoffer(self, call, remote_text):
         remote = sdp.parse(remote_text)
-        if self.rtp is None:
+        held = call is self.other and call is not None
+        rtp = self.other_rtp if held else self.rtp
+        if rtp is None:
             return None
-        got = sdp.answer(remote, self.ip, self.rtp.local_port, self.codecs)
+        got = sdp.answer(remote, self.ip, rtp.local_port, self.codecs)
         if got is None:
             return None
+        if held:
+            self.other_pt = got[1]
+            rtp.set_remote(remote.ip, remote.port, rtcp_port(remote_text))
+            return sdp.with_direction(got[0], "sendonly")   # we still hold it
+        self.pt = got[1]
         self._media_to(remote, got[1], remote_text)
         return got[0]
 
@@ -273,21 +453,30 @@ class CallControl:
 
     def _open_rtp(self):
         if self.rtp is None:
-            r = self.cfg["rtp"]
-            rtp = RtpSession(self.ip, r["port"], dtmf_pt=r["dtmf_pt"], symmetric=r["symmetric"],
-                             port_range=(r["port_min"], r["port_max"]))
-            try:
-                rtp.open()           # rtp.port, or (0) a random even port from the range
-            except OSError as e:
-                self.log("call: no RTP port (%s)" % (e,))
+            rtp = self._new_rtp()
+            if rtp is None:
                 return False
             self.rtp = rtp
-            self.log("call: RTP on port %d" % rtp.local_port)
         return True
+
+    def _new_rtp(self):
+        r = self.cfg["rtp"]
+        # a second call needs a port of its own: a fixed rtp.port is the first call's
+        port = r["port"] if self.rtp is None and self.other_rtp is None else 0
+        rtp = RtpSession(self.ip, port, dtmf_pt=r["dtmf_pt"], symmetric=r["symmetric"],
+                         port_range=(r["port_min"], r["port_max"]))
+        try:
+            rtp.open()           # rtp.port, or (0) a random even port from the range
+        except OSError as e:
+            self.log("call: no RTP port (%s)" % (e,))
+            return None
+        self.log("call: RTP on port %d" % rtp.local_port)
+        return rtp
 
     def _media_from_answer(self, text):
         remote = sdp.parse(text)
         pt = remote.payloads[0] if remote.payloads else 0
+        self.pt = pt
         self._media_to(remote, pt, text)
 
     def _media_to(self, remote, pt, text=None):
@@ -312,6 +501,8 @@ class CallControl:
 
     def status(self):
         c = self.call
+        o = self.other
         return {"call": None if c is None else c.state,
+                "other": None if o is None else ("held" if self.other_rtp else "waiting"),
                 "rtp": None if self.rtp is None else self.rtp.stats,
                 "mwi": self.mwi, "counts": self.counts}

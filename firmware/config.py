@@ -49,6 +49,9 @@ SCHEMA = {
         # Alert-Info token -> distinctive ring, "token:dr2,token:800/400/800/4000"
         # (firmware/alert.py); before the built-in Bellcore-drN names
         "ring_map": (str, "", "ring_map"),
+        # a second call during a call: waiting tone + caller ID, hook flash swaps
+        # (firmware/cidcw.py, callctl.py); false: it gets 486 Busy Here
+        "call_waiting": (bool, True, _ANY),
     },
     "mwi": {                                        # message waiting (RFC 3842)
         "subscribe": (bool, False, _ANY),           # SUBSCRIBE to message-summary (else

@@ -17,6 +17,50 @@ from . import signals
 MSG_PIN, MSG_AUDIO, MSG_HOOK, MSG_HOOK_ACK = 0x50, 0x41, 0x48, 0x4B
 FRAME_SAMPLES = 160
 
+# Call-waiting caller ID (GR-30 / ETSI EN 300 659-2): the exchange's CPE Alerting
+# Signal is 2130 + 2750 Hz; a phone with CIDCW answers it with a DTMF key (ACK)
+# 55-65 ms long, within 100 ms of the CAS's end.
+CAS_HZ = (2130.0, 2750.0)
+CAS_SHARE = 0.2           # each of the two frequencies holds this share of a frame's energy
+CAS_MIN_ENERGY = 160 * 300.0 ** 2   # a frame quieter than about -40 dBm0 is no CAS
+ACK_MS = 60
+ACK_LEVEL_DBM0 = -8.0
+
+
+def goertzel_power(frame, hz, rate=8000):
+    """Power of one frequency in a frame (Goertzel), on the same scale as sum(x^2)*n/2."""
+    w = 2.0 * np.pi * hz / rate
+    coeff = 2.0 * np.cos(w)
+    s1 = s2 = 0.0
+    for x in frame.astype(np.float64):
+        s1, s2 = x + coeff * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - coeff * s1 * s2
+
+
+def is_cas(frame):
+    """True when a 20 ms frame is the CAS dual tone (both frequencies strong in it)."""
+    x = frame.astype(np.float64)
+    energy = float(np.dot(x, x))
+    if energy < CAS_MIN_ENERGY:
+        return False
+    n = len(x)
+    # a pure sine of energy E gives a Goertzel power of about E * n / 2 at its frequency
+    return all(goertzel_power(frame, hz) / (energy * n / 2) > CAS_SHARE for hz in CAS_HZ)
+
+
+class _AckSource:
+    """The ACK key, then back to what the phone was playing."""
+
+    def __init__(self, key, then):
+        self.seq = signals.SequenceSource(signals.dtmf_blocks(key, ACK_MS, 0, ACK_LEVEL_DBM0))
+        self.then = then
+
+    def read(self, count):
+        if self.seq.done:
+            return self.then.read(count) if self.then is not None else \
+                np.zeros(count, np.int16)
+        return self.seq.read(count)
+
 
 class RingBurst:
     def __init__(self, start_us, end_us, toggles):
@@ -53,6 +97,10 @@ class VirtualPhone:
         self.hook_log = []            # (sim t_us the change took effect, level)
         self.source = None            # object with read(n) -> int16 array; None = silence
         self.sim_now_us = 0
+        self.cas_ack = None           # DTMF key ("D" or "A") to answer a CAS with; None: none
+        self.cas_heard = []           # sim times (us) a CAS started
+        self.acks_sent = []           # sim times (us) an ACK started
+        self._in_cas = False
         self._acks = []
         self._reader = None
         self.closed = False
@@ -125,12 +173,27 @@ class VirtualPhone:
         elif kind == MSG_AUDIO:
             t = struct.unpack(">Q", body[:8])[0]
             self.sim_now_us = max(self.sim_now_us, t)
-            self.heard.append((t, np.frombuffer(body[8:], dtype="<i2").copy()))
+            frame = np.frombuffer(body[8:], dtype="<i2").copy()
+            self.heard.append((t, frame))
+            self._cas_check(t, frame)
             src = self.source
             out = src.read(FRAME_SAMPLES) if src is not None else np.zeros(FRAME_SAMPLES, np.int16)
             self._send(MSG_AUDIO, np.asarray(out, dtype="<i2").tobytes())
         elif kind == MSG_HOOK_ACK:
             self._acks.append(struct.unpack(">Q", body)[0])
+
+    def _cas_check(self, t, frame):
+        """Listen for the CAS; with cas_ack set, answer it when it ends (a CIDCW phone)."""
+        cas = is_cas(frame)
+        if cas and not self._in_cas:
+            self.cas_heard.append(t)
+        elif self._in_cas and not cas and self.cas_ack:
+            self.acks_sent.append(t)
+            src = self.source
+            if isinstance(src, _AckSource):
+                src = src.then
+            self.source = _AckSource(self.cas_ack, src)
+        self._in_cas = cas
 
     def _pin(self, letter, level, t):
         self.pin_log.append((t, letter, level))
