@@ -343,6 +343,10 @@ class CallControl:
         if other.state not in ("ringing", "confirmed", "early", "incoming"):
             return
         new_rtp = self.other_rtp
+        if new_rtp is not None and not other.resume():
+            # its hold is still being negotiated (a second flash too soon): stay
+            self.log("call: flash ignored (re-INVITE pending)")
+            return
         if new_rtp is None:
             # the waiting call: its own RTP session now (the second call's heap cost)
             new_rtp = self._new_rtp()
@@ -354,8 +358,6 @@ class CallControl:
             self._stop_alert()
             other.answer(text)
             self.other_pt = pt
-        else:
-            other.resume()
         self.counts["swaps"] += 1
         if self.media is not None:
             self.media.stop_call()
@@ -413,7 +415,9 @@ class CallControl:
                 self.line.stop_ring()     # caller gave up before we answered
             else:
                 # a second call stays: waiting, it rings the phone at hang-up; held,
-                # a flash takes it back (or hang-up rings back)
+                # a flash takes it back (or hang-up rings back). The alert stops: the
+                # busy tone is the line's now
+                self._stop_alert()
                 self.line.failed(failure_tone(state, detail))
 
     def _other_state(self, call, state, detail):
