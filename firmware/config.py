@@ -66,6 +66,9 @@ SCHEMA = {
         "wifi_ssid": (str, "", _ANY),
         "wifi_password": (str, "", _ANY),
     },
+    "board": {
+        "cpu_mhz": (int, 0, (0, 1000)),   # CPU clock; 0: the board's full speed (board.py)
+    },
     "sim": {
         "phone_port": (int, 7001, "port"),
         "network_after_ms": (int, 0, (0, 600000)),   # the sim's network is down this long

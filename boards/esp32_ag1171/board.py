@@ -7,6 +7,7 @@
 import json
 
 import esp32
+import machine
 import network
 from machine import I2S, WDT, Pin, Timer
 from slic.ag1171 import AG1171
@@ -18,11 +19,20 @@ _NET_TIMEOUT_MS = 20000  # give up waiting for an address after this
 # RMT channel clock: 80 MHz / 200 = 400 kHz (2.5 us ticks). Ring half periods are
 # then whole ticks at 16, 20 and 25 Hz, and 10 Hz's (50 ms) is 20,000 < PULSE_MAX.
 _RMT_CLOCK_DIV = 200
+# CPU clocks machine.freq() takes here (MHz). The port boots at 160; the firmware asks
+# for 240 (board.cpu_mhz 0: full speed) unless the config lowers it. Wi-Fi needs >= 80.
+CPU_MHZ = (80, 160, 240)
+FULL_MHZ = 240
 
 
 def check_config(cfg):
     """What this board cannot do with cfg, or None: its network is Wi-Fi or Ethernet
-    (the default mode `host` is the sim's), and Wi-Fi needs an SSID."""
+    (the default mode `host` is the sim's), Wi-Fi needs an SSID, and the CPU clock
+    is one the ESP32 runs at."""
+    mhz = cfg.get("board", {}).get("cpu_mhz", 0)   # (callers may pass only a part)
+    if mhz and mhz not in CPU_MHZ:
+        return "board.cpu_mhz: must be 0 (full speed, %d), 80, 160 or 240 on this board, " \
+               "got %d" % (FULL_MHZ, mhz)
     net = cfg["network"]
     if net["mode"] not in ("wifi", "ethernet"):
         return "network.mode: must be wifi or ethernet on this board, got %s" % net["mode"]
@@ -67,10 +77,21 @@ def _i2s(spec, mode):
                mode=mode, bits=16, format=I2S.MONO, rate=8000, ibuf=_I2S_IBUF)
 
 
+def set_clock(cfg, log=print):
+    """The CPU clock from the config (0: full speed), set before anything else runs;
+    returns it in MHz as the chip reports it."""
+    machine.freq((cfg["board"]["cpu_mhz"] or FULL_MHZ) * 1_000_000)
+    mhz = machine.freq() // 1_000_000
+    log("board: CPU at %d MHz" % mhz)
+    return mhz
+
+
 class Board:
     name = "esp32_ag1171"
 
     def __init__(self, cfg, log=print):
+        # Full speed first: the media frame's budget is set by it (docs/bench-cost.md).
+        self.cpu_mhz = set_clock(cfg, log)
         self.spec = _spec()
         self.cfg = cfg
         self.log = log

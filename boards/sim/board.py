@@ -51,6 +51,9 @@ class Board:
             self.spec = json.load(f)
         self.cfg = cfg
         self.log = log
+        # board.cpu_mhz: nothing to clock on the host; recorded (status) so a config
+        # meant for a chip runs here unchanged. 0: the full speed of a real board.
+        self.cpu_mhz = cfg["board"]["cpu_mhz"]
         timing = cfg["sim"]["timing"]
         engine.set_timing(timing, cfg["sim"]["timing_seed"])
         self.ring_source = os.getenv("ATA_SIM_RING") or self.spec["ring_by_timing"][timing]
@@ -94,6 +97,7 @@ class Board:
         return self.cfg["network"]["ip"]
 
     def status(self):
-        return {"board": self.name, "timing": self.cfg["sim"]["timing"], "ring": self.ring_source,
+        return {"board": self.name, "cpu_mhz": self.cpu_mhz,
+                "timing": self.cfg["sim"]["timing"], "ring": self.ring_source,
                 "timers": engine.stats, "phone_connected": self.link.writer is not None,
                 "frames_in": self.link.frames_in, "frames_out": self.link.frames_out}
