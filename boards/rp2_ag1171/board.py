@@ -21,6 +21,11 @@ import pio_programs
 _I2S_IBUF = 1280         # bytes of buffering per direction: 4 frames (80 ms), little latency
 _NET_TIMEOUT_MS = 20000  # give up waiting for an address after this
 _HOOK_SM_HZ = 8000       # 4 cycles a sample: 0.5 ms; an integer divider at 125/133/150/200 MHz
+# CPU clocks (MHz) this board takes: MicroPython's rp2 port boots the RP2040 at 125;
+# 133 is its rated clock (datasheet), reached by the PLL exactly (12 MHz x 133 / 12).
+# Both are multiples of the hook program's 8 kHz.
+CPU_MHZ = (125, 133)
+FULL_MHZ = 133
 _IO_BANK0 = 0x40014000   # GPIO_CTRL(n) at +8n+4: OUTOVER bits 9:8, INOVER 17:16 (1 = invert)
 _INVERT = (1 << 8) | (1 << 16)
 _DREQ_PIO0_TX0 = 0       # DMA pacing request of PIO0 SM0's TX FIFO (SMn: n; PIO1: 8 + n)
@@ -28,7 +33,11 @@ _DREQ_PIO0_TX0 = 0       # DMA pacing request of PIO0 SM0's TX FIFO (SMn: n; PIO
 
 def check_config(cfg):
     """What this board cannot do with cfg, or None: its network is Wi-Fi (the default
-    mode `host` is the sim's), with an SSID."""
+    mode `host` is the sim's), with an SSID, and the CPU clock is one it runs at."""
+    mhz = cfg.get("board", {}).get("cpu_mhz", 0)   # (callers may pass only a part)
+    if mhz and mhz not in CPU_MHZ:
+        return "board.cpu_mhz: must be 0 (full speed, %d), 125 or 133 on this board, " \
+               "got %d" % (FULL_MHZ, mhz)
     net = cfg["network"]
     if net["mode"] != "wifi":
         return "network.mode: must be wifi on this board, got %s" % net["mode"]
@@ -155,7 +164,11 @@ class Board:
         self.log = log
         self.nic = None
         self.ports = []
+        # the clock first: the state machines' dividers are computed from it
+        freq((cfg["board"]["cpu_mhz"] or FULL_MHZ) * 1_000_000)
         sys_hz = freq()
+        self.cpu_mhz = sys_hz // 1_000_000
+        log("board: CPU at %d MHz" % self.cpu_mhz)
         if sys_hz % _HOOK_SM_HZ:
             raise ValueError("system clock %d Hz: the hook clock needs a multiple of %d Hz"
                              % (sys_hz, _HOOK_SM_HZ))
@@ -205,4 +218,4 @@ class Board:
     def status(self):
         import gc
         return {"board": self.name, "ip": self.nic.ifconfig()[0] if self.nic else None,
-                "heap_free": gc.mem_free(), "heap_used": gc.mem_alloc()}
+                "cpu_mhz": self.cpu_mhz, "heap_free": gc.mem_free(), "heap_used": gc.mem_alloc()}

@@ -98,3 +98,37 @@ def test_sim_board_records_the_clock():
     cfg["sim"]["phone_port"] = 1          # never started: only the object is made
     b = board.Board(cfg, log=lambda *_: None)
     eq(b.status()["cpu_mhz"], 160, "sim status")
+
+
+def rp2_board():
+    """boards/rp2_ag1171/board.py's check_config, its chip-only imports stood in for
+    (the clock itself is set in Board(), which needs the PIO)."""
+    names = ("machine", "network", "rp2", "uctypes", "pio_programs")
+    saved = {n: sys.modules.get(n) for n in names}
+    m = _Machine()
+    m.mem32 = None
+    for n in names:
+        sys.modules[n] = m if n == "machine" else _Any()
+    try:
+        ns = {"__name__": "rp2_board"}
+        with open(_root() + "/boards/rp2_ag1171/board.py") as f:
+            exec(f.read(), ns)
+        return ns
+    finally:
+        for n, mod in saved.items():
+            if mod is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = mod
+
+
+def test_rp2_accepts_its_clocks_only():
+    b = rp2_board()
+    eq(b["FULL_MHZ"] * 1_000_000 % 8000, 0, "full speed is a multiple of the hook clock")
+    for mhz in (0, 125, 133):
+        eq(b["check_config"](dict(cfg_with(mhz), network={"mode": "wifi", "wifi_ssid": "x"})),
+           None, "%d MHz" % mhz)
+    for mhz in (48, 150, 200, 240):
+        msg = b["check_config"](cfg_with(mhz))
+        if not msg or not msg.startswith("board.cpu_mhz:") or ("got %d" % mhz) not in msg:
+            raise AssertionError("%d MHz not refused: %r" % (mhz, msg))
