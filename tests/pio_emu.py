@@ -14,7 +14,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "lib"))
 import pio_asm_host  # noqa: E402
 
-SYS_HZ = 125_000_000      # the Pico's default system clock (the board reads machine.freq())
+SYS_HZ = 133_000_000      # the board sets its full speed, 133 MHz (board.cpu_mhz 0), then reads machine.freq()
 FR, RM = 0, 1             # emulated pin numbers: F/R bit 0, RM bit 1; SHK bit 0 for the hook
 
 
