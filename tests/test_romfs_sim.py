@@ -65,7 +65,8 @@ def test_sim_boots_from_romfs_and_completes_a_call_under_the_heap_limit(pbx, tmp
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9 bar: <= 128 KB live heap in a call on x64 "
-                   "from ROMFS; measured 236.8 KB (docs/bench-heap.md)")
+                   "from ROMFS, not met (the measured figure: ata bench --only heap, "
+                   "docs/bench-heap.md)")
 def test_sim_from_romfs_completes_a_call_within_the_bar(pbx, tmp_path, image):
     figures = call_from_romfs(pbx, tmp_path, image, BAR)
     assert figures["call"] <= BAR
