@@ -1,7 +1,11 @@
-# Hook-switch detector: debounces SHK samples and tells off-hook, dial pulses,
-# hook flash and hang-up apart. Fed one sample per HOOK_SAMPLE_MS from a timer;
+# Hook-switch detector: debounces SHK and tells off-hook, dial pulses, hook flash and
+# hang-up apart. HookDetector is fed one sample per HOOK_SAMPLE_MS from a timer;
 # sample() only does integer work and queues events, so it can run in an IRQ.
+# EdgeDetector is fed the edges of a pin interrupt with their times instead, and
+# decides in the line task, which sleeps until the next edge or deadline.
 from array import array
+
+from time import ticks_add, ticks_diff
 
 HOOK_SAMPLE_MS = 2
 
@@ -100,3 +104,100 @@ class HookDetector:
         e = self._q[self._tail]
         self._tail = (self._tail + 1) % _QUEUE_LEN
         return e >> 8, e & 0xFF
+
+
+# Edges queued between the interrupt and the line task (a bouncing contact makes ~5
+# per change; the task drains them at every wake).
+_EDGES = 32
+
+
+class EdgeDetector(HookDetector):
+    """The same detector fed edges instead of samples: edge(level, t_ms) from a pin
+    interrupt (integer work, no allocation: a ring of timestamps and levels), the
+    debouncing and the time-outs done by poll(now_ms) in the line task, which returns
+    the next instant anything falls due, so the task sleeps until then or the next
+    edge. Debouncing by time: a change stands once the new level has held debounce_ms
+    (decided by the next edge or by that deadline); the old level lasted until the
+    change began. Same events, same rules in ms as HookDetector's in samples."""
+
+    def __init__(self, debounce_ms=10, pulse_break_min_ms=20, flash_min_ms=100,
+                 flash_max_ms=900, hangup_ms=900, digit_gap_ms=150):
+        self._et = array("i", [0] * _EDGES)   # edge times (ticks_ms: 30 bits, small ints)
+        self._el = bytearray(_EDGES)          # the level read at each
+        self._ehead = 0
+        self._etail = 0
+        self.edge_overruns = 0
+        # thresholds in ms: HookDetector's arithmetic with 1 ms "samples"
+        super().__init__(debounce_ms, pulse_break_min_ms, flash_min_ms, flash_max_ms,
+                         hangup_ms, digit_gap_ms, sample_ms=1)
+
+    def reset(self, level, now=0):
+        """SHK reads `level` at ticks_ms now."""
+        super().reset(level)
+        self.raw = level          # the level of the last edge taken
+        self._raw_t = now         # ...and when it came
+        self._since_t = now       # when the stable level began
+        self._etail = self._ehead   # edges queued before: the level read now is the truth
+
+    # -- producer (pin interrupt) -----------------------------------------------------
+    def edge(self, level, t):
+        """SHK read `level` at ticks_ms t (an interrupt: no allocation)."""
+        h = self._ehead
+        nxt = (h + 1) % _EDGES
+        if nxt == self._etail:
+            self.edge_overruns += 1   # the next edge carries its level: resynchronises
+            return
+        self._et[h] = t
+        self._el[h] = level
+        self._ehead = nxt
+
+    def sample(self, level):
+        raise NotImplementedError("EdgeDetector takes edges")
+
+    # -- consumer (task) ---------------------------------------------------------------
+    def poll(self, now):
+        """Take the queued edges and the time-outs up to ticks_ms now; returns the
+        ticks_ms of the next deadline (debounce settling, hang-up, digit gap) or None."""
+        while self._etail != self._ehead:
+            i = self._etail
+            self.level(self._el[i], self._et[i])
+            self._etail = (i + 1) % _EDGES
+        self._advance(now)
+        if self.raw != self.stable:
+            return ticks_add(self._raw_t, self._debounce)
+        if self.stable == 0:
+            return ticks_add(self._since_t, self._hangup) if self.off_hook else None
+        if self._pulses:
+            return ticks_add(self._since_t, self._digit_gap)
+        return None
+
+    def level(self, level, t):
+        """SHK is at `level` from ticks_ms t on (task side: also for a level the task
+        read itself when an interrupt was lost)."""
+        if level == self.raw:
+            return                    # no change (a soft interrupt that ran late reads the same)
+        if ticks_diff(t, self._raw_t) < 0:
+            t = self._raw_t           # stamped before the last edge taken: not earlier than it
+        self._advance(t)
+        self.raw = level
+        self._raw_t = t
+
+    def _advance(self, t):
+        """Decide what stands at ticks_ms t: a change that has held debounce_ms, then
+        the stable level's time-outs."""
+        if self.raw != self.stable:
+            if ticks_diff(t, self._raw_t) < self._debounce:
+                return                # settling: the old level's time-outs were taken when it left
+            held = ticks_diff(self._raw_t, self._since_t)
+            self.stable = self.raw
+            self._since_t = self._raw_t
+            self._edge(self.raw, held)
+        held = ticks_diff(t, self._since_t)
+        if self.stable == 0:
+            if self.off_hook and held >= self._hangup:
+                self.off_hook = False
+                self._pulses = 0
+                self._push(EV_HANG_UP, 0)
+        elif self._pulses and held >= self._digit_gap:
+            self._push(EV_DIGIT, self._pulses)
+            self._pulses = 0
