@@ -16,33 +16,18 @@ PHONE_HZ = 1000     # what the phone plays
 CW_HZ = 440         # US call-waiting tone: 440 Hz, 300 ms every 10 s ([E180], GR-506)
 
 
-class _TracePopen:
-    """subprocess for peers.Baresip.start with baresip's SIP trace (-s) switched on:
-    the test reads the SDP that A received from its log."""
-
-    def __init__(self, real):
-        self._real = real
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def Popen(self, cmd, *args, **kw):
-        return self._real.Popen(list(cmd) + ["-s"], *args, **kw)
-
-
 @pytest.fixture
-def pbx(tmp_path, monkeypatch):
+def pbx(tmp_path):
     """Kamailio with 1001 (the ATA), 1002 (A) and 1003 (B); A answers at once."""
     kam = peers.Kamailio(tmp_path / "kamailio",
                          users={"1001": "secret1", "1002": "secret2", "1003": "secret3"})
     kam.start()
     wav = tmp_path / "a.wav"
     peers.write_tone_wav(wav, seconds=300, freq_hz=A_HZ)
-    a = peers.Baresip(tmp_path / "a", "1002", "secret2", kam.port, audio_wav=wav)
+    # SIP trace on: the test reads the SDP that A received from its log
+    a = peers.Baresip(tmp_path / "a", "1002", "secret2", kam.port, audio_wav=wav, sip_trace=True)
     try:
-        with monkeypatch.context() as m:
-            m.setattr(peers, "subprocess", _TracePopen(peers.subprocess))
-            a.start()
+        a.start()
         yield kam, a
     finally:
         a.stop()

@@ -360,7 +360,7 @@ class Baresip(_Peer):
     def __init__(self, workdir, user, password, registrar_port, sip_port=None,
                  rtp_range=None, audio_wav=None, record_dir=None, answermode="auto",
                  regint=3600, codecs="PCMU,PCMA", plc=False, clocked_record=False,
-                 jitter_buffer=None, audio_buffer=None):
+                 jitter_buffer=None, audio_buffer=None, sip_trace=False):
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.user = user
@@ -377,6 +377,7 @@ class Baresip(_Peer):
         self.clocked_record = clocked_record
         self.jitter_buffer = jitter_buffer
         self.audio_buffer = audio_buffer
+        self.sip_trace = sip_trace            # baresip -s: every SIP message in its log
         if clocked_record and not record_dir:
             raise ValueError("clocked_record needs a record_dir")
         self.ctrl_port = free_tcp_port()
@@ -470,7 +471,8 @@ class Baresip(_Peer):
     def start(self, wait_registered=True):
         self.write_config()
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(["baresip", "-f", str(self.workdir), "-v"],
+        self.proc = subprocess.Popen(["baresip", "-f", str(self.workdir), "-v"] +
+                                     (["-s"] if self.sip_trace else []),
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.workdir,
                                      start_new_session=True)
