@@ -355,6 +355,7 @@ class Baresip(_Peer):
     playout back (an echo); audio_wav is not played.
     jitter_buffer (frames) / audio_buffer (ms): (min, max) written into the config;
     None leaves baresip's built-in default.
+    sip_trace: baresip -s, every SIP message it sends and receives in its log.
     """
 
     def __init__(self, workdir, user, password, registrar_port, sip_port=None,
