@@ -19,4 +19,6 @@ def test_demo_passes_and_leaves_pcap_and_recordings():
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR", png[:16]
     assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (1600, 900)
     assert "caller ID between the first and second ring" in r.stdout
+    assert "caller ID on call waiting (CIDCW, decoded by spandsp): 1003" in r.stdout
+    assert "phone hears 1003 resumed" in r.stdout
     assert "timeline picture timeline.png" in r.stdout

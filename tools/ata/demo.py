@@ -5,7 +5,10 @@ phone, extension 1002) on loopback, boots the firmware on the sim as extension
 1001, and has the virtual phone lift the handset, listen for dial tone, pulse-dial
 1002, talk (a 1 kHz tone) while listening to the far end (440 Hz), and hang up.
 Then baresip calls 1001: the phone rings, the caller ID between the rings is
-decoded (spandsp), the phone answers, hears the far end and hangs up.
+decoded (spandsp), the phone answers and hears the far end. A second baresip (1003,
+660 Hz) calls: call-waiting tone, the phone's ACK and the off-hook caller ID
+(CIDCW, decoded); hook flash swaps to 1003 and back; the phone hangs up on 1002 and
+is rung back for 1003, which it answers and hangs up.
 Prints a trace with timings; leaves a pcap, the recordings, the logs and a picture
 (timeline.png: a spectrogram of what the phone heard under the hook, ring and SIP
 events) in build/demo/. Exits 0 only if every step happened.
@@ -21,6 +24,7 @@ from .sim import SimProcess
 
 PHONE_HZ = 1000
 FAR_HZ = 440
+WAITING_HZ = 660     # what the second caller (1003) plays
 
 
 class Trace:
@@ -72,13 +76,19 @@ def run(out):
     tr = Trace()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    kam = peers.Kamailio(out / "kamailio")
+    kam = peers.Kamailio(out / "kamailio",
+                         users={"1001": "secret1", "1002": "secret2", "1003": "secret3"})
     kam.start()
-    tr.say("Kamailio registrar/proxy up on 127.0.0.1:%d (users 1001, 1002; digest auth)" % kam.port)
+    tr.say("Kamailio registrar/proxy up on 127.0.0.1:%d (users 1001, 1002, 1003; digest auth)"
+           % kam.port)
     rtp_lo, rtp_hi = peers.free_udp_range(40)
     far_wav = peers.write_tone_wav(out / "far-end-440Hz.wav", seconds=300, freq_hz=FAR_HZ)
     far = peers.Baresip(out / "baresip", "1002", "secret2", kam.port, audio_wav=far_wav,
-                        record_dir=out / "recordings", rtp_range=(rtp_lo, rtp_lo + 19))
+                        record_dir=out / "recordings", rtp_range=(rtp_lo, rtp_lo + 9))
+    waiting_wav = peers.write_tone_wav(out / "waiting-660Hz.wav", seconds=300,
+                                       freq_hz=WAITING_HZ)
+    waiting = peers.Baresip(out / "baresip-1003", "1003", "secret3", kam.port,
+                            audio_wav=waiting_wav, rtp_range=(rtp_lo + 10, rtp_lo + 19))
     ata_rtp = rtp_lo + 20
     cfg = {
         "sip": {"server": "127.0.0.1", "port": kam.port, "user": "1001", "password": "secret1",
@@ -89,14 +99,17 @@ def run(out):
     }
     pcap = out / "demo.pcap"
     cap = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-w", str(pcap),
-                            "udp and (port %d or port %d or port %d or portrange %d-%d)" % (
-                                kam.port, cfg["sip"]["sip_port"], far.sip_port, rtp_lo, rtp_hi)],
+                            "udp and (port %d or port %d or port %d or port %d or portrange %d-%d)"
+                            % (kam.port, cfg["sip"]["sip_port"], far.sip_port, waiting.sip_port,
+                               rtp_lo, rtp_hi)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.5)
     sim = phone = None
     try:
         far.start()
         tr.say("baresip (far end, 1002) registered; it answers automatically and plays %d Hz" % FAR_HZ)
+        waiting.start()
+        tr.say("baresip 1003 registered (plays %d Hz): the waiting caller later" % WAITING_HZ)
         sim = SimProcess(cfg, run_dir=out / "sim").start()
         tr.say("ATA firmware booted on the sim board; console %s" % sim.console_path)
         sim.wait_log("sip: registered", 15)
@@ -145,6 +158,7 @@ def run(out):
         tr.check(share > 0.8, "far end heard the phone: %s (%.0f %% of energy at %d Hz)"
                  % (describe(got) if len(got) else "nothing", 100 * share, PHONE_HZ))
         incoming_call(tr, kam, far, phone)
+        call_waiting(tr, kam, far, waiting, sim, phone)
         signals.write_wav(out / "phone-heard.wav", phone.recording())
     finally:
         if phone is not None:
@@ -152,12 +166,14 @@ def run(out):
         if sim is not None:
             sim.stop()
         far.stop()
+        waiting.stop()
         kam.stop()
         time.sleep(0.3)
         cap.terminate()
         cap.wait(5)
     msgs = sip_summary(pcap)
-    names = {str(kam.port): "Kamailio", str(cfg["sip"]["sip_port"]): "ATA", str(far.sip_port): "baresip"}
+    names = {str(kam.port): "Kamailio", str(cfg["sip"]["sip_port"]): "ATA",
+             str(far.sip_port): "baresip", str(waiting.sip_port): "1003"}
     tr.say("SIP in the capture (%d messages):" % len(msgs))
     for f in msgs:
         t, src, sport, dport, method, code, cseq = (f + [""] * 7)[:7]
@@ -214,20 +230,67 @@ def incoming_call(tr, kam, far, phone):
     tr.note("phone: answered (ring trip)", "answer")
     answered = _happened(lambda: far.wait_event("CALL_ESTABLISHED", 10))
     tr.check(answered, "baresip sees the call answered")
-    t = phone.sim_now_us
-    phone.sleep_sim(2500)
-    heard = phone.recording(t + 500_000)
+    heard = listen(phone, 2000)
     share = signals.tone_power(heard, FAR_HZ) if len(heard) else 0.0
     tr.check(share > 0.8, "phone hears the caller: %s (%.0f %% of energy at %d Hz)"
              % (describe(heard) if len(heard) else "nothing", 100 * share, FAR_HZ))
+
+
+def listen(phone, ms, skip_ms=500):
+    """What the phone hears over the next skip_ms + ms, less the first skip_ms."""
+    t = phone.sim_now_us
+    phone.sleep_sim(skip_ms + ms)
+    return phone.recording(t + skip_ms * 1000, t + (skip_ms + ms) * 1000)
+
+
+def _hears(tr, phone, hz, who):
+    heard = listen(phone, 800)
+    share = signals.tone_power(heard, hz) if len(heard) else 0.0
+    return tr.check(share > 0.8, "phone hears %s: %s (%.0f %% of energy at %d Hz)"
+                    % (who, describe(heard) if len(heard) else "nothing", 100 * share, hz))
+
+
+def call_waiting(tr, kam, far, waiting, sim, phone):
+    """In the call with 1002, 1003 calls: tone + CIDCW, flash to 1003 and back, hang up on
+    1002, rung back for 1003 on hold, answer, hang up."""
+    phone.cas_ack = "D"                  # a CIDCW phone: answers the CAS with DTMF D
+    mark = len(sim.log_text())
+    waiting.dial("sip:1001@127.0.0.1:%d" % kam.port)
+    tr.note("baresip 1003 calls while the phone talks to 1002", "1003 waits")
+    sent = _happened(lambda: sim.wait_log(r"call: waiting caller ID sent", 10, start=mark))
+    tr.check(sent and bool(phone.cas_heard) and bool(phone.acks_sent),
+             "call-waiting tone, then the CAS (2130 + 2750 Hz) and the phone's ACK (D)")
+    phone.sleep_sim(1200)                # 80 mark bits and the message: < 1 s
+    msgs = callerid_rx.decode(phone.recording(phone.acks_sent[0]) if phone.acks_sent else [],
+                              callerid_rx.BELL202)
+    number = callerid_rx.display(msgs[0])[0] if msgs else None
+    tr.check(number == "1003", "caller ID on call waiting (CIDCW, decoded by spandsp): %s"
+             % number)
+    phone.flash(500)
+    tr.note("phone: hook flash: 1003 answered, 1002 on hold", "flash")
+    tr.check(_happened(lambda: waiting.wait_event("CALL_ESTABLISHED", 10)),
+             "1003 answered by the flash")
+    _hears(tr, phone, WAITING_HZ, "1003")
+    phone.flash(500)
+    tr.note("phone: hook flash: back to 1002, 1003 on hold", "flash")
+    _hears(tr, phone, FAR_HZ, "1002 again")
+    n0 = len(phone.bursts)
+    phone.on_hook(bounce_ms=5)
+    tr.note("phone: hangs up on 1002 with 1003 on hold", "on-hook")
+    tr.check(_happened(lambda: far.wait_event("CALL_CLOSED", 10)), "1002's call closed")
+    rang = _happened(lambda: phone.wait_for(lambda: len(phone.bursts) > n0, 10, "ring-back"))
+    tr.check(rang, "the phone is rung back for 1003, still on hold")
+    phone.off_hook(bounce_ms=5)
+    tr.note("phone: answers the ring-back", "answer")
+    _hears(tr, phone, WAITING_HZ, "1003 resumed")
     phone.on_hook(bounce_ms=5)
     tr.note("phone: handset replaced", "on-hook")
-    tr.check(_happened(lambda: far.wait_event("CALL_CLOSED", 10)), "baresip closed the call")
+    tr.check(_happened(lambda: waiting.wait_event("CALL_CLOSED", 10)), "1003's call closed")
 
 
 def picture(tr, path, phone, msgs, names):
     """timeline.png from what the phone recorded and the SIP in the capture."""
-    short = {"ATA": "A", "Kamailio": "K", "baresip": "B"}
+    short = {"ATA": "A", "Kamailio": "K", "baresip": "B", "1003": "C"}
     sip = []
     for f in msgs:
         t, src, sport, dport, method, code, cseq, epoch = (f + [""] * 8)[:8]
