@@ -33,16 +33,14 @@ class _Any:
         return object
 
 
-def esp32_board(machine):
-    """boards/esp32_ag1171/board.py loaded into its own namespace (the name `board`
-    is the sim's on this path), its chip-only imports stood in for."""
-    saved = {n: sys.modules.get(n) for n in ("machine", "network", "esp32")}
-    sys.modules["machine"] = machine
-    sys.modules["network"] = _Any()
-    sys.modules["esp32"] = _Any()
+def _load_board(path, stand_ins):
+    """A board module loaded into its own namespace (the name `board` is the sim's on
+    this path), with sys.modules entries stood in for its chip-only imports."""
+    saved = {n: sys.modules.get(n) for n in stand_ins}
+    sys.modules.update(stand_ins)
     try:
-        ns = {"__name__": "esp32_board"}
-        with open(_root() + "/boards/esp32_ag1171/board.py") as f:
+        ns = {"__name__": path.replace("/", "_")}
+        with open(_root() + "/boards/" + path) as f:
             exec(f.read(), ns)
         return ns
     finally:
@@ -51,6 +49,11 @@ def esp32_board(machine):
                 sys.modules.pop(n, None)
             else:
                 sys.modules[n] = m
+
+
+def esp32_board(machine):
+    return _load_board("esp32_ag1171/board.py",
+                       {"machine": machine, "network": _Any(), "esp32": _Any()})
 
 
 def _root():
@@ -101,25 +104,12 @@ def test_sim_board_records_the_clock():
 
 
 def rp2_board():
-    """boards/rp2_ag1171/board.py's check_config, its chip-only imports stood in for
-    (the clock itself is set in Board(), which needs the PIO)."""
-    names = ("machine", "network", "rp2", "uctypes", "pio_programs")
-    saved = {n: sys.modules.get(n) for n in names}
+    """boards/rp2_ag1171/board.py's check_config (the clock itself is set in Board(),
+    which needs the PIO)."""
     m = _Machine()
     m.mem32 = None
-    for n in names:
-        sys.modules[n] = m if n == "machine" else _Any()
-    try:
-        ns = {"__name__": "rp2_board"}
-        with open(_root() + "/boards/rp2_ag1171/board.py") as f:
-            exec(f.read(), ns)
-        return ns
-    finally:
-        for n, mod in saved.items():
-            if mod is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = mod
+    return _load_board("rp2_ag1171/board.py", {"machine": m, "network": _Any(), "rp2": _Any(),
+                                              "uctypes": _Any(), "pio_programs": _Any()})
 
 
 def test_rp2_accepts_its_clocks_only():
