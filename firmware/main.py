@@ -36,7 +36,8 @@ class App:
         self.calls = None
         self.sip = None
         self.supervisor = None
-        self.updater = None
+        self._updater_obj = None
+        self._board_name = None     # set once the firmware is up: the OTA agent may load
         self.ota_boot = _OTA[0] if _OTA else None
         self.version = self.ota_boot.version if self.ota_boot else VERSION
         self.log_sink = _LOG_SINK
@@ -74,17 +75,30 @@ class App:
         sup.spawn("line", self.line.run)
         sup.spawn("watchdog", self._feed_watchdog)
         sup.spawn("config_keeper", self._keep_config_when_registered)
-        self.updater = self._updater(board.Board.name)
-        if self.updater is not None and self.updater.on_trial:
-            sup.spawn("ota_probation", self.updater.probation)
-        if self.updater is not None and cfg["ota"]["interval_h"]:
-            sup.spawn("ota_schedule", self.updater.schedule)
+        self._board_name = board.Board.name
+        # The OTA agent (~7 KB of heap on x64) loads now only if a version is on trial
+        # or pulls are scheduled; otherwise when the console first asks for it (ota()).
+        trial = (self.ota_boot is not None and self.ota_boot.trial) or bool(_OTA_FW)
+        if trial or cfg["ota"]["interval_h"]:
+            u = self.updater
+            if u is not None and u.on_trial:
+                sup.spawn("ota_probation", u.probation)
+            if u is not None and cfg["ota"]["interval_h"]:
+                sup.spawn("ota_schedule", u.schedule)
         await self.calls.start()
         log("ready: SIP %s@%s:%d from %s:%d" % (cfg["sip"]["user"], cfg["sip"]["server"],
                                                cfg["sip"]["port"], ip, cfg["sip"]["sip_port"]))
         await sup.spawn("console", Console(self).run)   # returns on `shutdown`
         log("console: shutting down")
         await self.calls.stop()
+
+    @property
+    def updater(self):
+        """The OTA agent, made on first use once the firmware is up; None before that,
+        in safe mode, or in a build without lib/ota."""
+        if self._updater_obj is None and self._board_name is not None:
+            self._updater_obj = self._updater(self._board_name)
+        return self._updater_obj
 
     def _updater(self, board_name):
         """The OTA agent (lib/ota/agent.py) with what only the firmware knows."""
