@@ -112,6 +112,8 @@ class CallControl:
         self.media = media
         line.stutter_on = self.mwi_cfg.get("stutter", True)
         line.vmwi_on = self.mwi_cfg.get("visual", True)
+        lc = self.cfg.get("line", {})
+        media.set_gains(lc.get("rx_gain_db", 0), lc.get("tx_gain_db", 0))
 
     # -- message waiting ------------------------------------------------------------
     def _notify(self, msg):

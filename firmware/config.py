@@ -52,6 +52,13 @@ SCHEMA = {
         # a second call during a call: waiting tone + caller ID, hook flash swaps
         # (firmware/cidcw.py, callctl.py); false: it gets 486 Busy Here
         "call_waiting": (bool, True, _ANY),
+        # gains in whole dB on the call's audio (firmware/media.py): rx toward the
+        # earpiece, tx from the microphone toward the network (after DTMF detection)
+        "rx_gain_db": (int, 0, (-12, 12)),
+        "tx_gain_db": (int, 0, (-12, 12)),
+        # how a key pressed in a call reaches the far end: RFC 4733 telephone-events,
+        # in the audio only, or SIP INFO application/dtmf-relay (firmware/callctl.py)
+        "dtmf_method": (str, "rfc4733", ("rfc4733", "inband", "info")),
     },
     "mwi": {                                        # message waiting (RFC 3842)
         "subscribe": (bool, False, _ANY),           # SUBSCRIBE to message-summary (else

@@ -4,6 +4,7 @@
 # concealment), or silence. Buffers are made once; the frame path never allocates.
 from array import array
 
+import micropython
 from dsp import g711
 from dsp.dtmf import DtmfDetector
 from dsp.tone import ToneGen, dtmf_freqs, preset
@@ -16,6 +17,36 @@ _PREROLL = 2             # frames queued before the earpiece starts (again): a l
                          # frame then shifts the stream instead of cutting a gap in it
 
 _DTMF_LEVEL_DBM0 = -10   # per tone, for keys the far end sends as RFC 4733 events
+
+_UNITY = 4096           # gain 1.0 in Q12
+GAIN_DB_MAX = 12         # line.rx_gain_db / tx_gain_db: -12..+12 dB in whole dB
+
+
+def gain_q12(db):
+    """Gain `db` (whole dB) as a Q12 multiplier: round(4096 * 10^(db/20)); at +12 dB
+    3.98 (16306), so a sample times it stays within 32 bits."""
+    if not -GAIN_DB_MAX <= db <= GAIN_DB_MAX:
+        raise ValueError("gain %r dB: -%d..%d" % (db, GAIN_DB_MAX, GAIN_DB_MAX))
+    return int(_UNITY * 10 ** (db / 20) + 0.5)
+
+
+@micropython.viper
+def apply_gain(src: ptr16, dst: ptr16, n: int, q: int):
+    """dst[i] = src[i] * q / 4096, rounded, saturated to int16 (no wrap). src may be dst."""
+    end = uint(src) + uint(n + n)
+    while uint(src) < end:
+        x = int(src[0])
+        if x & 0x8000:
+            x -= 0x10000            # ptr16 loads are unsigned: sign-extend
+        y = (x * q + 2048) >> 12    # arithmetic shift: rounds half up on both signs
+        if y > 32767:
+            y = 32767
+        elif y < -32768:
+            y = -32768
+        dst[0] = y
+        src = ptr16(uint(src) + 2)
+        dst = ptr16(uint(dst) + 2)
+
 
 _ENCODERS = {0: g711.ulaw_encode, 8: g711.alaw_encode}
 _DECODERS = {0: g711.ulaw_decode, 8: g711.alaw_decode}
@@ -35,6 +66,13 @@ class Media:
         self.silence = array("h", bytes(2 * FRAME_SAMPLES))
         self.payload_out = bytearray(FRAME_SAMPLES)
         self.payload_in = bytearray(FRAME_SAMPLES)
+        # Line gains (line.rx_gain_db / tx_gain_db) as Q12 multipliers; 4096 (0 dB)
+        # skips the multiply. The tx gain writes into mic_gained, not the codec's
+        # buffer; the rx gain works in place on the earpiece frame.
+        self.rx_q = _UNITY
+        self.tx_q = _UNITY
+        self.mic_gained = array("h", bytes(2 * FRAME_SAMPLES))
+        self.mute_tx = False     # the phone's DTMF digit goes as SIP INFO: silence instead
         self._rx_fill = 0        # rx buffer the codec is filling
         self._rx_ready = -1      # rx buffer completed and waiting to be processed
         self._tx_head = 0        # next tx buffer to prepare
@@ -98,12 +136,19 @@ class Media:
         # Per frame: what is used twice is read into a local once.
         self.counts["frames"] += 1
         n = FRAME_SAMPLES
+        # The detector hears the phone before the tx gain: a user's gain does not
+        # change which digits are detected (nor their level/twist checks).
         if self.dtmf_listening:
             self.dtmf.process(mic, n)
         rtp = self.rtp
         if rtp is not None:
             if self.sending:
                 payload = self.payload_out
+                if self.mute_tx:
+                    mic = self.silence          # a digit sent as SIP INFO: not in the audio
+                elif self.tx_q != _UNITY:
+                    apply_gain(mic, self.mic_gained, n, self.tx_q)
+                    mic = self.mic_gained
                 self.encode(mic, payload, n)
                 rtp.send(payload)
             else:
@@ -141,6 +186,11 @@ class Media:
             zero_fill(out, 0, n)
             if plc is not None:
                 plc.good(out)   # keeps the concealer's delay line in step
+            return
+        # The rx gain on the far end's audio (decoded or concealed), after the
+        # concealer took its copy: its history stays at the received level.
+        if self.rx_q != _UNITY:
+            apply_gain(out, out, n, self.rx_q)
 
     def _dtmf_start(self, digit, _start_ms):
         if self.on_dtmf is not None:
@@ -151,6 +201,13 @@ class Media:
             self.on_dtmf(digit, False)
 
     # -- control -------------------------------------------------------------------
+    def set_gains(self, rx_db, tx_db):
+        """line.rx_gain_db (the far end's audio to the earpiece; call-progress tones
+        and caller ID keep their plan's levels) and line.tx_gain_db (the phone's
+        microphone to the network, after the DTMF detector)."""
+        self.rx_q = gain_q12(rx_db)
+        self.tx_q = gain_q12(tx_db)
+
     def listen_dtmf(self, on):
         if on and not self.dtmf_listening:
             self.dtmf.reset()
@@ -210,6 +267,7 @@ class Media:
         if self.rtp is not None and self.on_call is not None:
             self.on_call(False)
         self.sending = False
+        self.mute_tx = False
         rtp = self.rtp
         self.rtp = None
         if rtp is not None:

@@ -53,3 +53,21 @@ def test_bool_is_not_an_int():
 
 def test_redacted_hides_password():
     eq(config.redacted(config.parse(GOOD))["sip"]["password"], "***", "redacted")
+
+
+def test_line_gains_and_dtmf_method():
+    c = config.parse(GOOD)
+    eq((c["line"]["rx_gain_db"], c["line"]["tx_gain_db"]), (0, 0), "gains default to 0 dB")
+    eq(c["line"]["dtmf_method"], "rfc4733", "DTMF method default")
+    ok = config.parse('{"sip": {"server": "h", "user": "1001"}, "line": {"rx_gain_db": -12, '
+                      '"tx_gain_db": 12, "dtmf_method": "info"}}')["line"]
+    eq((ok["rx_gain_db"], ok["tx_gain_db"], ok["dtmf_method"]), (-12, 12, "info"), "set")
+    line = '{"sip": {"server": "h", "user": "1001"}, "line": {%s}}'
+    bad(line % '"rx_gain_db": 13', "line.rx_gain_db", ["-12..12", "13"])
+    bad(line % '"tx_gain_db": -13', "line.tx_gain_db", ["-12..12", "-13"])
+    bad(line % '"tx_gain_db": 1.5', "line.tx_gain_db", ["integer", "1.5"])   # whole dB
+    bad(line % '"rx_gain_db": "6"', "line.rx_gain_db", ["integer"])
+    bad(line % '"rx_gain_db": true', "line.rx_gain_db", ["integer"])
+    bad(line % '"dtmf_method": "rfc2833"', "line.dtmf_method",
+        ["rfc4733/inband/info", "rfc2833"])
+    bad(line % '"dtmf_method": "INFO"', "line.dtmf_method", ["one of"])

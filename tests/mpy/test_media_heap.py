@@ -142,3 +142,43 @@ def test_caller_id_frames_do_not_allocate():
     eq(m.caller_id_active(), True, "sending")
     frames_locked(m, mic, 40)      # ~0.6 s of Bell 202: the whole message, then silence
     eq(m.caller_id_active(), False, "sent to its end under the lock")
+
+
+def test_call_frames_with_gains_that_saturate_do_not_allocate():
+    # line.rx_gain_db, then line.tx_gain_db, at +12 dB on a loud microphone: each
+    # multiply runs (and clips) in locked frames, and muted frames (a digit sent as
+    # SIP INFO) too. The session talks to itself: the earpiece gets our own audio.
+    port = free_even_port()
+    rtp = RtpSession("127.0.0.1", port)
+    rtp.open()
+    rtp.set_remote("127.0.0.1", port)
+    m = Media(Port())
+    m.listen_dtmf(True)
+    m.start_call(rtp, 0, Concealer(FRAME_SAMPLES))
+    mic = array("h", bytes(2 * FRAME_SAMPLES))
+    for i in range(FRAME_SAMPLES):
+        mic[i] = (i % 16 - 8) * 3000           # -24000..21000: x3.98 clips
+    frames(m, mic, 30)
+    heard = []
+    for rx, tx in ((12, 0), (0, 12)):
+        m.set_gains(rx, tx)
+        micropython.heap_lock()
+        try:
+            for k in range(60):
+                m.mute_tx = 40 <= k < 44
+                frames(m, mic, 1)
+        finally:
+            micropython.heap_unlock()
+        h = m.tx_bufs[(m._tx_head - 1) % len(m.tx_bufs)]
+        heard.append((min(h), max(h)))
+    st = rtp.stats
+    rtp.close()
+    if st["received"] < 100:
+        raise AssertionError("the call path did not run: %r" % (st,))
+    eq(heard[0], (-32768, 32767), "rx gain +12 dB on ~24000 peaks: clipped, both signs")
+    g = m.mic_gained
+    eq((min(g), max(g)), (-32768, 32767), "tx gain saturates, both signs")
+    for i in range(FRAME_SAMPLES):
+        if (mic[i] > 0) != (g[i] > 0) or (mic[i] < 0) != (g[i] < 0):
+            raise AssertionError("sample %d wrapped: %d -> %d" % (i, mic[i], g[i]))
+    eq(g[9], 11943, "3000 x 16306 / 4096 (+12 dB in Q12), rounded")
