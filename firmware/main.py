@@ -86,6 +86,9 @@ class App:
             if u is not None and cfg["ota"]["interval_h"]:
                 sup.spawn("ota_schedule", u.schedule)
         await self.calls.start()
+        # The config's schema tables (~12 KB on x64) are only needed to check a config:
+        # dropped now, imported again if the console asks (console.config()).
+        sys.modules.pop("config", None)
         log("ready: SIP %s@%s:%d from %s:%d" % (cfg["sip"]["user"], cfg["sip"]["server"],
                                                cfg["sip"]["port"], ip, cfg["sip"]["sip_port"]))
         await sup.spawn("console", Console(self).run)   # returns on `shutdown`

@@ -5,8 +5,6 @@
 # never a reset loop: on a board either would leave the phone dead.
 import os
 
-import config
-
 SAFE_RETRY_MS = 5000     # safe mode: look for a usable config this often
 LAST_GOOD = "config.good.json"   # the last config that registered with the PBX
 
@@ -26,6 +24,9 @@ def load(path, board_check, log):
 
 
 def _try(path, board_check, log):
+    # imported here, not at the top: once the firmware is up main.py drops the config
+    # module (its schema tables) from the heap, and nothing here may hold it
+    import config
     try:
         cfg = config.load(path)
     except config.ConfigError as e:

@@ -187,6 +187,18 @@ def test_log_level_quiet_and_back(sim):
     console(sim, "app.supervisor.log('shown line')", r"\] shown line")
 
 
+def test_config_at_the_console_after_boot_is_read_again_and_redacted(sim):
+    """Once the firmware is up it drops the config module (main.py: the schema tables
+    are heap it no longer needs); `config` at the console imports it again and prints
+    the running config with the password hidden."""
+    sim.wait_log(r"ready: SIP", 15)
+    console(sim, "'config' in __import__('sys').modules", r"\nFalse\r?\n")
+    m = console(sim, "config", r"\n(\{\"[^\n]*\})\r?\n")
+    shown = json.loads(m.group(1))
+    assert shown["sip"]["user"] == "1001" and shown["sip"]["password"] == "***", shown
+    assert "secret1" not in m.group(1)
+
+
 def test_reset_at_the_prompt_ends_the_call_and_the_board_boots_again(pbx, ata):
     kam, far = pbx
     sim, phone = ata
