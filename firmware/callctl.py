@@ -100,6 +100,7 @@ class CallControl:
         # it); `other` is a second call: waiting (not answered: other_rtp None) or on
         # hold (other_rtp its RTP session, other_pt its payload type). Only one.
         self.call_waiting = cfg.get("line", {}).get("call_waiting", True)
+        self.dtmf_method = cfg.get("line", {}).get("dtmf_method", "rfc4733")
         self.pt = 0
         self.other = None
         self.other_rtp = None
@@ -169,10 +170,28 @@ class CallControl:
         elif self.alert is not None and kind in ("dtmf_down", "dtmf_up") and \
                 self.alert.ack(value, _ticks()):
             pass                  # the phone's answer to the CAS: not for the far end
-        elif kind == "dtmf_down" and self.rtp is not None:
-            self.log("call: DTMF %s -> RFC 4733" % value)
-            self.rtp.event_start(value)
-        elif kind == "dtmf_up" and self.rtp is not None:
+        elif kind in ("dtmf_down", "dtmf_up") and self.rtp is not None:
+            self._dtmf(value, kind == "dtmf_down")
+
+    def _dtmf(self, key, down):
+        """A key the phone pressed in a call, sent by line.dtmf_method: rfc4733
+        telephone-events (they replace the audio packets while the key is down);
+        inband: nothing here, the key stays in the audio; info: SIP INFO
+        application/dtmf-relay at the key's start, the audio muted until its end."""
+        method = self.dtmf_method
+        if method == "inband":
+            if down:
+                self.log("call: DTMF %s -> in-band" % key)
+        elif method == "info":
+            if down:
+                call = self.call
+                sent = call is not None and call.info_dtmf(key)
+                self.log("call: DTMF %s -> SIP INFO%s" % (key, "" if sent else " not sent"))
+            self.media.mute_tx = down
+        elif down:
+            self.log("call: DTMF %s -> RFC 4733" % key)
+            self.rtp.event_start(key)
+        else:
             self.rtp.event_end()
 
     def _place(self, number):

@@ -195,7 +195,8 @@ class Call(InDialog):
         if self.state != "ended":
             self._set("ended", "rejected")
 
-    def _send_in_dialog(self, method, body=None, on_response=None, extra=None):
+    def _send_in_dialog(self, method, body=None, on_response=None, extra=None,
+                        ctype="application/sdp"):
         """(request, client transaction or None). `extra`: headers added before sending."""
         req = self.dialog.request(method)
         self.ua.add_via(req)
@@ -207,7 +208,7 @@ class Call(InDialog):
             for k, v in extra:
                 req.add(k, v)
         if body:
-            req.add("content-type", "application/sdp")
+            req.add("content-type", ctype)
             req.body = body
         return req, self.ua.send_request(req, self.dialog.next_hop(), on_response,
                                          self._in_dialog_timeout if method == "INVITE" else None)
@@ -422,6 +423,15 @@ class Call(InDialog):
             self._set("ended", "cancel")
 
     # ---- both directions
+    def info_dtmf(self, key, duration_ms=160):
+        """Send key (0-9 * # A-D) as SIP INFO application/dtmf-relay, the de-facto
+        format (Cisco, Asterisk, baresip). True when sent (a confirmed dialog)."""
+        if self.state != "confirmed" or self.dialog is None:
+            return False
+        _, tx = self._send_in_dialog("INFO", "Signal=%s\r\nDuration=%d\r\n" % (
+            key, duration_ms), None, None, "application/dtmf-relay")
+        return tx is not None
+
     def hangup(self):
         st = self.state
         if st == "ended":
