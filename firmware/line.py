@@ -1,6 +1,9 @@
 # Line controller: the state of one FXS line. Turns hook events into off-hook,
 # digits, flash and hang-up for call control; rings the phone; plays the
 # call-progress tones of the country plan. A state machine stepped by poll(now_ms).
+# Event-driven: the task sleeps until the hook switch moves (a pin interrupt's edge,
+# or an event from the 2 ms sampler, sets the port's flag) or the next deadline (the
+# detector's debounce, hang-up and digit gap; the line's own timers).
 import time
 
 import digitmap
@@ -19,7 +22,8 @@ LOCKOUT = "lockout"      # off-hook too long after a tone: silence until hang-up
 
 _FALLBACK = {"reorder": "congestion"}   # a plan without its own reorder tone
 _ANY_NUMBER = "(*x.T|x.T)"   # digit map of a country plan without one: the old fixed pause
-_POLL_MS = 5             # event-queue poll period: ring trip within debounce + 5 ms
+_POLL_MS = 5             # poll period while caller ID or the lamp message is under way
+_IDLE_MS = 1000          # the longest sleep: nothing due (a request wakes the task)
 
 # Pulses -> digit. Most of the world: n pulses = n (10 = 0); New Zealand: 10 - n;
 # Sweden: n - 1.
@@ -35,12 +39,17 @@ class Line:
         self.slic = port.slic
         self.timer = port.hook_timer
         self.hard_timers = port.hard_timers
+        self.hook_pin = port.hook_pin       # edges from its irq(); None: sample with timer
+        self.hard_pin_irq = port.hard_pin_irq
+        self.ticks = port.ticks_ms or time.ticks_ms   # the clock edges are stamped with
+        self.flag = port.new_flag() if port.new_flag is not None else None
+        self._det_due = None                 # the detector's next deadline (self.ticks)
         self.plan = plan
         self.media = media
         media.on_dtmf = self.dtmf
         self.on_event = on_event
         self.log = log
-        self.det = hook.HookDetector(
+        self.det = (hook.HookDetector if self.hook_pin is None else hook.EdgeDetector)(
             debounce_ms=lcfg["debounce_ms"], flash_min_ms=lcfg["flash_min_ms"],
             flash_max_ms=lcfg["flash_max_ms"], hangup_ms=lcfg["hangup_ms"],
             digit_gap_ms=lcfg["digit_gap_ms"])
@@ -73,26 +82,91 @@ class Line:
         self.digits = ""
         self.deadline = None
         self.tone_name = None
-        self.now = time.ticks_ms()   # time of the last poll: the line's clock
+        self.clock = time.ticks_ms   # the line's clock
+        self.now = self.clock()      # read at each poll and each request
         self.counts = {"off_hook": 0, "digits": 0, "flash": 0, "ring_trips": 0}
 
     # -- running ------------------------------------------------------------------
     def start(self):
-        self.det.reset(1 if self.slic.off_hook() else 0)
-        self.timer.init(period=hook.HOOK_SAMPLE_MS, callback=self._sample,
-                        hard=self.hard_timers)
+        self._reset_det(1 if self.slic.off_hook() else 0)
+        pin = self.hook_pin
+        if pin is None:
+            self.timer.init(period=hook.HOOK_SAMPLE_MS, callback=self._sample,
+                            hard=self.hard_timers)
+        elif self.hard_pin_irq:
+            pin.irq(handler=self._edge, trigger=pin.IRQ_RISING | pin.IRQ_FALLING, hard=True)
+        else:   # the ESP32 port's Pin.irq takes no `hard`: its handlers are scheduled
+            pin.irq(handler=self._edge, trigger=pin.IRQ_RISING | pin.IRQ_FALLING)
+
+    def _reset_det(self, level):
+        if self.hook_pin is None:
+            self.det.reset(level)
+        else:
+            self.det.reset(level, self.ticks())
+        self._det_due = None
 
     def _sample(self, _t):
-        self.det.sample(self.slic.shk())
+        """The 2 ms sampler (a timer callback): wakes the task only for an event."""
+        det = self.det
+        head = det._head
+        det.sample(self.slic.shk())
+        if det._head != head and self.flag is not None:
+            self.flag.set()
+
+    def _edge(self, _pin):
+        """SHK moved (the pin interrupt; hard on some ports: no allocation): its level
+        and the time, for the task."""
+        self.det.edge(self.slic.shk(), self.ticks())
+        if self.flag is not None:
+            self.flag.set()
+
+    def _wake(self):
+        """A request changed what the task waits for: it looks again now."""
+        if self.flag is not None:
+            self.flag.set()
+
+    def _request(self):
+        """A request from another task: the time now (the task may have slept long)."""
+        self.now = self.clock()
 
     async def run(self):
         import asyncio
+        flag = self.flag
         while True:
-            await asyncio.sleep_ms(_POLL_MS)
-            self.poll(time.ticks_ms())
+            now = self.clock()
+            self.poll(now)
+            ms = self.wait_ms(now)
+            if flag is None:          # nothing sets a flag: look every _POLL_MS
+                await asyncio.sleep_ms(min(ms, _POLL_MS))
+                continue
+            try:
+                await asyncio.wait_for_ms(flag.wait(), ms)
+            except asyncio.TimeoutError:
+                pass
+
+    def wait_ms(self, now):
+        """How long the task may sleep after poll(now) unless the flag wakes it: until
+        the detector's next deadline, the line's timer or the stutter's end; _POLL_MS
+        while caller ID or the lamp message is under way; else _IDLE_MS."""
+        ms = _POLL_MS if self.clip.busy else _IDLE_MS
+        if self.deadline is not None:
+            ms = min(ms, time.ticks_diff(self.deadline, now))
+        if self.stutter_until is not None:
+            ms = min(ms, time.ticks_diff(self.stutter_until, now))
+        if self._det_due is not None:
+            ms = min(ms, time.ticks_diff(self._det_due, self.ticks()))
+        return max(1, ms)
 
     def poll(self, now):
         self.now = now
+        if self.hook_pin is not None:
+            det = self.det
+            t = self.ticks()
+            det.poll(t)               # the edges queued so far
+            level = self.slic.shk()
+            if level != det.raw:      # an interrupt lost (scheduler queue full) or on its way
+                det.level(level, t)
+            self._det_due = det.poll(t)
         while True:
             ev = self.det.pop()
             if ev is None:
@@ -131,12 +205,14 @@ class Line:
         if waiting != self.mwi:
             self.log("line: messages waiting: %s" % ("yes" if waiting else "no"))
         self.mwi = waiting
+        self._wake()
 
     def ring(self, number=None, name=None, private=False, cadence=None):
         """Ring with the country cadence (or a distinctive one), presenting caller ID
         when there is a caller."""
         if self.state != IDLE:
             return False
+        self._request()
         if self.clip.busy:
             self.clip.stop()              # a lamp message cut short: sent again later
         self.ring_cadence = cadence or self.plan["ring_cadence"]
@@ -145,6 +221,7 @@ class Line:
         if not (clip and self.clip.before_ring):
             self._ring_now()
         self._enter(RINGING)
+        self._wake()                      # caller ID: polled while it goes
         return True
 
     def _ring_now(self):
@@ -159,11 +236,12 @@ class Line:
     def recover(self):
         """After a crash elsewhere (the call is already ended): ring and caller ID off,
         then the state the hook switch is in now: dial tone off-hook, idle on-hook."""
+        self._request()
         self.clip.stop()
         self.slic.ring_stop()
         self.digits = ""
         off = self.slic.off_hook()
-        self.det.reset(1 if off else 0)
+        self._reset_det(1 if off else 0)
         if off:
             self.play("dial")
             self._enter(DIALTONE, self.first_digit_ms)
@@ -176,6 +254,7 @@ class Line:
         """Play a call-progress tone of the country plan (None: silence); "reorder"
         is the congestion tone in a plan that has no reorder tone of its own;
         "stutter" is bursts of the dial tone, then the dial tone (poll switches)."""
+        self._request()
         self.tone_name = name
         self.stutter_until = None
         spec = None
@@ -187,11 +266,13 @@ class Line:
             # switch lands inside a burst, so the heard off-times stay exact whatever
             # the poll and frame phases are
             self.stutter_until = time.ticks_add(self.now, bursts * (on + off) + on // 2)
+            self._wake()
         elif name:
             spec = self.plan.get(name) or self.plan[_FALLBACK.get(name, name)]
         self.media.play_tone(spec)
 
     def connected(self):
+        self._request()
         self.play(None)
         self._enter(CALL)
 
@@ -199,6 +280,7 @@ class Line:
         """The attempt or the call ended from the far side: `tone` (busy, reorder,
         congestion) for fail_tone_ms, then the plan's howler for howler_ms, then
         silence (lock-out) until the phone is hung up."""
+        self._request()
         if self.state in (IDLE, RINGING):
             self.stop_ring()
             return
@@ -208,12 +290,15 @@ class Line:
     def await_answer(self, timeout_ms):
         """An outgoing call rings at the far end: if it is not answered (connected())
         within timeout_ms, call control is told "no_answer"."""
+        self._request()
         if self.state == CALL and self.deadline is None:   # a second 180 restarts nothing
             self.deadline = time.ticks_add(self.now, timeout_ms)
+            self._wake()
 
     def dtmf(self, ch, down):
         """A touch-tone key heard by the media pipeline: down at its start, up at its
         end. Dialling uses the start (prompt); a call is told both (RFC 4733)."""
+        self._request()
         if self.state in (DIALTONE, DIALING):
             if down:
                 self._digit(ch, self.now)
@@ -233,6 +318,7 @@ class Line:
             self.deadline = None
         else:
             self.deadline = time.ticks_add(self.now if now is None else now, timeout_ms)
+            self._wake()
 
     def _hook_event(self, code, value, now):
         if code == hook.EV_OFF_HOOK:
@@ -263,6 +349,7 @@ class Line:
                 if self.tone_name:
                     self.play(None)          # first pulse silences dial tone
                 # a digit is being dialled: the inter-digit time runs from its end
+                # (only later than what the task waits for: called from poll)
                 self.deadline = time.ticks_add(now, self.interdigit_ms)
         elif code == hook.EV_DIGIT:
             if self.state in (DIALTONE, DIALING):

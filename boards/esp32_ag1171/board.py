@@ -1,10 +1,19 @@
 # ESP32 + AG1171 board: pins from board.json, the ring's F/R waveform from an RMT
 # channel (hardware-timed: the ESP32's timer callbacks are soft, and a garbage
 # collection or a long task would stretch a ring toggled from one), its cadence and
-# RM from a timer, SHK sampled on another, audio through two I2S peripherals at
-# 8 kHz, network from the config (Wi-Fi station, or Ethernet where board.json names
-# a PHY).
+# RM from a timer, SHK's edges from its pin interrupt (Pin.irq, both edges, stamped
+# with time.ticks_ms: the line sleeps until one comes or a deadline passes; no 2 ms
+# sampling timer), audio through two I2S peripherals at 8 kHz, network from the
+# config (Wi-Fi station, or Ethernet where board.json names a PHY).
+#
+# The ESP32 port's pin interrupt handlers are always scheduled (mp_sched_schedule, as
+# its timer callbacks are; Pin.irq takes no `hard` there): a handler runs late by the
+# scheduler's latency, or a whole garbage collection, and reads SHK and the time when
+# it runs. The line then measures a break or a make that long off; a lost one (queue
+# full) is made good by the line reading SHK at its next wake. The sim models it
+# (sim.timing esp32).
 import json
+import time
 
 import esp32
 import machine
@@ -106,7 +115,9 @@ class Board:
             slic = AG1171(rm, fr, shk, Timer(p["ring_timer"]), ring=ring)
             rx = _i2s(p["i2s_rx"], I2S.RX)
             tx = _i2s(p["i2s_tx"], I2S.TX)
-            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, _thread_safe_flag))
+            # hook_timer (board.json) unused: the edges come from SHK's interrupt
+            self.ports.append(Port(slic, None, rx, tx, _thread_safe_flag, hook_pin=shk,
+                                   ticks_ms=time.ticks_ms))
 
     async def network_up(self):
         """Bring the network up as the config says; returns our IP address."""

@@ -4,7 +4,10 @@
 # esp32 F/R comes from the RMT, as on boards/esp32_ag1171 (vesp32.RMT, hardware-exact
 # edges); under rp2 from a hard timer; under ideal from the soft timer. The
 # environment variable ATA_SIM_RING (timer | rmt) overrides it, so a test can show
-# what the other source does under the same timing model.
+# what the other source does under the same timing model. The hook switch gives its
+# edges through Pin.irq, as on boards/esp32_ag1171: handlers scheduled (soft) under
+# esp32, run in the interrupt (hard) under rp2; ATA_SIM_HOOK=timer samples it every
+# 2 ms from a timer instead (the path of a board with neither).
 import json
 import os
 
@@ -59,6 +62,9 @@ class Board:
         self.ring_source = os.getenv("ATA_SIM_RING") or self.spec["ring_by_timing"][timing]
         if self.ring_source not in ("timer", "rmt"):
             raise ValueError("ATA_SIM_RING: timer or rmt, got %r" % self.ring_source)
+        self.hook_source = os.getenv("ATA_SIM_HOOK") or "irq"
+        if self.hook_source not in ("timer", "irq"):
+            raise ValueError("ATA_SIM_HOOK: timer or irq, got %r" % self.hook_source)
         self.link = PhoneLink("127.0.0.1", cfg["sim"]["phone_port"], log)
         I2S.codec = SimCodec(self.link)
         self.ports = []
@@ -69,6 +75,8 @@ class Board:
             self.link.watch(rm, "R")
             self.link.watch(fr, "F")
             shk.source = self.link.hook_level
+            shk.source_next = self.link.hook_next
+            self.link.hook_pin = shk
             # as an RP2040 board would, hard timer callbacks under its timing model
             hard = timing == "rp2"
             ring = _rmt_ring(p["ring_rmt"], fr) if self.ring_source == "rmt" else None
@@ -76,7 +84,9 @@ class Board:
                           ticks_ms=ticks_ms)
             rx = I2S(p["i2s_rx"], mode=I2S.RX, bits=16, format=I2S.MONO, rate=8000)
             tx = I2S(p["i2s_tx"], mode=I2S.TX, bits=16, format=I2S.MONO, rate=8000)
-            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag, hard))
+            self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag, hard,
+                                   hook_pin=shk if self.hook_source == "irq" else None,
+                                   hard_pin_irq=hard, ticks_ms=ticks_ms))
         import time
         self._t0 = time.ticks_ms()
 
@@ -99,5 +109,6 @@ class Board:
     def status(self):
         return {"board": self.name, "cpu_mhz": self.cpu_mhz,
                 "timing": self.cfg["sim"]["timing"], "ring": self.ring_source,
+                "hook": self.hook_source,
                 "timers": engine.stats, "phone_connected": self.link.writer is not None,
                 "frames_in": self.link.frames_in, "frames_out": self.link.frames_out}

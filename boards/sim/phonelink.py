@@ -23,6 +23,7 @@ class PhoneLink:
         self.server = None
         self._hook_level = 0          # on-hook while no phone is plugged in
         self._hook_schedule = []      # [(t_us, level)] in time order
+        self.hook_pin = None          # the SHK pin told each change (vmachine Pin.irq)
         self._mic = []
         self.out_pins = []
         self.frames_in = 0
@@ -43,8 +44,15 @@ class PhoneLink:
         """Level of the SHK line at sim time t_us (1 = off-hook)."""
         sched = self._hook_schedule
         while sched and sched[0][0] <= t_us:
-            self._hook_level = sched.pop(0)[1]
+            t, self._hook_level = sched.pop(0)
+            if self.hook_pin is not None:
+                self.hook_pin.sourced(t, self._hook_level)
         return self._hook_level
+
+    def hook_next(self):
+        """Sim time of the next scheduled SHK change, or None."""
+        sched = self._hook_schedule
+        return sched[0][0] if sched else None
 
     def take_mic_frame(self):
         return self._mic.pop(0) if self._mic else _SILENCE
@@ -83,6 +91,8 @@ class PhoneLink:
         # An unplugged phone is an on-hook phone.
         self._hook_schedule = [(clock.real_us(), 0)]
         self._mic = []
+        if self.hook_pin is not None:
+            self.hook_pin.source_moved()
 
     async def _serve(self, reader, writer):
         if self.writer is not None:
@@ -123,5 +133,7 @@ class PhoneLink:
                 off, level = struct.unpack(">IB", body[i:i + 5])
                 sched.append((base + off, 1 if level else 0))
             self._send(MSG_HOOK_ACK, struct.pack(">Q", base))
+            if self.hook_pin is not None:
+                self.hook_pin.source_moved()
         else:
             self.log("phone: bad message kind=%d len=%d" % (kind, len(body)))

@@ -53,7 +53,11 @@ def ticks_ms():
 
 class Pin:
     """A virtual GPIO. Output pins report level changes to a listener (the phone
-    link); input pins read a level function supplied by the wiring."""
+    link); input pins read a level function supplied by the wiring. An input pin's
+    irq() runs its handler at each change of that level: the wiring tells the pin the
+    time of its next scheduled change (source_next) and each change as its schedule
+    is consumed (sourced); the engine fires the interrupt at the change's time, the
+    handler run at once (hard) or scheduled like a soft timer callback (TIMING)."""
     IN = 1
     OUT = 3
     PULL_UP = 1
@@ -69,11 +73,48 @@ class Pin:
         self.peripheral = None    # a peripheral that drives the pad instead (vesp32.RMT)
         self.listener = None   # fn(pin, level, t_us) for outputs
         self.source = None     # fn(t_us) -> level for inputs
+        self.source_next = None   # fn() -> t_us of the source's next change, or None
+        self._irq = None
+        self._changes = []     # [(t_us, level)] consumed from the source, not yet fired
+        self._seen = []        # the last changes fired: the level at a past instant
+
+    def irq(self, handler=None, trigger=IRQ_RISING | IRQ_FALLING, *, priority=1, wake=None,
+            hard=False):
+        """machine.Pin.irq on an input: handler(pin) at each edge of `trigger`."""
+        if handler is None:
+            self._irq = None
+            engine.remove_pin(self)
+            return None
+        self._changes = []
+        self._seen = [(clock.now_us(), self.value())]
+        self._irq = _PinIRQ(self, handler, trigger, hard)
+        engine.add_pin(self)
+        return self._irq
+
+    def sourced(self, t_us, level):
+        """The wiring: the source went to `level` at t_us (in time order)."""
+        if self._irq is not None:
+            self._changes.append((t_us, level))
+
+    def source_moved(self):
+        """The wiring: the source's future changed (new schedule): wake the engine."""
+        if self._irq is not None:
+            engine.wake.set()
 
     def value(self, v=None):
         if v is None:
             if self.source is not None:
-                return self.source(clock.now_us())
+                now = clock.now_us()
+                level = self.source(now)
+                if self._irq is not None and clock.virtual is not None:
+                    # a callback reads the level at its own instant, not that of a
+                    # change already taken from the source after it
+                    level = self._seen[0][1]
+                    for t, lv in self._seen + self._changes:
+                        if t > now:
+                            break
+                        level = lv
+                return level
             return self._level
         self._out = 1 if v else 0
         if self.peripheral is None:   # as on a chip: a peripheral's pin ignores the GPIO
@@ -106,6 +147,24 @@ class Pin:
             self.drive(self._out)
 
 
+class _PinIRQ:
+    """A pin's interrupt, run like a timer's (engine._interrupt): hard at once, soft
+    through the scheduler queue (late, held by collections, lost when it is full)."""
+
+    def __init__(self, pin, handler, trigger, hard):
+        self.pin = pin
+        self.handler = handler
+        self.trigger = trigger
+        self.soft = not hard
+
+    def _run(self, at_us):
+        clock.virtual = at_us
+        try:
+            self.handler(self.pin)
+        finally:
+            clock.virtual = None
+
+
 class _Rand:
     """A small seeded generator (the same chip timing for the same seed)."""
 
@@ -123,7 +182,8 @@ class _Engine:
 
     def __init__(self):
         self.timers = []
-        self.wake = asyncio.Event()   # set when the first timer starts
+        self.pins = []                # input pins with an irq handler
+        self.wake = asyncio.Event()   # set when the first timer starts, or a pin's source moves
         self.task = None
         self.model = None             # TIMING[...]; None: ideal
         self.rand = None
@@ -182,7 +242,60 @@ class _Engine:
             if t.due_us <= now:
                 t._fire_once(now)
                 fired = True
+        for p in self.pins:
+            if self._pin_edges(p, now):
+                fired = True
         return self._run_queue(now) or fired
+
+    def _pin_edges(self, pin, now):
+        """Fire pin's interrupts for its source's changes up to now, in time order, each
+        at its own instant: consumed one scheduled change at a time, so a hard handler
+        reads the level at its change."""
+        fired = False
+        ch = pin._changes
+        while True:
+            if not ch:
+                nxt = pin.source_next()
+                if nxt is None or nxt > now:
+                    return fired
+                pin.source(nxt)           # consumes it: sourced() appends it
+                if not ch:
+                    return fired
+            t, level = ch.pop(0)
+            seen = pin._seen
+            if level == seen[-1][1]:
+                continue
+            seen.append((t, level))
+            if len(seen) > 16:
+                seen.pop(0)
+            irq = pin._irq
+            if irq is not None and irq.trigger & (Pin.IRQ_RISING if level else Pin.IRQ_FALLING):
+                self._interrupt(irq, t)
+                fired = True
+
+    def _next_due(self):
+        due = None
+        for t in self.timers:
+            if due is None or t.due_us < due:
+                due = t.due_us
+        if self.queue and (due is None or self.queue[0][0] < due):
+            due = self.queue[0][0]
+        for p in self.pins:
+            nxt = 0 if p._changes else p.source_next()
+            if nxt is not None and (due is None or nxt < due):
+                due = nxt
+        return due
+
+    def add_pin(self, pin):
+        if pin not in self.pins:
+            self.pins.append(pin)
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+        self.wake.set()
+
+    def remove_pin(self, pin):
+        if pin in self.pins:
+            self.pins.remove(pin)
 
     def add(self, t):
         if t not in self.timers:
@@ -197,10 +310,6 @@ class _Engine:
 
     async def _run(self):
         while True:
-            if not self.timers:
-                self.wake.clear()
-                await self.wake.wait()
-                continue
             now = clock.real_us()
             if self.step(now):
                 # One period per timer per pass, then yield: after a host stall the
@@ -208,9 +317,11 @@ class _Engine:
                 # pipeline), as a real chip's interrupts would with its main loop.
                 await asyncio.sleep_ms(0)
                 continue
-            due = min(t.due_us for t in self.timers)
-            if self.queue:
-                due = min(due, self.queue[0][0])
+            due = self._next_due()
+            if due is None:               # no timer, no pin change scheduled
+                self.wake.clear()
+                await self.wake.wait()
+                continue
             # Sleep until the next timer is due, rounded up to whole ms: rounding
             # down spun the loop with sleep_ms(0) before every 2 ms hook tick (a
             # quarter of a host core while idle). A callback still sees the exact

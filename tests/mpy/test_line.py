@@ -40,6 +40,7 @@ class Rig:
         self.line = line.Line(Port(self.slic, Timer(1), None, None, None), country.plan(code), lcfg or CFG["line"], self.tones,
                               lambda k, v: self.events.append((k, v)), log=lambda m: None)
         self.now = 0
+        self.line.clock = lambda: self.now   # requests read the fake clock too
 
     def run(self, ms, level=None):
         """Hold SHK at level for ms: sample every 2 ms, poll every 4 ms."""
