@@ -110,3 +110,111 @@ def test_hash_sends_at_once():
     r.line.dtmf_digit("2")
     r.line.dtmf_digit("#")
     eq(r.events[-1], ("number", "12"), "number sent by #")
+
+
+# -- The edge path: SHK's Pin.irq on the sim's engine, each chip's timing model ---------
+from vmachine import clock, engine, ticks_ms
+
+_NOW = [0]
+
+
+class HookSchedule:
+    """The phone's hook switch as the sim's phone link gives it: a schedule of (t_us,
+    level) consumed as time passes, each change told to the pin."""
+
+    def __init__(self, pin):
+        self.pin = pin
+        self.items = []
+        self.level = 0
+        pin.source = self.at
+        pin.source_next = lambda: self.items[0][0] if self.items else None
+
+    def at(self, t_us):
+        while self.items and self.items[0][0] <= t_us:
+            t, self.level = self.items.pop(0)
+            self.pin.sourced(t, self.level)
+        return self.level
+
+    def edge(self, t_ms, level, bounce_ms=5):
+        """As tools/ata/phone.py: the edge, then 1 ms chatter for bounce_ms."""
+        self.items.append((t_ms * 1000, level))
+        for i in range(1, bounce_ms):
+            self.items.append(((t_ms + i) * 1000, level if i % 2 == 0 else 1 - level))
+        self.items.append(((t_ms + bounce_ms) * 1000, level))
+
+
+class EdgeRig:
+    """A Line on Port.hook_pin: the engine on a fake host clock fires SHK's interrupt;
+    the task is played as the event loop runs it: poll() after an edge came in, and
+    when wait_ms() runs out."""
+
+    def __init__(self, timing, seed=1):
+        real_us = clock.real_us
+        clock.real_us = lambda: _NOW[0]
+        self._restore = lambda: setattr(clock, "real_us", real_us)
+        _NOW[0] = 0
+        engine.timers[:] = []
+        engine.pins[:] = []
+        engine.queue[:] = []
+        engine.last_run_us = 0
+        engine.gc_end_us = 0
+        for k in engine.stats:
+            engine.stats[k] = 0
+        engine.set_timing(timing, seed)
+        self.shk = Pin("SHK", Pin.IN)
+        self.hook = HookSchedule(self.shk)
+        self.slic = AG1171(Pin("RM", Pin.OUT, value=0), Pin("FR", Pin.OUT, value=1),
+                           self.shk, Timer(0), hard_timer=timing == "rp2", ticks_ms=ticks_ms)
+        self.events = []
+        port = Port(self.slic, None, None, None, None, hook_pin=self.shk,
+                    hard_pin_irq=timing == "rp2", ticks_ms=ticks_ms)
+        self.line = line.Line(port, country.plan("US"), CFG["line"], Tones(),
+                              lambda k, v: self.events.append((k, v)), log=lambda m: None)
+        self.line.clock = ticks_ms
+        self.line.start()
+
+    def run_until(self, t_ms):
+        det = self.line.det
+        wake = 0
+        while _NOW[0] < t_ms * 1000:
+            _NOW[0] += 250
+            seen = det._ehead
+            while engine.step(_NOW[0]):
+                pass
+            now = ticks_ms()
+            if det._ehead != seen or now >= wake:
+                self.line.poll(now)
+                wake = now + self.line.wait_ms(now)
+
+    def close(self):
+        self.shk.irq(None)
+        self._restore()
+
+
+def test_edges_from_pin_irq_under_each_chips_timing():
+    for timing in ("ideal", "esp32", "rp2"):
+        r = EdgeRig(timing)
+        try:
+            r.hook.edge(100, 1)
+            t = 600
+            for d in "1905":        # 10 pps, 60 % break, 5 ms chatter after every edge
+                for _ in range(10 if d == "0" else int(d)):
+                    r.hook.edge(t, 0)
+                    r.hook.edge(t + 60, 1)
+                    t += 100
+                t += 500
+            r.hook.edge(t, 0)       # a 300 ms flash
+            r.hook.edge(t + 300, 1)
+            r.hook.edge(t + 800, 0)  # and on-hook for good
+            r.run_until(t + 2000)
+            got = [e for e in r.events if e[0] in ("off_hook", "digit", "flash", "hang_up")]
+            eq(got, [("off_hook", None)] + [("digit", d) for d in "1905"] +
+               [("flash", None), ("hang_up", None)], timing + ": events")
+            eq(engine.timers, [], timing + ": no sampling timer")
+            st = engine.stats
+            if timing == "esp32":   # soft: scheduled like a timer callback, so late
+                eq(st["scheduled"] > 0 and st["late_max_us"] > 0, True, "esp32: %r" % st)
+            else:                   # at once: ideal, rp2's hard interrupts
+                eq(st["scheduled"], 0, timing + ": %r" % st)
+        finally:
+            r.close()
