@@ -85,6 +85,7 @@ class Pin:
             self._irq = None
             engine.remove_pin(self)
             return None
+        self._irq = None              # value() below: the source's level now
         self._changes = []
         self._seen = [(clock.now_us(), self.value())]
         self._irq = _PinIRQ(self, handler, trigger, hard)
