@@ -16,7 +16,25 @@ import pio_emu
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "firmware"))
-import hook  # noqa: E402
+
+
+def _import_hook():
+    """firmware/hook.py on CPython: it takes MicroPython's ticks arithmetic from `time`
+    (30-bit wrapping ms), given here for the import only."""
+    period = 1 << 30
+    mp_time = types.ModuleType("time")
+    mp_time.ticks_add = lambda a, b: (a + b) % period
+    mp_time.ticks_diff = lambda a, b: (a - b + period // 2) % period - period // 2
+    real = sys.modules["time"]
+    sys.modules["time"] = mp_time
+    try:
+        import hook
+    finally:
+        sys.modules["time"] = real
+    return hook
+
+
+hook = _import_hook()
 from slic import pio_hook  # noqa: E402
 
 DEBOUNCE_MS = 10          # the line's default debounce (firmware/config.py)
