@@ -13,6 +13,14 @@ MAX_BODY = const(4096)         # bytes of body (SDP is < 1 kB)
 _MANDATORY = ("via", "from", "to", "call-id", "cseq")
 
 
+# Message._raw: the list parse() fills (its core list, reused), by slot
+_R_VIA = const(0)
+_R_FROM_TAG = const(1)
+_R_TO_TAG = const(2)
+_R_CALL_ID = const(3)
+_R_BRANCH = const(4)
+
+
 class SipError(Exception):
     """A message we refuse; .reason is short text usable in a 400 reason phrase."""
 
@@ -31,8 +39,10 @@ class Message:
     port, params of the top Via).
     """
 
-    # Defaults live in the class: each attribute stored on an instance costs ~2 k x86
-    # instructions on the unix port, and parse() stores the ones it finds anyway.
+    # Defaults live in the class: parse() stores only what it finds. Every attribute
+    # stored on an instance of a class with properties costs ~2.4 k x86 instructions on
+    # the unix port (the store looks the name up in the class first), so the top Via,
+    # the tags, the Call-ID and the branch share one stored list, _raw (see _R_*).
     method = None
     uri = None
     status = 0
@@ -40,11 +50,7 @@ class Message:
     body = ""
     cseq_num = 0
     cseq_method = ""
-    call_id = ""
-    from_tag = None
-    to_tag = None
-    branch = ""
-    _via = None
+    _raw = None
 
     def __init__(self, method=None, uri=None, status=0, reason=""):
         if method is not None:
@@ -57,13 +63,76 @@ class Message:
             self.reason = reason
         self.headers = []
 
+    def _fields(self):
+        r = self._raw
+        if r is None:
+            r = self._raw = [None, None, None, "", ""]
+        return r
+
+    # Call-ID and the tags stay bytes until first read: decoding makes a str, and each
+    # new str is looked up among every interned name (~20 k instructions on the unix
+    # port); a REGISTER response's handling reads none of the three.
+    @property
+    def call_id(self):
+        r = self._raw
+        if r is None:
+            return ""
+        v = r[_R_CALL_ID]
+        if type(v) is bytes:
+            v = r[_R_CALL_ID] = v.decode()
+        return v
+
+    @call_id.setter
+    def call_id(self, v):
+        self._fields()[_R_CALL_ID] = v
+
+    @property
+    def from_tag(self):
+        r = self._raw
+        if r is None:
+            return None
+        v = r[_R_FROM_TAG]
+        if type(v) is bytes:
+            v = r[_R_FROM_TAG] = v.decode()
+        return v
+
+    @from_tag.setter
+    def from_tag(self, v):
+        self._fields()[_R_FROM_TAG] = v
+
+    @property
+    def to_tag(self):
+        r = self._raw
+        if r is None:
+            return None
+        v = r[_R_TO_TAG]
+        if type(v) is bytes:
+            v = r[_R_TO_TAG] = v.decode()
+        return v
+
+    @to_tag.setter
+    def to_tag(self, v):
+        self._fields()[_R_TO_TAG] = v
+
+    @property
+    def branch(self):
+        r = self._raw
+        return "" if r is None else r[_R_BRANCH]
+
+    @branch.setter
+    def branch(self, v):
+        self._fields()[_R_BRANCH] = v
+
     @property
     def via(self):
         """Top Via as (transport, host, port, params). Parsing checks it and takes the
         branch; the tuple is built on first use (only requests need it)."""
-        v = self._via
+        r = self._raw
+        if r is None:
+            return None
+        v = r[_R_VIA]
         if type(v) is bytes:
-            v = self._via = S.parse_via(v)
+            v = r[_R_VIA] = S.parse_via(v)
         return v
 
     @property
@@ -185,18 +254,32 @@ def parse(data):
 
 
 # The parser works on the datagram's bytes (see sip/scan.py for why): lines and names
-# are found with find/split/partition, and only what the Message keeps is decoded:
-# the start line's parts, Call-ID, the tags, the top Via, the body. Other header values
-# stay bytes in msg.headers until get() asks for them.
+# are found with find/split, and only what the Message keeps is decoded: the start
+# line's parts, the branch, the body; Call-ID and the tags when first read. Other header
+# values stay bytes in msg.headers until get() asks for them.
+
+# The headers parse itself reads, by their slot in the `core` list _parse_headers fills
+# (the first of each, as raw() would find it).
+_VIA = const(0)
+_FROM = const(1)
+_TO = const(2)
+_CALL_ID = const(3)
+_CSEQ = const(4)
+_CLEN = const(5)
+_MAXF = const(6)
+_NCORE = const(7)                 # == sip.scan.CORE
+_OTHER = const(99)                # a name not in sip.scan.KNOWN
+# (sip.scan.KNOWN starts with these names, in this order: a name's index is its slot)
+
 
 def _parse(data):
     if len(data) > MAX_MESSAGE:
         raise SipError("message too large")
     # RFC 3261 7.5: ignore CRLFs before the start line
-    k = 0
-    while k < len(data) and data[k] in (10, 13):
-        k += 1
-    if k:
+    if data and data[0] in (10, 13):
+        k = 0
+        while k < len(data) and data[k] in (10, 13):
+            k += 1
         data = data[k:]
     got = S.scan(data, len(data))
     if got < 0:
@@ -214,29 +297,39 @@ def _parse(data):
         raise SipError("bare CR in headers")
     if data[end - 1] == 13:
         end -= 1                      # "\r\n\n" or "\r\r\n\r\n": the last line's CR
-    head = data[:end]
+    head = data                       # the head is data[:hend]: no copy of it
+    hend = end
     if flags & S.BARE_LF:
-        lines = head.split(b"\n")
+        # the lenient line ending: rebuilt with CRLF, so that one loop reads both
+        lines = data[:end].split(b"\n")
         for i in range(len(lines)):
             if lines[i][-1:] == b"\r":
                 lines[i] = lines[i][:-1]
-    else:
-        lines = head.split(b"\r\n")
-    start = lines[0]
-    msg = Message()
-    if start[:4] == b"SIP/":
-        ver, _, rest = start.partition(b" ")
-        code, _, reason = rest.partition(b" ")
-        if ver != b"SIP/2.0":
+        head = b"\r\n".join(lines)
+        hend = len(head)
+    e = head.find(b"\r\n", 0, hend)
+    if e < 0:
+        e = hend
+    # no __init__ call: parse sets what it finds, the class holds the defaults
+    msg = object.__new__(Message)
+    if head.startswith(b"SIP/"):
+        # "SIP/2.0 200 Reason": version, three digits, then the reason (may be empty);
+        # read in place, a slice only for an unusual reason phrase
+        if e < 8 or head[7] != 32 or not head.startswith(b"SIP/2.0"):
+            if e == 7 and head.startswith(b"SIP/2.0"):
+                raise SipError("bad status code")      # "SIP/2.0" alone: no code
             raise SipError("bad SIP version")
-        if len(code) != 3 or not code.isdigit() or code[0] == 48:
-            raise SipError("bad status code")
-        msg.status = int(code)
-        if msg.status < 100:
-            raise SipError("bad status code")
-        msg.reason = S.REASONS.get(reason) or reason.decode()
+        status = S.digits(head, 8, 11) if e >= 11 else -1
+        if status < 100 or (e > 11 and head[11] != 32):
+            raise SipError("bad status code")          # also "099": a leading 0
+        msg.status = status
+        reason = S.REASON_OF.get(status)
+        if reason is None or not S.same(head, 12, e, reason):
+            reason = head[12:e] if e > 12 else b""
+            reason = S.REASONS.get(reason) or reason.decode()
+        msg.reason = reason
     else:
-        parts = start.split(b" ")
+        parts = head[:e].split(b" ")
         if len(parts) != 3:
             raise SipError("bad request line")
         method, uri, ver = parts
@@ -245,20 +338,25 @@ def _parse(data):
         msg.method = S.method(method)
         S.check_uri(uri)
         msg.uri = uri.decode()
-    _parse_core(msg, _parse_headers(msg, lines, wide))
-    body = data[body_at:]
-    cl = msg.raw("content-length")
+    hdrs = []
+    msg.headers = hdrs
+    core = [None, None, None, None, None, None, None]
+    odd_via = _parse_headers(hdrs, core, head, e + 2, hend, wide)
+    _parse_core(msg, core, odd_via)
+    cl = core[_CLEN]
+    n = len(data) - body_at
     if cl is not None:
         cl = cl.lstrip().rstrip()   # stored values are stripped, but not folded ones
         if not cl.isdigit() or len(cl) > 6:
             raise SipError("bad Content-Length")
-        n = int(cl)
-        if n > len(body):
+        cl = int(cl)
+        if cl > n:
             raise SipError("truncated body")
-        body = body[:n]
-    if len(body) > MAX_BODY:
+        n = cl
+    if n > MAX_BODY:
         raise SipError("body too large")
-    msg.body = body.decode() if body else ""
+    if n:
+        msg.body = data[body_at:body_at + n].decode()
     return msg
 
 
@@ -267,82 +365,130 @@ def _chars(b, wide):
     return len(b.decode()) if wide else len(b)
 
 
-def _parse_headers(msg, lines, wide):
-    """Fills msg.headers; True when a Via value holds a quote (then every Via goes
-    through the str grammar, which rejects an unterminated quote in any of them)."""
-    hdrs = msg.headers
+def _parse_headers(hdrs, core, head, pos, n, wide):
+    """Fills hdrs with [name, value bytes] from the header lines of head[:n] (CRLF
+    between them) from pos on, and core with the first value of each core name (the
+    first CORE of sip.scan.KNOWN); True when a Via value holds a quote (then every Via
+    goes through the str grammar, which rejects an unterminated quote in any of them).
+    One scan per line (S.line): no list of lines, one slice for the name and one for
+    the value."""
     odd_via = False
-    for i in range(1, len(lines)):
-        line = lines[i]
-        if not line:
+    names = S.NAMES
+    known = S.KNOWN
+    line = S.line
+    count = 0
+    last = -1                         # core slot the previous header filled, or -1
+    while pos < n:
+        r = line(head, pos, n)
+        e = r >> 15
+        c = r & 0x7FFF
+        if e == pos:                  # an empty line (only after a lenient "\n\r\n")
+            pos += 2
             continue
-        if line[0] in (32, 9):
+        b = head[pos]
+        if b == 32 or b == 9:
             # folded continuation (RFC 3261 7.3.1): joins the previous header
             if not hdrs:
                 raise SipError("folding before first header")
-            v = hdrs[-1][1] + b" " + line.lstrip().rstrip()
-            hdrs[-1][1] = v
+            h = hdrs[-1]
+            v = h[1] + b" " + head[pos:e].lstrip().rstrip()
+            h[1] = v
+            if last >= 0:
+                core[last] = v
             if _chars(v, wide) > MAX_LINE:
                 raise SipError("header too long")
-            if hdrs[-1][0] == "via" and b'"' in v:
+            if h[0] == "via" and b'"' in v:
                 odd_via = True
+            pos = e + 2
             continue
-        if len(line) > MAX_LINE and _chars(line, wide) > MAX_LINE:
+        if e - pos > MAX_LINE and _chars(head[pos:e], wide) > MAX_LINE:
             raise SipError("header too long")
-        c = line.find(b":")
-        key = S.header_name(line[:c]) if c >= 0 else None
-        if key is None:
-            raise SipError("bad header line")
-        if len(hdrs) >= MAX_HEADERS:
+        if c == e:
+            raise SipError("bad header line")          # no ':'
+        name = head[pos:c]
+        # the names we know, as usually written, in one lookup; others the long way
+        i = names.get(name)
+        if i is None:
+            i = S.header_index(name)
+            if i is None:
+                raise SipError("bad header line")
+            if type(i) is str:
+                key = i
+                i = _OTHER
+            else:
+                key = known[i]
+        else:
+            key = known[i]
+        if count >= MAX_HEADERS:
             raise SipError("too many headers")
-        value = line[c + 1:].lstrip().rstrip()
-        if key == "via" and b'"' in value:
-            odd_via = True
+        count += 1
+        # "Name: value": one space is the usual separator; lstrip() only for more
+        c += 1
+        if c < e and head[c] == 32:
+            c += 1
+        value = head[c:e]
+        if value and (value[0] == 32 or value[0] == 9):
+            value = value.lstrip()
+        value = value.rstrip()          # the same object when nothing trails
+        last = -1
+        if i < _NCORE:
+            if i == _VIA and b'"' in value:
+                odd_via = True
+            if core[i] is None:
+                core[i] = value
+                last = i
         hdrs.append([key, value])
+        pos = e + 2
     return odd_via
 
 
-def _parse_core(msg, odd_via):
-    for name in _MANDATORY:
-        if msg.raw(name) is None:
-            raise SipError("missing " + H.canonical(name))
+_MANDATORY_SLOTS = (_VIA, _FROM, _TO, _CALL_ID, _CSEQ)
+
+
+def _parse_core(msg, core, odd_via):
+    for i in _MANDATORY_SLOTS:
+        if core[i] is None:
+            raise SipError("missing " + H.canonical(_MANDATORY[i]))
     try:
-        msg.cseq_num, msg.cseq_method = S.parse_cseq(msg.raw("cseq"))
+        num, method = S.parse_cseq(core[_CSEQ])
     except ValueError:
         raise SipError("bad CSeq")
-    if msg.method is not None and msg.cseq_method != msg.method:
+    if msg.method is not None and method != msg.method:
         raise SipError("CSeq method mismatch")
-    cid = msg.raw("call-id").lstrip().rstrip()
+    msg.cseq_num = num
+    msg.cseq_method = method
+    cid = core[_CALL_ID].lstrip().rstrip()
     if not cid or b" " in cid:
         raise SipError("bad Call-ID")
-    msg.call_id = cid.decode()
-    ftag = _addr_tag(msg, "from")
-    ttag = _addr_tag(msg, "to")
+    name = "From"
     try:
-        top = msg.raw("via")
+        ftag = S.addr_tag_b(core[_FROM])
+        name = "To"
+        ttag = S.addr_tag_b(core[_TO])
+    except ValueError as e:
+        raise SipError("bad %s: %s" % (name, e))
+    try:
+        top = core[_VIA]
         if top and not odd_via and b"," not in top:
-            msg.branch = S.parse_via(top, b"branch") or ""
-            msg._via = top
+            branch = S.parse_via(top, b"branch") or ""
         else:
             # a comma list or quotes: the str grammar splits it
             vias = msg.get_all("via")
             if not vias:
                 raise SipError("missing Via")
-            msg._via = H.parse_via(vias[0])
-            msg.branch = msg._via[3].get("branch") or ""
+            top = H.parse_via(vias[0])
+            branch = top[3].get("branch") or ""
     except ValueError as e:
         raise SipError("bad Via: " + str(e))
-    msg.from_tag = ftag
-    msg.to_tag = ttag
-    mf = msg.raw("max-forwards")
+    mf = core[_MAXF]
     if mf is not None:
         mf = mf.lstrip().rstrip()
-    if mf is not None and (not mf.isdigit() or len(mf) > 3):
-        raise SipError("bad Max-Forwards")
-
-
-def _addr_tag(msg, name):
-    try:
-        return S.addr_tag(msg.raw(name))
-    except ValueError as e:
-        raise SipError("bad %s: %s" % (H.canonical(name), e))
+        if not mf.isdigit() or len(mf) > 3:
+            raise SipError("bad Max-Forwards")
+    # core becomes the message's _raw (the _R_* slots); _CLEN and _MAXF ride along
+    core[_R_VIA] = top
+    core[_R_FROM_TAG] = ftag
+    core[_R_TO_TAG] = ttag
+    core[_R_CALL_ID] = cid
+    core[_R_BRANCH] = branch
+    msg._raw = core

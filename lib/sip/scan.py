@@ -94,19 +94,65 @@ def _all_in(buf, mask: int) -> int:
 
 
 @micropython.viper
-def _param_span(buf, want) -> int:
-    """The ';' parameters of buf (no quotes in it) in one pass: every name must be a
-    token; returns the span of the last value named `want` (lower-case bytes; names
-    compare case-insensitively) as start << 16 | end, -2 when it has no value, -1
-    when absent, -3 for a name that is not a token. Whitespace is space and tab: the
-    head holds no other."""
+def digits(buf, i: int, j: int) -> int:
+    """The number buf[i:j] spells in 1 to 5 decimal digits, else -1."""
+    p = ptr8(buf)
+    if j <= i or j - i > 5:
+        return -1
+    n = 0
+    while i < j:
+        c = p[i] - 48
+        if c < 0 or c > 9:
+            return -1
+        n = n * 10 + c
+        i += 1
+    return n
+
+
+@micropython.viper
+def line(buf, i: int, n: int) -> int:
+    """The header line at buf[i:] in one pass (the head holds CR only before LF, and n
+    is its end): its end (the CR, or n) e and its first ':' c (e when none), as
+    e << 15 | c."""
+    p = ptr8(buf)
+    while i < n and p[i] != 58 and p[i] != 13:      # the name: up to ':'
+        i += 1
+    c = i
+    while i < n and p[i] != 13:                       # the value: one test per byte
+        i += 1
+    if c < n and p[c] == 13:
+        c = i                                         # no ':' before the CR
+    return (i << 15) | c
+
+
+@micropython.viper
+def same(buf, i: int, j: int, s) -> int:
+    """1 when buf[i:j] holds the bytes of s (bytes, or an ASCII str), without a slice."""
+    p = ptr8(buf)
+    q = ptr8(s)
+    if j - i != int(len(s)):
+        return 0
+    k = 0
+    while i < j:
+        if p[i] != q[k]:
+            return 0
+        i += 1
+        k += 1
+    return 1
+
+
+@micropython.viper
+def _param_span(buf, i: int, end: int, want) -> int:
+    """The ';' parameters of buf[i:end] (no quotes in it) in one pass: every name must
+    be a token; returns the span (in buf) of the last value named `want` (lower-case
+    bytes; names compare case-insensitively) as start << 16 | end, -2 when it has no
+    value, -1 when absent, -3 for a name that is not a token. Whitespace is space and
+    tab: the head holds no other."""
     p = ptr8(buf)
     t = ptr8(_CLASS)
     w = ptr8(want)
     wn = int(len(want))
-    end = int(len(buf))
     found = -1
-    i = 0
     while i <= end:
         j = i
         while j < end and p[j] != 59:          # ';'
@@ -158,30 +204,35 @@ def is_token(b):
 # bytes.strip() tests every byte of the value against the whitespace set (O(n));
 # lstrip().rstrip() stops at the first byte that is not whitespace, so it is used here.
 
-# Header names -> the lower-case full name: the ones the firmware reads, those every
-# registrar and phone sends, and the compact forms. The common ones also as usually
-# written, so that most lines need no lower(). A name not here is lower-cased, looked
-# up again, and only then decoded. Kept short: the dict lives in the heap (~3 KB x64).
-_KNOWN = ("via", "from", "to", "call-id", "cseq", "contact", "content-length",
-          "content-type", "max-forwards", "www-authenticate", "proxy-authenticate",
-          "record-route", "expires", "server", "user-agent", "allow", "supported",
-          "authorization", "proxy-authorization", "route", "min-expires", "require",
-          "retry-after", "date", "accept", "allow-events")
-_AS_WRITTEN = 17     # the first names of _KNOWN: also in their canonical spelling
+# Header names -> their index in KNOWN (lower-case full names): the ones the firmware
+# reads, those every registrar and phone sends, and the compact forms. The common ones
+# also as usually written, so that most lines need no lower(). A name not here is
+# lower-cased, looked up again, and only then decoded. Kept short: the dict lives in the
+# heap (~3 KB x64). The first CORE names are the ones message.py's parse reads itself,
+# in the order of its slots: their index is the slot, so one lookup finds both.
+KNOWN = ("via", "from", "to", "call-id", "cseq", "content-length", "max-forwards",
+         "contact", "content-type", "www-authenticate", "proxy-authenticate",
+         "record-route", "expires", "server", "user-agent", "allow", "supported",
+         "authorization", "proxy-authorization", "route", "min-expires", "require",
+         "retry-after", "date", "accept", "allow-events", "subject", "content-encoding",
+         "event", "refer-to", "session-expires", "referred-by")
+CORE = const(7)
+_AS_WRITTEN = 17     # the first names of KNOWN: also in their canonical spelling
 
 
 def _names():
     d = {}
-    for i, n in enumerate(_KNOWN):
-        d[n.encode()] = n
+    for i, n in enumerate(KNOWN):
+        d[n.encode()] = i
         if i < _AS_WRITTEN:
-            d[H.canonical(n).encode()] = n
+            d[H.canonical(n).encode()] = i
     for c, n in H.COMPACT.items():
-        d[c.encode()] = n
+        d[c.encode()] = KNOWN.index(n)
     return d
 
 
 _NAMES = _names()
+NAMES = _NAMES                    # message.py's per-header fast path
 _PARAMS = {b"tag": "tag", b"branch": "branch", b"rport": "rport", b"received": "received",
            b"lr": "lr", b"expires": "expires", b"transport": "transport", b"maddr": "maddr",
            b"ttl": "ttl", b"user": "user", b"q": "q", b"ob": "ob", b"alias": "alias"}
@@ -195,22 +246,33 @@ REASONS = {b"OK": "OK", b"Trying": "Trying", b"Ringing": "Ringing",
            b"Proxy Authentication Required": "Proxy Authentication Required",
            b"Busy Here": "Busy Here", b"Request Terminated": "Request Terminated",
            b"Not Found": "Not Found", b"Forbidden": "Forbidden"}
+# the usual reason phrase of a status, compared in place (ASCII only, see same())
+REASON_OF = {100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK",
+             401: "Unauthorized", 407: "Proxy Authentication Required", 486: "Busy Here",
+             487: "Request Terminated", 404: "Not Found", 403: "Forbidden"}
 _TRANSPORTS = {b"UDP": "UDP", b"TCP": "TCP", b"TLS": "TLS", b"SCTP": "SCTP", b"WS": "WS",
                b"WSS": "WSS"}
 
 
-def header_name(name):
-    """The bytes before ':' -> lower-case full name (str), or None when not a token."""
-    key = _NAMES.get(name)
-    if key is not None:
-        return key
+def header_index(name):
+    """The bytes before ':' -> index in KNOWN, or the lower-case full name (str) of a
+    name not in KNOWN, or None when not a token."""
+    i = _NAMES.get(name)
+    if i is not None:
+        return i
     name = name.rstrip(b" \t").lower()
-    key = _NAMES.get(name)
-    if key is not None:
-        return key
+    i = _NAMES.get(name)
+    if i is not None:
+        return i
     if not is_token(name):
         return None
     return H.full_name(name.decode())
+
+
+def header_name(name):
+    """The bytes before ':' -> lower-case full name (str), or None when not a token."""
+    i = header_index(name)
+    return KNOWN[i] if type(i) is int else i
 
 
 def method(b):
@@ -225,8 +287,16 @@ def method(b):
 
 def parse_cseq(value):
     """Same grammar and reasons as headers.parse_cseq, on bytes."""
-    num, _, m = value.lstrip().rstrip().partition(b" ")
-    m = m.lstrip().rstrip()
+    v = value.lstrip().rstrip()
+    sp = v.find(b" ")
+    if sp < 0:
+        num = v
+        m = b""
+    else:
+        num = v[:sp]
+        m = v[sp + 1:]
+        if m and (m[0] == 32 or m[0] == 9):
+            m = m.lstrip()
     if not num.isdigit() or len(num) > 10:
         raise ValueError("bad CSeq")
     m = METHODS.get(m) or (m.decode() if is_token(m) else None)
@@ -238,6 +308,22 @@ def parse_cseq(value):
     return n, m
 
 
+def param_b(s, want):
+    """The value of parameter `want` (lower-case bytes) in s as bytes, or None; every
+    name is checked. Quoted values go through the str grammar (then a str comes back)."""
+    return _param_in(s, 0, len(s), want)
+
+
+def _param_in(s, i, j, want):
+    """param_b over s[i:j], without slicing unless a quote sends it to the str grammar."""
+    if s.find(b'"', i, j) >= 0:
+        return H.parse_params(s[i:j].decode()).get(want.decode())
+    r = _param_span(s, i, j, want)
+    if r == -3:
+        raise ValueError("bad parameter name")
+    return s[r >> 16:r & 0xFFFF] if r >= 0 else None
+
+
 def params(s, want=None):
     """headers.parse_params on bytes -> dict of str. With `want` (lower-case bytes)
     only checks every name and returns that parameter's value (str or None)."""
@@ -245,10 +331,8 @@ def params(s, want=None):
         d = H.parse_params(s.decode())
         return d.get(want.decode()) if want else d
     if want is not None:
-        r = _param_span(s, want)
-        if r == -3:
-            raise ValueError("bad parameter name")
-        return s[r >> 16:r & 0xFFFF].decode() if r >= 0 else None
+        v = param_b(s, want)
+        return v.decode() if v is not None else None
     out = {}
     for part in s.split(b";"):
         e = part.find(b"=")
@@ -285,6 +369,105 @@ def hostport(s):
     return host, (H._port(s[c + 1:]) if c >= 0 else None)   # str or bytes alike
 
 
+@micropython.viper
+def _trim(buf, i: int, j: int) -> int:
+    """buf[i:j] without the spaces and tabs at its ends, as a span i << 15 | j."""
+    p = ptr8(buf)
+    while i < j and (p[i] == 32 or p[i] == 9):
+        i += 1
+    while j > i and (p[j - 1] == 32 or p[j - 1] == 9):
+        j -= 1
+    return (i << 15) | j
+
+
+@micropython.viper
+def _hostport(buf, i: int, j: int) -> int:
+    """hostport() on buf[i:j] in one pass, keeping nothing: 0 when valid, else the
+    index of its reason in _HP_ERR (2: a '[', for the str grammar)."""
+    p = ptr8(buf)
+    t = ptr8(_CLASS)
+    while i < j and (p[i] == 32 or p[i] == 9):
+        i += 1
+    while j > i and (p[j - 1] == 32 or p[j - 1] == 9):
+        j -= 1
+    if i == j:
+        return 1
+    if p[i] == 91:                      # '['
+        return 2
+    c = -1
+    k = i
+    while k < j:
+        if p[k] == 58:                  # ':'
+            if c >= 0:
+                return 3
+            c = k
+        k += 1
+    he = j if c < 0 else c
+    k = i
+    while k < he:
+        if t[p[k]] & 2 == 0:            # _HOST
+            return 4
+        k += 1
+    if he == i:
+        return 1
+    if c >= 0:
+        k = c + 1
+        if j - k < 1 or j - k > 5:
+            return 5
+        n = 0
+        while k < j:
+            d = p[k] - 48
+            if d < 0 or d > 9:
+                return 5
+            n = n * 10 + d
+            k += 1
+        if n < 1 or n > 65535:
+            return 5
+    return 0
+
+
+_HP_ERR = (None, "empty host", None, "IPv6 address without brackets", "bad host", "bad port")
+
+
+def _hostport_fail(s, i, j, r):
+    """What _hostport() found: the reason, or the str grammar for an IPv6 reference."""
+    if r == 2:
+        H.split_hostport(s[i:j].lstrip().rstrip().decode())
+        return
+    raise ValueError(_HP_ERR[r])
+
+
+def check_uri_in(s, i, j):
+    """check_uri over s[i:j]: sip: and sips: URIs are checked in place, anything else
+    (other spellings of the scheme, tel:, IPv6, quotes) as a slice by check_uri."""
+    r = _trim(s, i, j)
+    i = r >> 15
+    j = r & 0x7FFF
+    if s.startswith(b"sip:", i):
+        c = i + 4
+    elif s.startswith(b"sips:", i):
+        c = i + 5
+    else:
+        c = j + 1
+    if c > j or s.find(b"[", c, j) >= 0 or s.find(b'"', c, j) >= 0:
+        check_uri(s[i:j])
+        return
+    q = s.find(b"?", c, j)
+    e = j if q < 0 else q
+    at = s.rfind(b"@", c, e)
+    if at >= 0:
+        if at == c or s[c] == 58:       # "" or ":pw" before '@'
+            raise ValueError("empty user in URI")
+        c = at + 1
+    semi = s.find(b";", c, e)
+    j = e if semi < 0 else semi
+    r = _hostport(s, c, j)
+    if r:
+        _hostport_fail(s, c, j, r)
+    if semi >= 0:
+        _param_in(s, semi, e, b"")      # names checked, nothing kept
+
+
 def check_uri(s):
     """Validates like headers.parse_uri (same reasons); keeps nothing."""
     s = s.lstrip().rstrip()
@@ -315,9 +498,17 @@ def check_uri(s):
 def addr_tag(value):
     """Validates a name-addr/addr-spec like headers.parse_addr; returns its tag (str)
     or None."""
+    t = addr_tag_b(value)
+    return t.decode() if type(t) is bytes else t
+
+
+def addr_tag_b(value):
+    """addr_tag, the tag left as bytes (a str when the str grammar took over): the
+    parser decodes a tag only when something reads it. Works on spans of value."""
     v = value.lstrip().rstrip()
-    if v[:1] == b'"':
-        if b"\\" in v:                   # escapes in the display name: the str grammar
+    n = len(v)
+    if v.startswith(b'"'):
+        if v.find(b"\\") >= 0:          # escapes in the display name: the str grammar
             return H.parse_addr(v.decode())[2].get("tag")
         q = v.find(b'"', 1)
         if q < 0:
@@ -331,18 +522,21 @@ def addr_tag(value):
         gt = v.find(b">", lt)
         if gt < 0:
             raise ValueError("missing '>'")
-        uri = v[lt + 1:gt].lstrip().rstrip()
-        tag = params(v[gt + 1:], b"tag")
+        r = _trim(v, lt + 1, gt)
+        us = r >> 15
+        ue = r & 0x7FFF
+        tag = _param_in(v, gt + 1, n, b"tag")
     else:
         semi = v.find(b";")
-        uri = v if semi < 0 else v[:semi]
-        tag = params(v[semi:], b"tag") if semi >= 0 else None
-        if b"," in uri or b"?" in uri:
+        us = 0
+        ue = n if semi < 0 else semi      # not trimmed: "* ;tag=1" is not "*"
+        tag = _param_in(v, semi, n, b"tag") if semi >= 0 else None
+        if v.find(b",", 0, ue) >= 0 or v.find(b"?", 0, ue) >= 0:
             raise ValueError("addr-spec with reserved characters")
-    if not uri:
+    if us == ue:
         raise ValueError("empty URI")
-    if uri != b"*":
-        check_uri(uri)
+    if ue - us != 1 or v[us] != 42:       # "*"
+        check_uri_in(v, us, ue)
     return tag
 
 
@@ -359,7 +553,20 @@ def parse_via(value, want=None):
     `want` (a parameter name, lower-case bytes) it only validates and returns that
     parameter's value."""
     v = value.lstrip().rstrip()
-    sp = _first_space(v)
+    sp = v.find(b" ")
+    if sp < 0 or v.find(b"\t", 0, sp) >= 0:
+        sp = _first_space(v)
+    if want is not None and sp > 8 and v.startswith(b"SIP/2.0/") and v.find(b"/", 8, sp) < 0:
+        # the usual form, checked in place: sent-by, then the parameters
+        semi = v.find(b";", sp)
+        j = len(v) if semi < 0 else semi
+        r = _hostport(v, sp, j)
+        if r:
+            _hostport_fail(v, sp, j, r)
+        if semi < 0:
+            return None
+        p = _param_in(v, semi, len(v), want)
+        return p.decode() if type(p) is bytes else p
     parts = v[:sp].split(b"/")
     if len(parts) != 3 or parts[0].upper() != b"SIP" or parts[1] != b"2.0":
         via = H.parse_via(v.decode())      # "SIP / 2.0 / UDP" and other oddities

@@ -272,3 +272,135 @@ def test_str_grammar_on_encoded_bytes():
        "display name with escapes and non-ASCII")
     raises(ValueError, H.split_hostport, "h\u00e9st")
     raises(ValueError, H.split_hostport, "[2001:db8::g]")
+
+
+# ---- the one-pass header loop, the status line read in place, the lazy fields
+
+def test_core_headers_first_wins_and_folding_updates_them():
+    two = REG200.replace(b"CSEQ: 2 REGISTER\r\n", b"CSEQ: 2 REGISTER\r\nCall-ID: other\r\n"
+                         b"cseq: 9 BYE\r\nfrom: <sip:x@h>;tag=late\r\n")
+    m = M.parse(two)
+    eq((m.call_id, m.cseq_num, m.cseq_method, m.from_tag), ("c@10.0.0.5", 2, "REGISTER", "f1"),
+       "the first of a repeated core header is the one read")
+    eq(m.get_all("call-id"), ["c@10.0.0.5", "other"], "both kept in headers")
+    # a folded From whose tag comes on the continuation line
+    f = M.parse(REG200.replace(b"FROM: <sip:1001@10.0.0.1>;tag=f1",
+                               b"FROM: <sip:1001@10.0.0.1>\r\n\t;tag=f2"))
+    eq(f.from_tag, "f2", "tag from the continuation")
+    # a folded Call-ID continuation joins with a space: refused as before
+    eq(_reason(REG200.replace(b"Call-Id: c@10.0.0.5", b"Call-Id: c@10.0.0.5\r\n x")),
+       "bad Call-ID", "folded Call-ID")
+    # folding a second (not the first) Via leaves the top one alone
+    v2 = REG200.replace(b"CSEQ", b"Via: SIP/2.0/UDP 10.0.0.9\r\n ;branch=z9hG4bKb\r\nCSEQ")
+    m = M.parse(v2)
+    eq(m.branch, "z9hG4bKa", "top branch")
+    eq(m.get_all("via")[1], "SIP/2.0/UDP 10.0.0.9 ;branch=z9hG4bKb", "second Via folded")
+    # a quote brought in by a folded line sends every Via to the str grammar
+    eq(_reason(REG200.replace(b"branch=z9hG4bKa", b"branch=z9hG4bKa\r\n ;x=\"open")),
+       "bad Via: unterminated quote", "folded quote in the top Via")
+    q = M.parse(REG200.replace(b"branch=z9hG4bKa", b"branch=z9hG4bKa;x=\"a,b\""))
+    eq((q.branch, q.via[3]["x"]), ("z9hG4bKa", "a,b"), "quoted comma in the top Via")
+
+
+def test_compact_and_mixed_case_names():
+    from sip import scan as S
+    # message.py's core slots are the indexes of these names
+    eq(S.KNOWN[:S.CORE], ("via", "from", "to", "call-id", "cseq", "content-length",
+                          "max-forwards"), "core names first, in slot order")
+    m = M.parse(b"SIP/2.0 180 Ringing\r\nV: SIP/2.0/UDP h;branch=z9hG4bKq\r\nF: <sip:a@h>;tag=1\r\n"
+                b"T: <sip:b@h>;tag=2\r\nI: cid\r\ncSeQ: 5 INVITE\r\nL: 0\r\nM: <sip:b@h:5>\r\n"
+                b"x-ODD_Name \t: v\r\nSUPPORTED: 100rel\r\nk: timer\r\n\r\n")
+    eq((m.status, m.reason, m.branch, m.from_tag, m.to_tag, m.call_id, m.cseq_num),
+       (180, "Ringing", "z9hG4bKq", "1", "2", "cid", 5), "upper-case compact forms")
+    eq(m.get("contact"), "<sip:b@h:5>", "M is Contact")
+    eq(m.get("X-Odd_name"), "v", "unknown name: lower-cased, space before ':' dropped")
+    eq(m.get_all("supported"), ["100rel", "timer"], "long and compact form together")
+    eq([h[0] for h in m.headers][:6], ["via", "from", "to", "call-id", "cseq", "content-length"],
+       "headers list holds full lower-case names in order")
+
+
+def test_values_and_whitespace():
+    m = M.parse(REG200.replace(b"Call-Id: c@10.0.0.5", b"Call-Id:c@10.0.0.5")
+                .replace(b"CSEQ: 2", b"CSEQ:  \t 2").replace(b"Date: Sun", b"Date:\tSun"))
+    eq((m.call_id, m.cseq_num), ("c@10.0.0.5", 2), "no space, several spaces and a tab")
+    eq(m.get("date")[:4], "Sun,", "tab after ':'")
+    e = M.parse(REG200.replace(b"Date: Sun, 29 Nov 2026 17:00:00 GMT", b"Date:"))
+    eq(e.get("date"), "", "empty value")
+    t = M.parse(REG200.replace(b"Call-Id: c@10.0.0.5", b"Call-Id: c@10.0.0.5 \t"))
+    eq(t.call_id, "c@10.0.0.5", "trailing whitespace dropped")
+    eq(M.parse(REG200.replace(b"CSEQ: 2 REGISTER", b"CSEQ: 2 \tREGISTER")).cseq_method,
+       "REGISTER", "tab and space before the method")
+
+
+def test_status_line_in_place():
+    def status(line):
+        return M.parse(REG200.replace(b"SIP/2.0 200 OK", line, 1))
+    eq(status(b"SIP/2.0 200 OKAY").reason, "OKAY", "not the usual phrase")
+    eq(status(b"SIP/2.0 200 Ok").reason, "Ok", "case kept")
+    eq(status(b"SIP/2.0 200").reason, "", "no reason")
+    eq(status(b"SIP/2.0 200 ").reason, "", "empty reason")
+    eq(status(b"SIP/2.0 401 OK").reason, "OK", "a phrase of another status")
+    eq(status(b"SIP/2.0 699 Whatever it is").status, 699, "status 699")
+    eq(status(b"SIP/2.0 486 Busy Here").reason, "Busy Here", "usual phrase with a space")
+    for bad, why in ((b"SIP/2.0", "bad status code"), (b"SIP/2.0 20", "bad status code"),
+                     (b"SIP/2.0 2000 OK", "bad status code"), (b"SIP/2.0 20x OK", "bad status code"),
+                     (b"SIP/2.0  200 OK", "bad status code"), (b"SIP/2.0 099 OK", "bad status code"),
+                     (b"SIP/2.0 000 OK", "bad status code"), (b"SIP/2.00 200 OK", "bad SIP version"),
+                     (b"SIP/3.0 200 OK", "bad SIP version"), (b"SIP/ 200 OK", "bad SIP version"),
+                     (b"SIP/2.", "bad SIP version")):
+        eq(_reason(REG200.replace(b"SIP/2.0 200 OK", bad, 1)), why, "status line %r" % bad)
+
+
+def test_line_endings_and_limits():
+    lf = REG200.replace(b"\r\n", b"\n")
+    eq(M.parse(lf.replace(b"tag=t1\n", b"tag=t1\n\r\n")).to_tag, "t1", "LF, then an empty CRLF line")
+    eq(M.parse(lf.replace(b"To: <sip:1001@10.0.0.1>", b"To:\n <sip:1001@10.0.0.1>")).to_tag, "t1",
+       "folding with bare LF")
+    eq(_reason(REG200.replace(b"Call-Id", b"Call\r-Id")), "bare CR in headers", "CR in a name")
+    eq(_reason(REG200.replace(b"\r\nCSEQ", b"\rCSEQ")), "bare CR in headers", "CR as a line end")
+    eq(_reason(REG200.replace(b"Date:", b":")), "bad header line", "empty name")
+    # MAX_LINE counts the whole line, name included
+    fill = b"X-F: " + b"a" * (M.MAX_LINE - 5) + b"\r\n"
+    eq(M.parse(REG200.replace(b"Date:", fill + b"Date:")).get("x-f")[-1:], "a", "MAX_LINE long")
+    long = b"X-F: " + b"a" * (M.MAX_LINE - 4) + b"\r\n"
+    eq(_reason(REG200.replace(b"Date:", long + b"Date:")), "header too long", "MAX_LINE + 1")
+    eq(_reason(REG200.replace(b"Date: Sun", b"Date: Sun\r\n " + b"b" * M.MAX_LINE)),
+       "header too long", "too long once folded")
+    # MAX_HEADERS: REG200 has 8; exactly the limit parses, one more does not
+    ok = REG200.replace(b"Date:", b"X-A: 1\r\n" * (M.MAX_HEADERS - 8) + b"Date:")
+    eq(len(M.parse(ok).headers), M.MAX_HEADERS, "MAX_HEADERS headers")
+    eq(_reason(ok.replace(b"Date:", b"X-A: 1\r\nDate:")), "too many headers", "one more")
+    body = b"b" * M.MAX_BODY
+    big = REG200.replace(b"Content-Length: 0", b"Content-Length: %d" % len(body)) + body
+    eq(len(M.parse(big).body), M.MAX_BODY, "MAX_BODY body")
+    eq(_reason(big.replace(b"Content-Length: %d" % len(body),
+                           b"Content-Length: %d" % (len(body) + 1)) + b"b"),
+       "body too large", "MAX_BODY + 1")
+
+
+def test_utf8_in_values():
+    u = M.parse(REG200.replace(b"Date: Sun", b"Date: S\xc3\xbcn").replace(b"tag=t1", b"tag=t\xc3\xa91"))
+    eq((u.get("date")[:3], u.to_tag), ("S\u00fcn", "t\u00e91"), "UTF-8 value and tag decoded")
+    eq(_reason(REG200.replace(b"tag=t1", b"tag=t\xc0\xaf")), "not UTF-8", "overlong form in a tag")
+    # MAX_LINE counts characters: 2-byte characters up to the limit parse
+    wide = b"X-U: " + b"\xc3\xa9" * (M.MAX_LINE - 5) + b"\r\n"
+    eq(len(M.parse(REG200.replace(b"Date:", wide + b"Date:")).get("x-u")), M.MAX_LINE - 5,
+       "MAX_LINE in characters")
+
+
+def test_lazy_fields_and_setters():
+    r = M.parse(REG200)
+    eq(type(r._raw[1]), bytes, "from tag not decoded by parse")
+    eq(r.from_tag, "f1", "decoded on read")
+    eq(type(r._raw[1]), str, "and kept decoded")
+    r.to_tag = "new"
+    r.call_id = "c2"
+    r.branch = "z9hG4bKz"
+    eq((r.to_tag, r.call_id, r.branch, r.from_tag), ("new", "c2", "z9hG4bKz", "f1"), "set on parsed")
+    b = M.Message("OPTIONS", "sip:a@h")
+    eq((b.call_id, b.from_tag, b.to_tag, b.branch, b.via), ("", None, None, "", None),
+       "defaults of a built message")
+    b.from_tag = "x"
+    eq((b.from_tag, b.to_tag, b.call_id), ("x", None, ""), "one set, the others default")
+    n = M.parse(REG200.replace(b"FROM: <sip:1001@10.0.0.1>;tag=f1", b"FROM: <sip:1001@10.0.0.1>"))
+    eq(n.from_tag, None, "no tag")
