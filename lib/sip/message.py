@@ -342,7 +342,55 @@ def _parse(data):
     msg.headers = hdrs
     core = [None, None, None, None, None, None, None]
     odd_via = _parse_headers(hdrs, core, head, e + 2, hend, wide)
-    _parse_core(msg, core, odd_via)
+    # the core headers (inline: a call costs ~1 k instructions)
+    if (core[_VIA] is None or core[_FROM] is None or core[_TO] is None
+            or core[_CALL_ID] is None or core[_CSEQ] is None):
+        for i in range(len(_MANDATORY)):        # the slots 0-4 are _MANDATORY's names
+            if core[i] is None:
+                raise SipError("missing " + H.canonical(_MANDATORY[i]))
+    try:
+        num, method = S.parse_cseq(core[_CSEQ])
+    except ValueError:
+        raise SipError("bad CSeq")
+    if msg.method is not None and method != msg.method:
+        raise SipError("CSeq method mismatch")
+    msg.cseq_num = num
+    msg.cseq_method = method
+    cid = core[_CALL_ID].lstrip().rstrip()
+    if not cid or b" " in cid:
+        raise SipError("bad Call-ID")
+    name = "From"
+    try:
+        ftag = S.addr_tag_b(core[_FROM])
+        name = "To"
+        ttag = S.addr_tag_b(core[_TO])
+    except ValueError as e:
+        raise SipError("bad %s: %s" % (name, e))
+    try:
+        top = core[_VIA]
+        if top and not odd_via and b"," not in top:
+            branch = S.parse_via(top, b"branch") or ""
+        else:
+            # a comma list or quotes: the str grammar splits it
+            vias = msg.get_all("via")
+            if not vias:
+                raise SipError("missing Via")
+            top = H.parse_via(vias[0])
+            branch = top[3].get("branch") or ""
+    except ValueError as e:
+        raise SipError("bad Via: " + str(e))
+    mf = core[_MAXF]
+    if mf is not None:
+        mf = mf.lstrip().rstrip()
+        if not mf.isdigit() or len(mf) > 3:
+            raise SipError("bad Max-Forwards")
+    # core becomes the message's _raw (the _R_* slots); _CLEN and _MAXF ride along
+    core[_R_VIA] = top
+    core[_R_FROM_TAG] = ftag
+    core[_R_TO_TAG] = ttag
+    core[_R_CALL_ID] = cid
+    core[_R_BRANCH] = branch
+    msg._raw = core
     cl = core[_CLEN]
     n = len(data) - body_at
     if cl is not None:
@@ -442,53 +490,3 @@ def _parse_headers(hdrs, core, head, pos, n, wide):
     return odd_via
 
 
-_MANDATORY_SLOTS = (_VIA, _FROM, _TO, _CALL_ID, _CSEQ)
-
-
-def _parse_core(msg, core, odd_via):
-    for i in _MANDATORY_SLOTS:
-        if core[i] is None:
-            raise SipError("missing " + H.canonical(_MANDATORY[i]))
-    try:
-        num, method = S.parse_cseq(core[_CSEQ])
-    except ValueError:
-        raise SipError("bad CSeq")
-    if msg.method is not None and method != msg.method:
-        raise SipError("CSeq method mismatch")
-    msg.cseq_num = num
-    msg.cseq_method = method
-    cid = core[_CALL_ID].lstrip().rstrip()
-    if not cid or b" " in cid:
-        raise SipError("bad Call-ID")
-    name = "From"
-    try:
-        ftag = S.addr_tag_b(core[_FROM])
-        name = "To"
-        ttag = S.addr_tag_b(core[_TO])
-    except ValueError as e:
-        raise SipError("bad %s: %s" % (name, e))
-    try:
-        top = core[_VIA]
-        if top and not odd_via and b"," not in top:
-            branch = S.parse_via(top, b"branch") or ""
-        else:
-            # a comma list or quotes: the str grammar splits it
-            vias = msg.get_all("via")
-            if not vias:
-                raise SipError("missing Via")
-            top = H.parse_via(vias[0])
-            branch = top[3].get("branch") or ""
-    except ValueError as e:
-        raise SipError("bad Via: " + str(e))
-    mf = core[_MAXF]
-    if mf is not None:
-        mf = mf.lstrip().rstrip()
-        if not mf.isdigit() or len(mf) > 3:
-            raise SipError("bad Max-Forwards")
-    # core becomes the message's _raw (the _R_* slots); _CLEN and _MAXF ride along
-    core[_R_VIA] = top
-    core[_R_FROM_TAG] = ftag
-    core[_R_TO_TAG] = ttag
-    core[_R_CALL_ID] = cid
-    core[_R_BRANCH] = branch
-    msg._raw = core

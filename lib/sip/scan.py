@@ -110,6 +110,27 @@ def digits(buf, i: int, j: int) -> int:
 
 
 @micropython.viper
+def _cseq_num(buf, i: int, j: int) -> int:
+    """buf[i:j] as a CSeq number: -1 unless 1 to 10 decimal digits, -2 when >= 2**31
+    (checked before it overflows a 32-bit int)."""
+    p = ptr8(buf)
+    if j <= i or j - i > 10:
+        return -1
+    n = 0
+    big = 0
+    while i < j:
+        d = p[i] - 48
+        if d < 0 or d > 9:
+            return -1
+        if n > 214748364 or (n == 214748364 and d > 7):
+            big = 1
+        else:
+            n = n * 10 + d
+        i += 1
+    return -2 if big else n
+
+
+@micropython.viper
 def line(buf, i: int, n: int) -> int:
     """The header line at buf[i:] in one pass (the head holds CR only before LF, and n
     is its end): its end (the CR, or n) e and its first ':' c (e when none), as
@@ -290,20 +311,19 @@ def parse_cseq(value):
     v = value.lstrip().rstrip()
     sp = v.find(b" ")
     if sp < 0:
-        num = v
+        n = _cseq_num(v, 0, len(v))
         m = b""
     else:
-        num = v[:sp]
+        n = _cseq_num(v, 0, sp)         # the number read in place: no slice, no int()
         m = v[sp + 1:]
         if m and (m[0] == 32 or m[0] == 9):
             m = m.lstrip()
-    if not num.isdigit() or len(num) > 10:
+    if n == -1:
         raise ValueError("bad CSeq")
     m = METHODS.get(m) or (m.decode() if is_token(m) else None)
     if m is None:
         raise ValueError("bad CSeq")
-    n = int(num)
-    if n >= 1 << 31:
+    if n == -2:
         raise ValueError("CSeq out of range")
     return n, m
 
