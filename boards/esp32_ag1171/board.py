@@ -12,7 +12,6 @@
 # it runs. The line then measures a break or a make that long off; a lost one (queue
 # full) is made good by the line reading SHK at its next wake. The sim models it
 # (sim.timing esp32).
-import json
 import time
 
 import esp32
@@ -20,7 +19,7 @@ import machine
 import network
 from machine import I2S, WDT, Pin, Timer
 from slic.ag1171 import AG1171
-from slic.port import Port
+from slic.port import Port, board_spec
 from slic.rmt_ring import RmtRing
 
 _I2S_IBUF = 1280         # bytes of buffering per direction: 4 frames (80 ms), little latency
@@ -50,20 +49,10 @@ def check_config(cfg):
     return None
 
 
-def _spec():
-    """board.json: on the filesystem beside main.py, or in the ROMFS image at /rom."""
-    try:
-        f = open("board.json")
-    except OSError:
-        f = open("/rom/board.json")
-    with f:
-        return json.load(f)
-
-
 def pins_safe():
     """RM low on every port, straight from board.json: callable before the board
     object exists and after anything failed."""
-    for p in _spec()["ports"]:
+    for p in board_spec()["ports"]:
         Pin(p["rm"], Pin.OUT, value=0)
 
 
@@ -101,7 +90,7 @@ class Board:
     def __init__(self, cfg, log=print):
         # Full speed first: the media frame's budget is set by it (docs/bench-cost.md).
         self.cpu_mhz = set_clock(cfg, log)
-        self.spec = _spec()
+        self.spec = board_spec()
         self.cfg = cfg
         self.log = log
         self.nic = None

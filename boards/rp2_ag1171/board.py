@@ -5,7 +5,6 @@
 # The PIO plan (docs/boards.md): PIO0 holds our two programs (31 of its 32 words), so
 # the I2S programs and the CYW43's SPI program land in PIO1. Their state machines are
 # created first, before any I2S: the port places I2S where program space is left.
-import json
 from array import array
 
 import network
@@ -14,7 +13,7 @@ import uctypes
 from machine import I2S, WDT, Pin, Timer, freq, mem32
 from slic.pio_hook import PioHook, debounce_count
 from slic.pio_ring import STEPS, PioAG1171, PioRing
-from slic.port import Port
+from slic.port import Port, board_spec
 
 import pio_programs
 
@@ -46,20 +45,10 @@ def check_config(cfg):
     return None
 
 
-def _spec():
-    """board.json: on the filesystem beside main.py, or in the ROMFS image at /rom."""
-    try:
-        f = open("board.json")
-    except OSError:
-        f = open("/rom/board.json")
-    with f:
-        return json.load(f)
-
-
 def pins_safe():
     """RM low on every port, straight from board.json: callable before the board
     object exists and after anything failed (the pin leaves the PIO for the GPIO)."""
-    for p in _spec()["ports"]:
+    for p in board_spec()["ports"]:
         Pin(p["rm"], Pin.OUT, value=0)
 
 
@@ -159,7 +148,7 @@ class Board:
     name = "rp2_ag1171"
 
     def __init__(self, cfg, log=print):
-        self.spec = _spec()
+        self.spec = board_spec()
         self.cfg = cfg
         self.log = log
         self.nic = None

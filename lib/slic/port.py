@@ -1,7 +1,19 @@
 # One FXS port as a board hands it to the firmware: the SLIC driver, how its hook
 # switch is watched (edges from a pin interrupt, or a timer that samples it), the two
 # I2S audio streams, and how to make a flag that the timer, pin and I2S callbacks set
-# for a task to wait on.
+# for a task to wait on. Also where a board's pin map is read from (board.json).
+
+
+def board_spec():
+    """The board's board.json: on the filesystem beside main.py, or in the ROMFS image
+    at /rom (a board built with its code in flash)."""
+    import json
+    try:
+        f = open("board.json")
+    except OSError:
+        f = open("/rom/board.json")
+    with f:
+        return json.load(f)
 
 
 class Port:
