@@ -102,9 +102,16 @@ class ModelLine:
 
 
 class StubMedia:
+    """What callctl uses of firmware/media.py, without audio."""
+
     def __init__(self):
         self.rtp = None
         self.sending = False
+        self.mute_tx = False
+        self.gains = (0, 0)
+
+    def set_gains(self, rx_db, tx_db):
+        self.gains = (rx_db, tx_db)
 
     def start_call(self, rtp, pt, plc=None):
         self.rtp = rtp
