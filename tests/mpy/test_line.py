@@ -153,14 +153,7 @@ class EdgeRig:
         clock.real_us = lambda: _NOW[0]
         self._restore = lambda: setattr(clock, "real_us", real_us)
         _NOW[0] = 0
-        engine.timers[:] = []
-        engine.pins[:] = []
-        engine.queue[:] = []
-        engine.last_run_us = 0
-        engine.gc_end_us = 0
-        for k in engine.stats:
-            engine.stats[k] = 0
-        engine.set_timing(timing, seed)
+        engine.reset(timing, seed)
         self.shk = Pin("SHK", Pin.IN)
         self.hook = HookSchedule(self.shk)
         self.slic = AG1171(Pin("RM", Pin.OUT, value=0), Pin("FR", Pin.OUT, value=1),

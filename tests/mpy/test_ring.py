@@ -18,13 +18,7 @@ UK = (400, 200, 400, 2000)
 
 def _reset(timing, seed=1):
     _NOW[0] = 0
-    engine.timers[:] = []
-    engine.queue[:] = []
-    engine.last_run_us = 0
-    engine.gc_end_us = 0
-    for k in engine.stats:
-        engine.stats[k] = 0
-    engine.set_timing(timing, seed)
+    engine.reset(timing, seed)
 
 
 def _run_until(us, step=250):
