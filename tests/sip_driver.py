@@ -135,6 +135,16 @@ def command(ua, cmd):
         return {"ok": call.resume()}
     elif c == "info":
         return {"state": call.state, "remote_sdp": call.remote_sdp, "held": call.held}
+    elif c == "refer":
+        def on_refer(c_, code, final):
+            out({"ev": "refer", "call": n, "code": code, "final": final})
+        other = cmd.get("replaces_call")
+        rep = None
+        if other is not None:     # attended: Replaces names our dialog with that call
+            from sip.refer import replaces
+            d = calls[other].dialog
+            rep = replaces(d.call_id, d.remote_tag, d.local_tag)
+        return {"ok": call.refer(cmd["target"], rep, on_refer)}
     else:
         return {"error": "unknown command"}
     return {"state": call.state}

@@ -7,14 +7,16 @@ from sip import sdp as S
 from sip.dialog import Dialog
 from sip.indialog import InDialog, sdp_ok as _sdp_ok
 from sip.message import Message
+from sip.refer import Refer
 
 _MAX_AUTH = 2        # challenges answered per INVITE
 _MAX_FORKS = 4       # extra 2xx (forks) per INVITE answered with ACK + BYE; more are ignored
 
 
-class Call(InDialog):
+class Call(InDialog, Refer):
     """See docs/sip.md. state: incoming, calling, ringing, early, confirmed, ended.
-    Hold/resume and the requests inside the dialog are in sip/indialog.py."""
+    Hold/resume and the requests inside the dialog are in sip/indialog.py, transfer
+    (REFER) in sip/refer.py."""
 
     def __init__(self, ua, incoming):
         self.ua = ua

@@ -110,6 +110,8 @@ class InDialog:
             self._set("ended", "bye")
         elif m == "INVITE":
             self._on_reinvite(msg, addr, stx)
+        elif m == "NOTIFY" and (msg.get("event") or "").strip().lower()[:5] == "refer":
+            self._on_refer_notify(msg, addr, stx)      # how our transfer goes (sip/refer)
         elif m in ("INFO", "OPTIONS", "NOTIFY"):
             ua.reply(msg, addr, 200, stx=stx)
             if m == "INFO" and self.on_info is not None:

@@ -8,7 +8,7 @@ metadata(
 package(
     "sip",
     files=("__init__.py", "bytescan.py", "call.py", "dialog.py", "digest.py", "headers.py",
-           "inbound.py", "indialog.py", "message.py", "register.py", "scan.py", "sdp.py",
+           "inbound.py", "indialog.py", "message.py", "refer.py", "register.py", "scan.py", "sdp.py",
            "subscribe.py", "transaction.py", "ua.py", "wire.py"),
     base_path="..",
 )
