@@ -90,6 +90,13 @@ SCHEMA = {
     },
 }
 
+# Two or more FXS ports (a board's board.json lists them): "ports", one object per
+# port, each deep-merged over the sections above to make that port's config. Only
+# these sections (and of sim, only its phone link) may differ between ports.
+PORT_SECTIONS = ("sip", "rtp", "line", "mwi", "sim")
+PORT_SIM_KEYS = ("phone_port",)
+MAX_PORTS = 4
+
 SECRET_KEYS = ("password", "wifi_password")
 _RTP_MIN_PORTS = 100   # the RTP range must hold at least this many ports (50 pairs)
 
@@ -190,9 +197,18 @@ def _check(field, value, check):
 
 
 def validate(raw):
-    """Return a complete config dict (defaults filled) or raise ConfigError."""
+    """Return a complete config dict (defaults filled) or raise ConfigError. With a
+    "ports" list, the sections are port 1's and cfg["ports"] holds every port's whole
+    config (firmware/main.py builds a line per entry)."""
     if not isinstance(raw, dict):
         raise ConfigError("(top)", "must be a JSON object")
+    if "ports" in raw:
+        import cfgports                   # only a config with ports pays for it
+        return cfgports.validate(raw, _validate, ConfigError)
+    return _validate(raw)
+
+
+def _validate(raw):
     for section in raw:
         if section not in SCHEMA:
             raise ConfigError(section, "unknown section (have %s)" % ", ".join(sorted(SCHEMA)))
@@ -272,5 +288,8 @@ def redacted(cfg):
     """A copy for printing, secrets replaced."""
     out = {}
     for section, keys in cfg.items():
+        if section == "ports":
+            out[section] = [redacted(p) for p in keys]
+            continue
         out[section] = {k: ("***" if k in SECRET_KEYS and v else v) for k, v in keys.items()}
     return out
