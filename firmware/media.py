@@ -2,6 +2,8 @@
 # phone's audio goes to DTMF detection and (in a call) G.711 -> RTP; the earpiece
 # gets a call-progress tone, or the far end's audio from RTP -> G.711 (with loss
 # concealment), or silence. Buffers are made once; the frame path never allocates.
+# A three-way conference (start_conference) adds a second RTP leg, mixed here by
+# conference.py: the phone and the two far ends each hear the other two.
 from array import array
 
 import micropython
@@ -111,6 +113,11 @@ class Media:
         self._far_keys = None    # tone presets of the 16 RFC 4733 keys, made per call
         self.on_call = None      # fn(active): the board's, e.g. Wi-Fi power saving off
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
+        # Three-way conference: leg A is the call above (rtp, plc, encode/decode), leg
+        # B and the mixer are conference.Conference's (made at the first conference).
+        self.conf = None
+        self.conf_rtp = None     # leg B's RtpSession in a conference (see stop_call)
+        self.in_conference = False
         self.last_rtp = None     # the last call's RTP source-check counters
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
@@ -161,6 +168,9 @@ class Media:
             self.dtmf.process(mic, n)
         rtp = self.rtp
         if rtp is not None:
+            if self.in_conference:
+                self.conf.frame(self, mic, rtp)     # the legs and the earpiece
+                return
             if self.sending:
                 payload = self.payload_out
                 if self.mute_tx:
@@ -294,6 +304,35 @@ class Media:
         self.rtp = rtp
         self.sending = True
 
+    def start_conference(self, rtp2, pt2, plc2=None):
+        """In a call (start_call's rtp is leg A), add leg B: rtp2 (its remote set),
+        payload type pt2 (0 PCMU, 8 PCMA; may differ from leg A's) and its own
+        concealer plc2. From the next frame on the phone hears A + B, leg A is sent
+        the phone + B, leg B the phone + A. Leg B's RFC 4733 keys play to the phone
+        as leg A's do. Allocates the mixer's buffers at the first conference only."""
+        if self.rtp is None:
+            raise ValueError("no call to add a conference leg to")
+        if pt2 not in _ENCODERS:
+            raise ValueError("payload type %r: 0 (PCMU) or 8 (PCMA)" % (pt2,))
+        if self.in_conference:
+            raise ValueError("already in a conference")
+        if self.conf is None:
+            from conference import Conference
+            self.conf = Conference()
+        rtp2.on_event = self._far_event
+        self.conf.start(rtp2, _ENCODERS[pt2], _DECODERS[pt2], plc2)
+        self.conf_rtp = rtp2
+        self.in_conference = True
+
+    def stop_conference(self):
+        """Back to the two-party call with leg A: returns leg B's RtpSession (not
+        closed: the caller's), or None when no conference runs."""
+        if not self.in_conference:
+            return None
+        self.in_conference = False
+        self.conf_rtp = None
+        return self.conf.stop()
+
     def stop_all(self):
         """Tones, caller ID and call media off (the supervisor's safe state)."""
         self.tone.stop()
@@ -301,6 +340,12 @@ class Media:
         self.stop_call()
 
     def stop_call(self):
+        """Ends the call's media; returns leg A's RtpSession (not closed). In a
+        conference, leg B leaves the pipeline too, but its session stays in
+        media.conf_rtp for the caller to close (and set to None)."""
+        if self.in_conference:
+            self.in_conference = False
+            self.conf.stop()         # conf_rtp is left for the caller
         if self.rtp is not None and self.on_call is not None:
             self.on_call(False)
         self.sending = False
@@ -315,7 +360,10 @@ class Media:
         s = dict(self.counts)
         s["tone"] = self.tone.active
         s["in_call"] = self.rtp is not None
+        s["in_conference"] = self.in_conference
         # RTP from sources nobody signalled (dropped), oversize datagrams, the port:
         # this call's, or the last call's once it ended.
         s["rtp"] = self.rtp.guard() if self.rtp is not None else self.last_rtp
+        if self.in_conference:
+            s["conf_rtp"] = self.conf_rtp.guard()
         return s
