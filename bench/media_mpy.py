@@ -6,7 +6,10 @@
 # reports it and the PLC conceals), and the codec's earpiece callback takes one frame.
 # callgrind counts two REPS values; tools/ata/cost_bench.py divides the difference by
 # the frames in between and subtracts mode "none" (the same loop without Media.frame).
-#   micropython bench/media_mpy.py MODE REPS       MODE: media | none
+# Mode "conf" is a three-way conference (Media.start_conference): a second far end
+# sends A-law on a second session, lost every 10th too (at another phase); its
+# baseline is "confnone", the same loop with both far ends but without Media.frame.
+#   micropython bench/media_mpy.py MODE REPS       MODE: media | none | conf | confnone
 import socket
 import sys
 from array import array
@@ -46,8 +49,9 @@ class _Port:
 def main():
     mode = sys.argv[1]
     reps = int(sys.argv[2])
-    if mode not in ("media", "none"):
-        raise SystemExit("mode: media or none")
+    if mode not in ("media", "none", "conf", "confnone"):
+        raise SystemExit("mode: media, none, conf or confnone")
+    conf = mode in ("conf", "confnone")
     media = Media(_Port(), log=lambda *_: None)
     rtp = RtpSession("127.0.0.1", pt=0)
     rtp.open()
@@ -58,6 +62,21 @@ def main():
     to = socket.getaddrinfo("127.0.0.1", rtp.local_port)[0][-1]
     media.start_call(rtp, 0, Concealer(FRAME))
     media.listen_dtmf(True)                # off-hook in a call: the detector runs
+    if conf:
+        rtp2 = RtpSession("127.0.0.1", pt=8)
+        rtp2.open()
+        peer2 = RtpSession("127.0.0.1")
+        peer2.open()
+        far2 = peer2.sock
+        rtp2.set_remote("127.0.0.1", peer2.local_port)
+        to2 = socket.getaddrinfo("127.0.0.1", rtp2.local_port)[0][-1]
+        media.start_conference(rtp2, 8, Concealer(FRAME))
+        pkt2 = bytearray(12 + FRAME)
+        pkt2[0] = 0x80
+        pkt2[1] = 8
+        pkt2[8:12] = b"\x9a\xbc\xde\xf0"
+        for i in range(FRAME):             # A-law, another tone (1 kHz)
+            pkt2[12 + i] = (0xB5, 0xA5, 0xD5, 0x25, 0x35, 0x25, 0x55, 0xA5)[i % 8]
     mic = array("h", bytes(2 * FRAME))
     for i in range(FRAME):                 # a 500 Hz tone into the microphone
         mic[i] = (4000, 2800, 0, -2800, -4000, -2800, 0, 2800)[i % 8]
@@ -81,11 +100,17 @@ def main():
             pkt[7] = ts & 0xFF
             if k % 10 != 9:
                 far.sendto(pkt, to)
+            if conf:
+                pkt2[2:8] = pkt[2:8]
+                if k % 10 != 4:
+                    far2.sendto(pkt2, to2)
             k += 1
-            if mode == "media":
+            if mode == "media" or mode == "conf":
                 frame(mic)
                 tx_done(None)
-    print("frames", k, "media", media.counts, "rtp", rtp.received, rtp.jb.concealed)
+    print("frames", k, "media", media.counts, "rtp", rtp.received, rtp.jb.concealed,
+          "conf", media.in_conference, rtp2.received if conf else None,
+          rtp2.jb.concealed if conf else None)
     # What the session sent to `far` is never read: the kernel drops it once the
     # socket's buffer is full (reading it would add harness cost to one mode only).
 

@@ -183,18 +183,22 @@ MEDIA_LOOPS = 250               # frames per REP, as in bench/media_mpy.py
 MEDIA_REPS = (1, 3)
 
 
+MEDIA_MODES = ("media", "none", "conf", "confnone")
+
+
 def media_path(ex):
-    """Instructions per frame of the media path alone (bench/media_mpy.py): a future."""
+    """Instructions per frame of the media path alone (bench/media_mpy.py), in a call
+    and in a three-way conference: a future of (call, conference)."""
     from .bench import _callgrind
 
     def count(mode, reps):
         return _callgrind([paths.MICROPYTHON, MEDIA_DRIVER, mode, reps], paths.micropython_env())
-    jobs = {(m, r): ex.submit(count, m, r) for m in ("media", "none") for r in MEDIA_REPS}
+    jobs = {(m, r): ex.submit(count, m, r) for m in MEDIA_MODES for r in MEDIA_REPS}
 
     def result():
         per = {m: (jobs[m, MEDIA_REPS[1]].result() - jobs[m, MEDIA_REPS[0]].result())
-               / ((MEDIA_REPS[1] - MEDIA_REPS[0]) * MEDIA_LOOPS) for m in ("media", "none")}
-        return per["media"] - per["none"]
+               / ((MEDIA_REPS[1] - MEDIA_REPS[0]) * MEDIA_LOOPS) for m in MEDIA_MODES}
+        return per["media"] - per["none"], per["conf"] - per["confnone"]
     return result
 
 
@@ -216,7 +220,7 @@ def run(log=print, windows=WINDOWS, sip=True):
     # After the sim runs, not beside them: those must keep pace with real time.
     log("bench: cost, the media path alone (bench/media_mpy.py) ...")
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
-        media_alone = media_path(ex)()
+        media_alone, media_conf = media_path(ex)()
     lines = ["ata bench --only cost: x86-64 instructions per 20 ms frame of the whole sim "
              "firmware, callgrind,",
              "windows of %s frames zeroed/dumped at frame starts by the firmware's shim; "
@@ -240,8 +244,11 @@ def run(log=print, windows=WINDOWS, sip=True):
         figures[phase + "_parts"] = parts
     lines += ["", "media path alone (bench/media_mpy.py: Media.frame in a call, u-law, DTMF "
               "detector on, RTP in, 1 in 10 packets lost and concealed): %.0f per frame"
-              % media_alone]
+              % media_alone,
+              "media path alone in a three-way conference (the same, a second leg in A-law, "
+              "mixed): %.0f per frame" % media_conf]
     figures["media_alone"] = media_alone
+    figures["media_conference"] = media_conf
     rep = prof["call"][-1][0]
     rows = prof["call"][-1]
     busy = rep["wall_us"] - rep["blocked_us"]
