@@ -35,6 +35,8 @@ class App:
         self.media = None
         self.calls = None
         self.sip = None
+        self.ports = []             # fxsport.FxsPort per configured port; [0] is the above
+        self.lines = []
         self.supervisor = None
         self._updater_obj = None
         self._board_name = None     # set once the firmware is up: the OTA agent may load
@@ -52,27 +54,21 @@ class App:
         ip = await self._network()
         # The heavy imports only now: Wi-Fi takes its buffers while the heap is still
         # small (on an ESP32 without PSRAM the IDF and the GC heap share the RAM).
-        import country
-        from callctl import CallControl
         from console import Console
-        from line import Line
-        from media import Media
+        from fxsport import FxsPort
         from supervisor import Supervisor
 
-        port = self.board.ports[0]
-        self.media = Media(port, log)
-        self.media.on_call = getattr(self.board, "call_active", None)
-        self.calls = CallControl(cfg, ip, log)
-        self.sip = self.calls.ua
         sup = self.supervisor = Supervisor(log, self.make_safe)
-        self.sip.spawn = sup.spawn
-        self.line = Line(port, country.plan(cfg["line"]["country"]), cfg["line"],
-                         self.media, self.calls.line_event, log)
-        self.calls.attach(self.line, self.media)
-        self.media.start()
-        self.line.start()
-        sup.spawn("media", self.media.run)
-        sup.spawn("line", self.line.run)
+        # one line per configured port (config "ports"; else one): each its own media,
+        # line, call control and SIP account; app.line/media/calls/sip are port 1's
+        on_call = getattr(self.board, "call_active", None)
+        for i, pcfg in enumerate(cfg.get("ports") or [cfg]):
+            self.ports.append(FxsPort(i + 1, pcfg, self.board.ports[i], ip, log, on_call))
+        p1 = self.ports[0]
+        self.media, self.calls, self.sip, self.line = p1.media, p1.calls, p1.sip, p1.line
+        self.lines = [p.line for p in self.ports]
+        for p in self.ports:
+            p.supervise(sup)
         sup.spawn("watchdog", self._feed_watchdog)
         sup.spawn("config_keeper", self._keep_config_when_registered)
         self._board_name = board.Board.name
@@ -85,15 +81,18 @@ class App:
                 sup.spawn("ota_probation", u.probation)
             if u is not None and cfg["ota"]["interval_h"]:
                 sup.spawn("ota_schedule", u.schedule)
-        await self.calls.start()
+        for p in self.ports:
+            await p.calls.start()
         # The config's schema tables (~12 KB on x64) are only needed to check a config:
         # dropped now, imported again if the console asks (console.config()).
         sys.modules.pop("config", None)
-        log("ready: SIP %s@%s:%d from %s:%d" % (cfg["sip"]["user"], cfg["sip"]["server"],
-                                               cfg["sip"]["port"], ip, cfg["sip"]["sip_port"]))
+        sys.modules.pop("cfgports", None)
+        for p in self.ports:
+            p.ready(ip)
         await sup.spawn("console", Console(self).run)   # returns on `shutdown`
         log("console: shutting down")
-        await self.calls.stop()
+        for p in self.ports:
+            await p.calls.stop()
 
     @property
     def updater(self):
@@ -116,15 +115,12 @@ class App:
                        _OTA_FW[0] if _OTA_FW else None)
 
     def line_busy(self):
-        """Why an update must wait: a call, the handset off hook, ringing; or None."""
-        call = self.calls.status()["call"] if self.calls is not None else None
-        if call is not None:
-            return "a call is in progress (%s)" % call
-        st = self.line.status() if self.line is not None else {}
-        if st.get("hook") == "off":
-            return "the handset is off hook"
-        if st.get("ringing"):
-            return "the phone is ringing"
+        """Why an update must wait: a call, a handset off hook, ringing (on any port);
+        or None."""
+        for p in self.ports:
+            why = p.busy()
+            if why is not None:
+                return why if p.n == 1 else "line %d: %s" % (p.n, why)
         return None
 
     def health(self):
@@ -167,26 +163,23 @@ class App:
 
     def make_safe(self, crashed):
         """After a task crashed: ring off, tones and caller ID off, any call ended (BYE
-        or CANCEL), the line back to what the hook says (idle or dial tone). Each step
-        runs even when another fails: the state that crashed one task may be odd."""
-        steps = (("call", self.calls.hangup if self.calls else None),
-                 ("media", self.media.stop_all if self.media else None),
-                 ("line", self.line.recover if self.line else None))
-        for what, step in steps:
-            if step is None:
-                continue
-            try:
-                step()
-            except Exception as e:  # noqa: the next step must still run
-                log("supervisor: safe %s after %s failed: %r" % (what, crashed, e))
-        log("supervisor: line made safe after %s crashed" % crashed)
+        or CANCEL), the line back to what the hook says (idle or dial tone); on the
+        port the task was of, or on every port after a task of the whole board."""
+        mine = [p for p in self.ports if crashed in p.tasks]
+        for p in mine or self.ports:
+            p.make_safe(crashed, p.log)
+            p.log("supervisor: line made safe after %s crashed" % crashed)
+        if not self.ports:
+            log("supervisor: line made safe after %s crashed" % crashed)
 
     def status(self):
         if self.safe_reason is not None and self.line is None:
             return [("safe_mode", {"reason": self.safe_reason})]
-        return [("line", self.line.status()), ("sip", self.sip.status()),
-                ("media", self.media.status()), ("board", self.board.status()),
-                ("supervisor", self.supervisor.status())]
+        out = self.ports[0].status() + [("board", self.board.status()),
+                                        ("supervisor", self.supervisor.status())]
+        for p in self.ports[1:]:
+            out += p.status()
+        return out
 
 
 def ota_key():

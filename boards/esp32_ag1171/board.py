@@ -46,6 +46,10 @@ def check_config(cfg):
         return "network.mode: must be wifi or ethernet on this board, got %s" % net["mode"]
     if net["mode"] == "wifi" and not net["wifi_ssid"]:
         return "network.wifi_ssid: is required for Wi-Fi"
+    ports = cfg.get("ports")
+    if ports and len(ports) > len(board_spec()["ports"]):
+        return "ports: this board has %d FXS port(s), %d configured" % (
+            len(board_spec()["ports"]), len(ports))
     return None
 
 

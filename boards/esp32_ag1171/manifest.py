@@ -10,7 +10,8 @@ for name in ("dsp", "ota", "rtp", "sip", "slic"):
     require(name, library="ata")
 
 # Firmware modules (main.py excepted) and the board module, at the top level.
-for name in ("alert", "callctl", "cidcw", "clip", "conference", "config", "console", "country",
-             "digitmap", "hook", "line", "media", "mwi", "safemode", "supervisor"):
+for name in ("alert", "callctl", "cfgports", "cidcw", "clip", "conference", "config", "console",
+             "country", "digitmap", "fxsport", "hook", "line", "media", "mwi", "safemode",
+             "supervisor"):
     module(name + ".py", base_path="../../firmware")
 module("board.py", base_path=".")

@@ -32,11 +32,30 @@ def _rmt_ring(channel, fr):
     return RmtRing(fr, new_rmt, RMT.source_freq() // _RMT_CLOCK_DIV)
 
 
+def _spec():
+    with open(_HERE + "/board.json") as f:
+        return json.load(f)
+
+
 def check_config(cfg):
     """What this board cannot do with cfg, or None."""
     if cfg["network"]["mode"] != "host":
         return "network.mode: the sim board's network is the host's (mode host)"
+    have = len(_spec()["ports"])
+    if len(cfg.get("ports") or ()) > have:
+        return "ports: this board has %d FXS ports, %d configured" % (have, len(cfg["ports"]))
     return None
+
+
+def _port_log(log, n):
+    """Port n's log: port 1's lines as they always were, the others' prefixed "[n] "."""
+    if n == 1:
+        return log
+    tag = "[%d] " % n
+
+    def port_log(msg):
+        log(tag + msg)
+    return port_log
 
 
 def pins_safe():
@@ -50,8 +69,7 @@ class Board:
     FATAL_ERRNOS = (_EADDRINUSE,)
 
     def __init__(self, cfg, log=print):
-        with open(_HERE + "/board.json") as f:
-            self.spec = json.load(f)
+        self.spec = _spec()
         self.cfg = cfg
         self.log = log
         # board.cpu_mhz: nothing to clock on the host; recorded (status) so a config
@@ -65,18 +83,24 @@ class Board:
         self.hook_source = os.getenv("ATA_SIM_HOOK") or "irq"
         if self.hook_source not in ("timer", "irq"):
             raise ValueError("ATA_SIM_HOOK: timer or irq, got %r" % self.hook_source)
-        self.link = PhoneLink("127.0.0.1", cfg["sim"]["phone_port"], log)
-        I2S.codec = SimCodec(self.link)
+        # the ports the config uses (config "ports", else one), each wired to its own
+        # virtual phone: a phone link (the port's sim.phone_port) and a codec clock
+        port_cfgs = cfg.get("ports") or [cfg]
+        self.links = []
         self.ports = []
-        for p in self.spec["ports"]:
+        for i, p in enumerate(self.spec["ports"][:len(port_cfgs)]):
+            link = PhoneLink("127.0.0.1", port_cfgs[i]["sim"]["phone_port"],
+                             _port_log(log, i + 1))
+            self.links.append(link)
+            I2S.codec = SimCodec(link)      # the codec of this port's two I2S below
             rm = Pin(p["rm"], Pin.OUT, value=0)
             fr = Pin(p["fr"], Pin.OUT, value=1)
             shk = Pin(p["shk"], Pin.IN)
-            self.link.watch(rm, "R")
-            self.link.watch(fr, "F")
-            shk.source = self.link.hook_level
-            shk.source_next = self.link.hook_next
-            self.link.hook_pin = shk
+            link.watch(rm, "R")
+            link.watch(fr, "F")
+            shk.source = link.hook_level
+            shk.source_next = link.hook_next
+            link.hook_pin = shk
             # as an RP2040 board would, hard timer callbacks under its timing model
             hard = timing == "rp2"
             ring = _rmt_ring(p["ring_rmt"], fr) if self.ring_source == "rmt" else None
@@ -87,6 +111,7 @@ class Board:
             self.ports.append(Port(slic, Timer(p["hook_timer"]), rx, tx, Flag, hard,
                                    hook_pin=shk if self.hook_source == "irq" else None,
                                    hard_pin_irq=hard, ticks_ms=ticks_ms))
+        self.link = self.links[0]
         import time
         self._t0 = time.ticks_ms()
 
@@ -101,9 +126,10 @@ class Board:
         after = self.cfg["sim"]["network_after_ms"]
         if after and time.ticks_diff(time.ticks_ms(), self._t0) < after:
             raise OSError("no network (sim.network_after_ms)")
-        if self.link.server is None:
-            await self.link.start()
-        self.log("phone: listening on 127.0.0.1:%d" % self.link.port)
+        for link in self.links:
+            if link.server is None:
+                await link.start()
+            link.log("phone: listening on 127.0.0.1:%d" % link.port)
         return self.cfg["network"]["ip"]
 
     def status(self):
@@ -111,4 +137,7 @@ class Board:
                 "timing": self.cfg["sim"]["timing"], "ring": self.ring_source,
                 "hook": self.hook_source,
                 "timers": engine.stats, "phone_connected": self.link.writer is not None,
-                "frames_in": self.link.frames_in, "frames_out": self.link.frames_out}
+                "frames_in": self.link.frames_in, "frames_out": self.link.frames_out,
+                "ports": len(self.ports),
+                "phones": [[k.port, k.writer is not None, k.frames_in, k.frames_out]
+                           for k in self.links[1:]]}

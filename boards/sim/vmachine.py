@@ -415,7 +415,8 @@ class I2S:
     MONO = 0
     STEREO = 1
 
-    codec = None   # set by the board: the object that clocks frames
+    codec = None   # set by the board: the object that clocks frames (of the I2S made
+                   # next: a board with two ports sets each port's before its I2S)
 
     def __init__(self, id, sck=None, ws=None, sd=None, mode=RX, bits=16, format=MONO,
                  rate=8000, ibuf=2048):
@@ -426,7 +427,8 @@ class I2S:
         self.handler = None
         self.pending = None
         self.offset = 0
-        I2S.codec.attach(self)
+        self.codec = I2S.codec
+        self.codec.attach(self)
 
     def irq(self, handler):
         self.handler = handler
@@ -466,7 +468,7 @@ class I2S:
     def deinit(self):
         self.handler = None
         self.pending = None
-        I2S.codec.detach(self)
+        self.codec.detach(self)
 
 
 class Flag:
