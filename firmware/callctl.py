@@ -2,6 +2,7 @@
 # pipeline. Line events (number dialled, answer, hang-up) become SIP actions;
 # SIP call states become tones, ringing and media on the line.
 from rtp import RtpSession
+from flashcall import FlashFeatures
 from rtp.plc import Concealer
 from sip import UserAgent, sdp
 from time import ticks_ms as _ticks
@@ -65,7 +66,7 @@ def caller(call):
     return number, name, private
 
 
-class CallControl:
+class CallControl(FlashFeatures):
     def __init__(self, cfg, local_ip, log=print):
         self.cfg = cfg
         self.ip = local_ip
@@ -95,7 +96,7 @@ class CallControl:
         self.ring_map = cfg.get("line", {}).get("ring_map", "")
         self.country = cfg.get("line", {}).get("country", "US")
         self.counts = {"outgoing": 0, "incoming": 0, "rejected_busy": 0, "waiting": 0,
-                       "swaps": 0}
+                       "swaps": 0, "holds": 0, "conferences": 0, "transfers": 0}
         # Call waiting: `call`/`rtp`/`pt` are the call the phone talks to (or that rings
         # it); `other` is a second call: waiting (not answered: other_rtp None) or on
         # hold (other_rtp its RTP session, other_pt its payload type). Only one.
@@ -107,6 +108,7 @@ class CallControl:
         self.other_pt = 0
         self.alert = None         # cidcw.WaitAlert while a waiting call is announced
         self.ring_back = False    # the phone rings for the held call: off-hook resumes it
+        self._init_flash()        # hold, consultation, conference, transfer (flashcall)
 
     def attach(self, line, media):
         self.line = line
@@ -150,6 +152,9 @@ class CallControl:
         await self.ua.start()
 
     async def stop(self):
+        self._drop_transfer()
+        if self.conf:
+            self._first_left()      # the conference's first call: hung up below
         if self.other is not None:
             self._drop_other()      # nobody to ring back: both calls end
         self.hangup()
@@ -162,7 +167,7 @@ class CallControl:
         elif kind == "answer":
             self._answer()
         elif kind == "hang_up":
-            self.hangup()
+            self._hung_up()
         elif kind == "no_answer":
             self._no_answer()
         elif kind == "flash":
@@ -220,7 +225,12 @@ class CallControl:
         if call is None or call.incoming:
             return
         self.log("call: no answer in %d s, cancelled" % self.no_answer_s)
-        self.hangup()
+        if self.consult:                  # a consultation: the held call stays
+            self.call = None
+            call.hangup()
+            self._close_rtp()
+        else:
+            self.hangup()
         self.line.failed("reorder")
 
     def _incoming(self, call):
@@ -352,14 +362,12 @@ class CallControl:
         if rtp is not None:
             rtp.close()
 
-    def _flash(self):
-        """Hook flash: with a second call, swap to it (a waiting one is answered, the
-        talking one put on hold with a re-INVITE a=sendonly, RFC 3264 / RFC 6337);
-        with one call only nothing happens (transfer and 3-way are not done)."""
+    def _swap(self):
+        """Hook flash with a second call that called us: swap to it (a waiting one is
+        answered, the talking one put on hold with a re-INVITE a=sendonly, RFC 3264 /
+        RFC 6337). Flash with one call: hold, consultation, conference, transfer
+        (flashcall)."""
         other = self.other
-        if other is None:
-            self.log("call: flash ignored (no second call)")
-            return
         active = self.call
         if other.state not in ("ringing", "confirmed", "early", "incoming"):
             return
@@ -402,6 +410,10 @@ class CallControl:
 
     # -- SIP call states --------------------------------------------------------------
     def _state(self, call, state, detail):
+        if self.conf and state in ("failed", "ended") and call is not None and \
+                (call is self.call or call is self.other):
+            self._conf_call_ended(call, state, detail)
+            return
         if call is self.other and call is not None:
             self._other_state(call, state, detail)
             return
@@ -448,6 +460,7 @@ class CallControl:
             # the waiting caller gave up (CANCEL) or the held party hung up: freed,
             # the call in progress goes on
             self.other = None
+            self.consult = False          # a consultation goes on as a call of its own
             self._stop_alert()
             if self.other_rtp is not None:
                 self.other_rtp.close()
@@ -455,16 +468,18 @@ class CallControl:
 
     def _reoffer(self, call, remote_text):
         remote = sdp.parse(remote_text)
-        held = call is self.other and call is not None
-        rtp = self.other_rtp if held else self.rtp
+        second = call is self.other and call is not None
+        rtp = self.other_rtp if second else self.rtp
         if rtp is None:
             return None
         got = sdp.answer(remote, self.ip, rtp.local_port, self.codecs)
         if got is None:
             return None
-        if held:
+        if second:
             self.other_pt = got[1]
             rtp.set_remote(remote.ip, remote.port, rtcp_port(remote_text))
+            if self.conf:
+                return got[0]             # in the conference: not held
             return sdp.with_direction(got[0], "sendonly")   # we still hold it
         self.pt = got[1]
         self._media_to(remote, got[1], remote_text)
@@ -528,6 +543,8 @@ class CallControl:
         c = self.call
         o = self.other
         return {"call": None if c is None else c.state,
-                "other": None if o is None else ("held" if self.other_rtp else "waiting"),
+                "other": None if o is None else ("conference" if self.conf else
+                                                 "held" if self.other_rtp else "waiting"),
+                "transfer": self.xfer is not None,
                 "rtp": None if self.rtp is None else self.rtp.stats,
                 "mwi": self.mwi, "counts": self.counts}

@@ -24,6 +24,7 @@ _FALLBACK = {"reorder": "congestion"}   # a plan without its own reorder tone
 _ANY_NUMBER = "(*x.T|x.T)"   # digit map of a country plan without one: the old fixed pause
 _POLL_MS = 5             # poll period while caller ID or the lamp message is under way
 _IDLE_MS = 1000          # the longest sleep: nothing due (a request wakes the task)
+_RECALL_BURSTS = 3       # recall dial tone: 3 bursts of dial tone, then steady (GR-506)
 
 # Pulses -> digit. Most of the world: n pulses = n (10 = 0); New Zealand: 10 - n;
 # Sweden: n - 1.
@@ -178,7 +179,7 @@ class Line:
             self._idle_poll(now)
         if self.stutter_until is not None and time.ticks_diff(now, self.stutter_until) >= 0:
             self.stutter_until = None
-            if self.tone_name == "stutter":
+            if self.tone_name in ("stutter", "recall"):
                 self.play("dial")         # the bursts are over: steady dial tone
         if self.deadline is not None and time.ticks_diff(now, self.deadline) >= 0:
             self.deadline = None
@@ -253,13 +254,17 @@ class Line:
     def play(self, name):
         """Play a call-progress tone of the country plan (None: silence); "reorder"
         is the congestion tone in a plan that has no reorder tone of its own;
-        "stutter" is bursts of the dial tone, then the dial tone (poll switches)."""
+        "stutter" is bursts of the dial tone, then the dial tone (poll switches);
+        "recall" is the recall dial tone after a hook flash: three such bursts, then
+        the dial tone (GR-506; no plan here has a recall tone of its own)."""
         self._request()
         self.tone_name = name
         self.stutter_until = None
         spec = None
-        if name == "stutter":
+        if name in ("stutter", "recall"):
             bursts, on, off = self.plan.get("stutter") or STUTTER
+            if name == "recall":
+                bursts = _RECALL_BURSTS
             f1, f2, level, _ = self.plan["dial"]
             spec = (f1, f2, level, (on, off))
             # switch to the dial tone half-way through the burst after the last: the
@@ -270,6 +275,14 @@ class Line:
         elif name:
             spec = self.plan.get(name) or self.plan[_FALLBACK.get(name, name)]
         self.media.play_tone(spec)
+
+    def recall(self):
+        """A hook flash put the call on hold: recall dial tone, and a new number is
+        collected through the digit map as after an off-hook."""
+        self._request()
+        self.digits = ""
+        self.play("recall")
+        self._enter(DIALTONE, self.first_digit_ms)
 
     def connected(self):
         self._request()

@@ -11,7 +11,7 @@ for name in ("dsp", "ota", "rtp", "sip", "slic"):
 
 # Firmware modules (main.py excepted) and the board module, at the top level.
 for name in ("alert", "callctl", "cfgports", "cidcw", "clip", "conference", "config", "console",
-             "country", "digitmap", "fxsport", "hook", "line", "media", "mwi", "safemode",
-             "supervisor"):
+             "country", "digitmap", "flashcall", "fxsport", "hook", "line", "media", "mwi",
+             "safemode", "supervisor"):
     module(name + ".py", base_path="../../firmware")
 module("board.py", base_path=".")
