@@ -4,7 +4,8 @@ restarts on probation; the health check (registered with Kamailio, no task crash
 marks it good and calls go through it; a forced rollback goes back. A v1.2.0 that
 raises at boot and a v1.3.0 that never registers are rolled back by themselves, the
 log saying why, and so is a v1.4.0 that lost its update agent (it could never
-prove itself). Forged and tampered bundles are refused and touch no slot; an update
+prove itself). Forged and tampered bundles, and a signed romfs payload that is no ROMFS image,
+are refused and touch no slot; an update
 is refused while the handset is off hook; a download cut by the server resumes with
 a Range request, and one cut by a power cut resumes on the next pull."""
 import json
@@ -126,8 +127,8 @@ def test_refusals_touch_no_slot_and_busy_line_refused(tmp_path, key, server):
         sim.send("ota(%r)" % server.url("tampered-1.1.0.ota"))
         sim.wait_log(r"ota: refused: tampered: payload SHA-256 \w+, manifest says", 20, mark)
         sim.send("ota(%r)" % server.url("romfs-1.1.0.ota"))
-        sim.wait_log(r"ota: refused: malformed: romfs payloads are not mounted by this "
-                     r"firmware yet", 20, mark)
+        sim.wait_log(r"ota: refused: malformed: romfs: not a ROMFS image \(no d2 cd 31 "
+                     r"header\) \(running 0\.1\.0 kept\)", 20, mark)
         sim.send("ota(%r)" % server.url("no-such.ota"))
         sim.wait_log(r"ota: download failed: HTTP 404", 20, mark)
         assert _slots(run) == [], _slots(run)          # nothing kept, no slot made

@@ -24,24 +24,49 @@ _POLL_MS = 500                      # health check and "line free?" poll
 
 def boot_slot(factory_version, log=None):
     """Once per start, before the application is imported: pick the slot (rolling
-    back a trial version that did not prove itself), put it first on sys.path.
-    Returns ota.slots.Boot, or None when the slot state cannot be read."""
-    try:
-        b = slots.boot(ROOT, factory_version)
-    except (OSError, ValueError) as e:      # never keep the board from starting
-        if log:
-            log("ota: slot choice failed (%r); running the factory application" % (e,))
-        return None
-    if b.path:
-        # a board's built tree: modules at its root, packages under lib/ (as / and
-        # /lib on the board's own filesystem)
-        sys.path.insert(0, b.path)
+    back a trial version that did not prove itself), put its code first on sys.path:
+    a tar slot's directory, or a ROMFS slot's image mounted read-only at
+    /rom_<slot>. A slot whose image does not mount is rolled back (the reason in the
+    pointer's note) and the choice made again. Returns ota.slots.Boot, or None when
+    the slot state cannot be read."""
+    for _ in range(len(slots.SLOTS) + 1):      # each rollback leaves one slot fewer
         try:
-            if os.stat(b.path + "/lib")[0] & 0x4000:
-                sys.path.insert(1, b.path + "/lib")
-        except OSError:
-            pass
-    return b
+            b = slots.boot(ROOT, factory_version)
+        except (OSError, ValueError) as e:      # never keep the board from starting
+            if log:
+                log("ota: slot choice failed (%r); running the factory application" % (e,))
+            return None
+        if not b.path:
+            return b
+        code = b.path
+        from ota import romslot
+        if romslot.is_romfs_slot(b.path):
+            try:
+                b.mount, b.image = romslot.mount(b.path, b.slot)
+            except (OSError, romslot.RomError) as e:
+                reason = "%s in slot %s: its ROMFS image does not mount (%r)" % (
+                    b.version, b.slot, e)
+                if log:
+                    log("ota: " + reason + "; rolling back")
+                slots.rollback(ROOT, reason)
+                continue
+            code = b.mount
+            if log:
+                log("ota: slot %s: ROMFS image mounted read-only at %s" % (b.slot, code))
+        _put_first(code)
+        return b
+    return None
+
+
+def _put_first(code):
+    """A board's built tree: modules at its root, packages under lib/ (as / and /lib
+    on the board's own filesystem, or /rom and /rom/lib from its ROMFS partition)."""
+    sys.path.insert(0, code)
+    try:
+        if os.stat(code + "/lib")[0] & 0x4000:
+            sys.path.insert(1, code + "/lib")
+    except OSError:
+        pass
 
 
 def boot_firmware(log):
@@ -190,13 +215,6 @@ class Updater:
         if kind == "firmware":
             await self._firmware(ident)
             return
-        if kind == "romfs":
-            # slots.install() would keep app.romfs, but boot_slot() only puts a slot's
-            # directory on sys.path: the image would never be mounted, the old code
-            # would run under the new version number
-            fetch.forget(DOWNLOAD, DOWNLOAD_META)
-            raise bundle.Refused(bundle.MALFORMED, "romfs payloads are not mounted by this "
-                                 "firmware yet; sign the tree (tar)")
         try:
             with open(DOWNLOAD, "rb") as f:
                 m = bundle.stage(f, self.key(), ident, STAGED)
@@ -204,6 +222,8 @@ class Updater:
             fetch.forget(DOWNLOAD, DOWNLOAD_META)   # never to be resumed
             raise
         fetch.forget(DOWNLOAD, DOWNLOAD_META)
+        if m["kind"] == "romfs":
+            self._check_romfs(m)
         self.log("ota: %s checked (signed by key %s, %d bytes)" % (m["version"], m["key"],
                                                                  m["size"]))
         await self._line_idle(m)
@@ -214,6 +234,20 @@ class Updater:
         self.log("ota: %s installed in slot %s; restarting on probation" % (m["version"], slot))
         await asyncio.sleep_ms(100)             # let the log line out
         self.reset()
+
+    def _check_romfs(self, m):
+        """A signed ROMFS payload: refused (the staged copy removed, no slot touched)
+        unless it is a whole ROMFS image this board can mount for the inactive slot."""
+        from ota import bundle, romslot
+        try:
+            romslot.check(STAGED)
+            romslot.target_segment(slots.inactive_slot(ROOT))
+        except (OSError, romslot.RomError) as e:
+            try:
+                os.remove(STAGED)
+            except OSError:
+                pass
+            raise bundle.Refused(bundle.MALFORMED, "romfs: %s" % (e,))
 
     async def _line_idle(self, m):
         waited = False
@@ -275,6 +309,7 @@ class Updater:
     def status(self):
         b = self.boot
         return {"version": self.version, "slot": b.slot if b else None,
+                "code": (b.mount or b.path) if b else None,
                 "trial": bool(b and b.trial), "state": self.state, "bytes": self.bytes,
                 "total": self.total, "url": self.cfg["url"], "last": self.last,
                 "note": b.note if b else None,

@@ -1,7 +1,9 @@
 # A/B application slots with probation, on a filesystem (the sim; an ESP32's
 # application files alike). Layout under a root directory:
 #   root/a/, root/b/   the two slots: an application tree (from a tar payload) or
-#                      app.romfs (a ROMFS payload), plus manifest.json
+#                      a ROMFS payload (app.romfs, the image itself, on the sim; on a
+#                      chip app.romseg, the ROMFS segment it was written to: see
+#                      ota/romslot.py), plus manifest.json
 #   root/state.json    the pointer: which slot runs, whether it is on probation
 # The pointer is only ever replaced whole: written to state.json.tmp, then renamed
 # over state.json (atomic on POSIX and LittleFS). An install writes the inactive
@@ -180,7 +182,11 @@ def install(root, staged, manifest):
             untar(f, path)
         os.remove(staged)                    # its space is needed by the next update
     elif manifest["kind"] == "romfs":
-        os.rename(staged, _join(path, "app.romfs"))
+        from ota import romslot
+        try:
+            romslot.place(staged, path, slot)
+        except romslot.RomError as e:
+            raise SlotError("romfs: %s" % e)
     else:
         raise SlotError("payload kind %r" % manifest["kind"])
     with open(_join(path, MANIFEST), "w") as f:
@@ -192,7 +198,8 @@ def install(root, staged, manifest):
 
 class Boot:
     """What boot() decided: slot (None: the factory application), its directory
-    (put it first on sys.path, or mount its app.romfs), version, trial, note."""
+    (put it first on sys.path, or mount its ROMFS image: ota.agent.boot_slot),
+    version, trial, note. mount: where a ROMFS slot's image was mounted, else None."""
 
     def __init__(self, root, st, factory_version, note=None):
         self.slot = st["active"] if st else None
@@ -201,6 +208,8 @@ class Boot:
         self.version = m["version"] if m else factory_version
         self.trial = bool(st and st.get("trial"))
         self.note = note or (st.get("note", "") if st else (factory_note(root) or "factory"))
+        self.mount = None
+        self.image = None           # the buffer a ROMFS slot runs from (kept referenced)
 
 
 def boot(root, factory_version="0"):
