@@ -12,6 +12,6 @@ for name in ("dsp", "ota", "rtp", "sip", "slic"):
 # Firmware modules (main.py excepted) and the board module, at the top level.
 for name in ("alert", "callctl", "cfgports", "cidcw", "clip", "conference", "config", "console",
              "country", "digitmap", "flashcall", "fxsport", "hook", "line", "media", "mwi",
-             "safemode", "supervisor"):
+             "safemode", "supervisor", "waiting"):
     module(name + ".py", base_path="../../firmware")
 module("board.py", base_path=".")

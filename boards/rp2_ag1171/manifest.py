@@ -12,7 +12,7 @@ for name in ("dsp", "ota", "rtp", "sip", "slic"):
 # top level. ring.pio and hook.pio are their pioasm text for readers and host tests.
 for name in ("alert", "callctl", "cfgports", "cidcw", "clip", "conference", "config", "console",
              "country", "digitmap", "flashcall", "fxsport", "hook", "line", "media", "mwi",
-             "safemode", "supervisor"):
+             "safemode", "supervisor", "waiting"):
     module(name + ".py", base_path="../../firmware")
 module("board.py", base_path=".")
 module("pio_programs.py", base_path=".")
