@@ -109,7 +109,7 @@ class CallControl(CallWaiting, FlashFeatures):
         self.other_pt = 0
         self.alert = None         # cidcw.WaitAlert while a waiting call is announced
         self.ring_back = False    # the phone rings for the held call: off-hook resumes it
-        self._init_flash()        # hold, consultation, conference, transfer (flashcall)
+        self._init_flash(cfg.get("line", {}))   # hold, consultation, conference, transfer
 
     def attach(self, line, media):
         self.line = line

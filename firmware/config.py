@@ -50,8 +50,15 @@ SCHEMA = {
         # (firmware/alert.py); before the built-in Bellcore-drN names
         "ring_map": (str, "", "ring_map"),
         # a second call during a call: waiting tone + caller ID, hook flash swaps
-        # (firmware/cidcw.py, callctl.py); false: it gets 486 Busy Here
+        # (firmware/cidcw.py, waiting.py); false: it gets 486 Busy Here
         "call_waiting": (bool, True, _ANY),
+        # hook flash in a call holds it and gives recall dial tone for a second call
+        # (firmware/flashcall.py). transfer: hanging up then hands the held call to
+        # the second (REFER); false: the second call ends, the held one rings back.
+        # three_way: flash with the second call answered joins all three; false: the
+        # second call ends and the held one resumes
+        "transfer": (bool, True, _ANY),
+        "three_way": (bool, True, _ANY),
         # gains in whole dB on the call's audio (firmware/media.py): rx toward the
         # earpiece, tx from the microphone toward the network (after DTMF detection)
         "rx_gain_db": (int, 0, (-12, 12)),

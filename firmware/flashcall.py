@@ -21,7 +21,9 @@ _TRANSFER_WAIT_MS = 60000   # no final report from the transferee by then: we le
 
 
 class FlashFeatures:
-    def _init_flash(self):
+    def _init_flash(self, lcfg):
+        self.transfer = lcfg.get("transfer", True)      # hang-up with a held call: REFER
+        self.three_way = lcfg.get("three_way", True)    # flash with both: conference
         self.consult = False       # other: held by a flash, call: the second number's
         self.conf = False          # both calls mixed (media's conference)
         self.plc2 = None           # the conference's second leg's concealer, made once
@@ -32,7 +34,7 @@ class FlashFeatures:
         if self.conf:
             self._drop_second()
         elif self.consult:
-            if self.call is not None and self.call.state == "confirmed":
+            if self.call is not None and self.call.state == "confirmed" and self.three_way:
                 self._conference()
             else:
                 self._back_to_held()
@@ -137,7 +139,7 @@ class FlashFeatures:
             self.other, self.other_rtp = None, None
             if first.state not in ("ended", "failed"):
                 first.hangup()
-        elif self.consult and self.call is not None:
+        elif self.consult and self.call is not None and self.transfer:
             self._transfer()
             return
         self.consult = False

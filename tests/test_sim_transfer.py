@@ -282,3 +282,35 @@ def test_failed_transfer_rings_the_phone_back(pbx, far_b, ata):
     assert share(listen(phone, 600), A_HZ) > 0.8
     phone.on_hook()
     a.wait_event("CALL_CLOSED", 10)
+
+
+@pytest.mark.parametrize("sim_options", [{"line": {"transfer": False, "three_way": False}}],
+                         ids=["switched-off"])
+def test_transfer_and_three_way_switched_off(pbx, far_b, ata):
+    """line.three_way false: flash with B answered ends B and resumes A; line.transfer
+    false: hanging up then ends B and the phone rings for A, the held call."""
+    a, sim, phone = talking_to_a(pbx, ata)
+    mark = len(sim.log_text())
+    hold_and_dial_b(sim, phone, a, mark)
+    far_b.wait_event("CALL_ESTABLISHED", 10)
+    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    phone.flash(500)
+    sim.wait_log(r"call: flash: back to .*1002", 5, start=mark)
+    far_b.wait_event("CALL_CLOSED", 10)
+    assert share(listen(phone, 600), A_HZ) > 0.8
+    assert "three-way conference" not in sim.log_text()[mark:]
+
+    mark = len(sim.log_text())
+    hold_and_dial_b(sim, phone, a, mark)
+    far_b.wait_event("CALL_ESTABLISHED", 10)
+    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    phone.on_hook()
+    far_b.wait_event("CALL_CLOSED", 10)
+    sim.wait_log(r"call: hung up with a call on hold: ringing back", 5, start=mark)
+    phone.wait_ringing(10)
+    phone.off_hook()
+    sim.wait_log(r"call: confirmed resume", 5, start=mark)
+    assert share(listen(phone, 600), A_HZ) > 0.8
+    assert "transfer" not in sim.log_text()[mark:]
+    phone.on_hook()
+    a.wait_event("CALL_CLOSED", 10)
