@@ -182,3 +182,57 @@ def test_cli_sign_and_verify_a_board_tree(tmp_path, monkeypatch):
     assert ota.main(["sign", "--board", "sim", "--version", "2.0.1", "--key", str(kp),
                      "-o", str(tmp_path / "bad.ota")]) == 1
     assert not (tmp_path / "bad.ota").exists()
+
+
+def test_cli_sign_a_romfs_image(tmp_path, monkeypatch, capsys):
+    """`ata ota sign --romfs IMG`: a ROMFS image (as `ata build --romfs` packs it) is
+    signed as kind romfs, byte for byte; an image cut short, one with native code for
+    another arch, or one given to --image (a whole-firmware image) is not signed."""
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "build")     # no build tree needed
+    tree = tmp_path / "tree"
+    (tree / "lib" / "pkg").mkdir(parents=True)
+    src = tmp_path / "m.py"
+    src.write_text("X = 1\n")
+    for out in (tree / "app.mpy", tree / "lib" / "pkg" / "m.mpy"):
+        subprocess.run([paths.MPY_CROSS, "-march=x64", "-o", str(out), str(src)], check=True)
+    img = tmp_path / "sim.romfs"
+    subprocess.run([str(paths.VENV_BIN / "mpremote"), "romfs", "-o", str(img), "--no-mpy",
+                    "build", str(tree)], check=True, capture_output=True)
+    image = img.read_bytes()
+    assert sorted(n for n, _ in ota.romfs_files(image)) == ["app.mpy", "lib/pkg/m.mpy"]
+    kp, pp = ota.keygen(tmp_path / "k.pem", tmp_path / "ota_key.py")
+    out = tmp_path / "sim.ota"
+    assert ota.main(["sign", "--board", "sim", "--version", "2.0.0", "--romfs", str(img),
+                     "--key", str(kp), "-o", str(out)]) == 0
+    data = out.read_bytes()
+    mlen, slen = struct.unpack(">HH", data[8:12])
+    m = json.loads(data[12:12 + mlen])
+    assert (m["kind"], m["arch"], m["mpy"], m["size"]) == ("romfs", "x64", mpy_version(),
+                                                            len(image))
+    assert data[12 + mlen + slen:] == image
+    assert ota.main(["verify", str(out), "--pub", str(pp), "--board", "sim"]) == 0
+    capsys.readouterr()
+
+    def refused(args, why):
+        bad = tmp_path / "bad.ota"
+        assert ota.main(["sign", "--board", "sim", "--version", "2.0.1", "--key", str(kp),
+                         "-o", str(bad)] + args) == 1
+        assert not bad.exists()
+        err = capsys.readouterr().err
+        assert why in err, err
+
+    cut = tmp_path / "cut.romfs"
+    cut.write_bytes(image[:-9])
+    refused(["--romfs", str(cut)], "the header says %d bytes, the image has %d"
+            % (len(image), len(image) - 9))
+    refused(["--romfs", str(src)], "not a ROMFS image")
+    refused(["--image", str(img)], "is a ROMFS image, not a firmware image: sign it with "
+                                   "--romfs")
+    viper = tmp_path / "v.py"
+    viper.write_text("@micropython.viper\ndef f(x: int) -> int:\n    return x + 1\n")
+    subprocess.run([paths.MPY_CROSS, "-march=xtensawin", "-o", str(tree / "v.mpy"), str(viper)],
+                   check=True)
+    other = tmp_path / "other.romfs"
+    subprocess.run([str(paths.VENV_BIN / "mpremote"), "romfs", "-o", str(other), "--no-mpy",
+                    "build", str(tree)], check=True, capture_output=True)
+    refused(["--romfs", str(other)], "other.romfs:v.mpy: native code")

@@ -5,11 +5,14 @@
       by default in ~/.config/ata/ (never in the repository); the public key is
       written as the module firmware/ota_key.py, which `ata build` compiles into
       every board's tree (the device's trusted key).
-  ata ota sign --board B --version X.Y.Z [--romfs | --image APP.BIN] [--key PATH] [-o OUT]
+  ata ota sign --board B --version X.Y.Z [--romfs [IMG] | --image APP.BIN] [--key PATH]
+               [-o OUT]
       bundle the board's built tree (build/boards/B, from `ata build`) as a tar
       archive, or with --romfs its ROMFS image (build/boards/B.romfs, `ata build
-      --romfs`), or with --image a whole-firmware app image (ESP32 OTA through
-      esp32.Partition), under a manifest signed with the private key.
+      --romfs`, or IMG; checked: a whole ROMFS image whose .mpy files are for the
+      board's arch; the device mounts it read-only in its A/B slot), or with --image
+      a whole-firmware app image (ESP32 OTA through esp32.Partition), under a
+      manifest signed with the private key.
   ata ota verify BUNDLE [--pub PATH] [--board B --arch A --mpy V --running X.Y.Z]
       check a bundle on the host (signature, SHA-256, size, and the device fields
       given), print its manifest.
@@ -161,6 +164,67 @@ def tree_mpy_heads(tree):
     return [(str(p), p.read_bytes()[:4]) for p in sorted(pathlib.Path(tree).rglob("*.mpy"))]
 
 
+ROMFS_HEADER = b"\xd2\xcd\x31"     # MicroPython's ROMFS image (VfsRom; lib/ota/romslot.py)
+
+
+def _romfs_uint(data, pos, end):
+    v = 0
+    for _ in range(5):
+        if pos >= end:
+            raise ValueError("ROMFS image: record cut short at %d" % pos)
+        b = data[pos]
+        pos += 1
+        v = (v << 7) | (b & 0x7F)
+        if not b & 0x80:
+            return v, pos
+    raise ValueError("ROMFS image: varuint longer than 5 bytes at %d" % pos)
+
+
+def romfs_files(data):
+    """[(path, bytes)] of a ROMFS image (the layout `mpremote romfs build` writes and
+    lib/ota/romslot.check() walks on the device). ValueError unless it is a whole
+    image: the header, a length that is the image's, records that nest."""
+    if data[:3] != ROMFS_HEADER:
+        raise ValueError("not a ROMFS image (no d2 cd 31 header)")
+    length, pos = _romfs_uint(data, 3, len(data))
+    if pos + length != len(data):
+        raise ValueError("ROMFS image: the header says %d bytes, the image has %d"
+                         % (pos + length, len(data)))
+    out = []
+
+    def walk(pos, end, prefix):
+        while pos < end:
+            kind, pos = _romfs_uint(data, pos, end)
+            size, pos = _romfs_uint(data, pos, end)
+            body, pos = pos, pos + size
+            if pos > end:
+                raise ValueError("ROMFS image: record at %d runs past its parent" % body)
+            if kind in (4, 5):                  # directory, file: a name, then records
+                n, at = _romfs_uint(data, body, pos)
+                name = prefix + data[at:at + n].decode()
+                if kind == 4:
+                    walk(at + n, pos, name + "/")
+                    continue
+                content = None
+                sub = at + n
+                while sub < pos:
+                    k, sub = _romfs_uint(data, sub, pos)
+                    sz, sub = _romfs_uint(data, sub, pos)
+                    if k == 2:                  # data, verbatim
+                        content = data[sub:sub + sz]
+                    elif k not in (0, 1):       # (3: a pointer: `romfs build` makes none)
+                        raise ValueError("ROMFS image: %s: data record kind %d" % (name, k))
+                    sub += sz
+                out.append((name, bytes(content or b"")))
+            elif kind > 5:
+                raise ValueError("ROMFS image: record kind %d at %d" % (kind, body))
+
+    walk(pos, len(data), "")
+    if not out:
+        raise ValueError("ROMFS image holds no file")
+    return out
+
+
 # ---------------------------------------------------------------- bundles
 
 def make_manifest(board, arch, mpy, version, payload, kind, public_raw):
@@ -191,7 +255,8 @@ def sign_bundle(manifest, payload, key):
 
 
 def sign_board(board, version, key, romfs=False):
-    """(bundle bytes, manifest) for build/boards/<board> (tar) or its ROMFS image."""
+    """(bundle bytes, manifest) for build/boards/<board> (tar) or its ROMFS image:
+    romfs True for build/boards/<board>.romfs, or the path of an image."""
     from . import build
     spec = build.boards().get(board)
     if spec is None:
@@ -199,15 +264,17 @@ def sign_board(board, version, key, romfs=False):
     arch = spec["mpy_arch"]
     mpy = mpy_cross_version()
     tree = paths.BUILD / "boards" / board
-    if not tree.is_dir():
+    if not tree.is_dir() and romfs in (False, None, True):
         raise FileNotFoundError("%s missing: run `ata build` first" % tree)
     if romfs:
-        img = build.romfs_path(board)
+        img = build.romfs_path(board) if romfs is True else pathlib.Path(romfs)
         if not img.exists():
             raise FileNotFoundError("%s missing: run `ata build --romfs` first" % img)
-        # the image is packed from the staged tree, which holds the same .mpy files
-        check_tree_mpy(tree_mpy_heads(paths.BUILD / "romfs" / board), arch, mpy)
         payload, kind = img.read_bytes(), "romfs"
+        files = romfs_files(payload)
+        # the .mpy files in the image itself: the device's mpy version and arch
+        check_tree_mpy([("%s:%s" % (img.name, n), d[:4]) for n, d in files
+                        if n.endswith(".mpy")], arch, mpy)
     else:
         check_tree_mpy(tree_mpy_heads(tree), arch, mpy)
         payload, kind = tar_tree(tree), "tar"
@@ -228,6 +295,9 @@ def sign_image(board, version, key, image_path):
     if spec is None:
         raise ValueError("no board %r (boards/: %s)" % (board, ", ".join(build.boards())))
     payload = pathlib.Path(image_path).read_bytes()
+    if payload[:3] == ROMFS_HEADER:
+        raise ValueError("%s is a ROMFS image, not a firmware image: sign it with --romfs %s"
+                         % (image_path, image_path))
     if spec["mpy_arch"] == "xtensawin" and (not payload or payload[0] != ESP_IMAGE_MAGIC):
         raise ValueError("%s is not an ESP32 app image (first byte 0x%02x, want 0xE9)"
                          % (image_path, payload[0] if payload else 0))
@@ -285,7 +355,9 @@ def main(argv=None):
     s.add_argument("--board", required=True)
     s.add_argument("--version", required=True, help="the bundle's version, e.g. 1.2.0")
     s.add_argument("--key", default=str(DEFAULT_KEY))
-    s.add_argument("--romfs", action="store_true", help="payload: the ROMFS image, not a tar")
+    s.add_argument("--romfs", nargs="?", const=True, default=False, metavar="IMG",
+                   help="payload: the board's ROMFS image (build/boards/<board>.romfs, "
+                        "or IMG), not a tar; the device mounts it in its slot")
     s.add_argument("--image", help="payload: this whole-firmware app image (ESP32 OTA)")
     s.add_argument("-o", "--out", help="bundle file (default build/ota/<board>-<version>.ota)")
     v = sub.add_parser("verify", help="check a bundle on the host")
