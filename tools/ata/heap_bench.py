@@ -1,11 +1,13 @@
 """`ata bench --only heap`: the firmware's GC heap the way a board holds its code.
 
-The sim board boots twice against Kamailio and baresip, each time through
-tools/ata/simboot.py, and completes one call:
+The sim board boots three times against Kamailio and baresip, each time through
+tools/ata/simboot.py, and completes one call (the third time two, at once):
 - from the ROMFS image (`ata build --romfs`: build/boards/sim.romfs mounted with
   vfs.VfsRom at /rom, bytecode run in place as from a board's ROMFS partition);
 - from the .mpy tree (`ata build`: build/boards/sim/, bytecode loaded into the heap,
-  as from a board's filesystem).
+  as from a board's filesystem);
+- from the ROMFS image with two FXS ports configured (config "ports"), line 1 in a
+  call with baresip 1002 and line 2 with 1003 at the same time (row romfs2).
 simboot collects garbage every TRACE_MS and prints the live heap (the image buffer,
 which the unix port must hold in its heap, left out). Reported: the highest live heap
 after boot (registered, idle) and during the call (dial, talk, hang up), in bytes
@@ -78,6 +80,81 @@ def call_and_measure(sim, phone, far, talk_ms=3000):
     return {"boot": max(boot), "call": max(call)}
 
 
+def two_calls_and_measure(sim, phones, fars, talk_ms=3000):
+    """Two ports registered (1001, 1004): measure idle, then line 1 calls 1002 and
+    line 2 calls 1003, both talk at once, both hang up. Returns {"boot", "call"}."""
+    import time
+    sim.wait_log(r"\.\d\d\d\] sip: registered", 15)     # port 1's line (no "[2] ")
+    sim.wait_log(r"\[2\] sip: registered", 15)
+    text = sim.log_text()
+    ready = max(text.find("] sip: registered"), text.find("[2] sip: registered"))
+    time.sleep(1.0)
+    phones[0].sleep_sim(0)
+    mark = len(sim.log_text())
+    boot = samples(sim.log_text(), ready, mark)
+    for phone, far in zip(phones, fars):
+        phone.off_hook()
+        phone.sleep_sim(400)
+        phone.dial_dtmf(far.user, on_ms=70, off_ms=70, level_dbm0=-8)
+        phone.play_tone(1000, -10)
+    for far in fars:
+        far.wait_event("CALL_ESTABLISHED", 15)
+    sim.wait_log(r"\[2\] call: confirmed", 5, start=mark)
+    phones[0].sleep_sim(talk_ms)
+    for phone in phones:
+        phone.on_hook()
+    for far in fars:
+        far.wait_event("CALL_CLOSED", 10)
+    sim.wait_log(r"\[2\] line: call -> idle", 5, start=mark)
+    time.sleep(3 * TRACE_MS / 1000)
+    call = samples(sim.log_text(), mark)
+    if not boot or not call:
+        raise RuntimeError("no heap trace in the sim's log:\n" + sim.log_text()[-2000:])
+    return {"boot": max(boot), "call": max(call)}
+
+
+def measure_two_lines(workdir, heapsize=None):
+    """The sim with two ports from the ROMFS image, both lines in calls at once (line
+    1 with baresip 1002, line 2 with 1003) against a fresh Kamailio in workdir."""
+    sys.path.insert(0, str(paths.ROOT / "tests"))
+    from simfix import base_config
+    from ata import peers
+    from ata.phone import VirtualPhone
+    from ata.sim import SimProcess
+    workdir = pathlib.Path(workdir)
+    img = image()
+    users = {"1001": "secret1", "1002": "secret2", "1003": "secret3", "1004": "secret4"}
+    kam = peers.Kamailio(workdir / "kamailio", users=users)
+    kam.start()
+    fars, phones, sim = [], [], None
+    try:
+        wav = workdir / "far.wav"
+        peers.write_tone_wav(wav, seconds=60, freq_hz=440)
+        for user in ("1002", "1003"):
+            fars.append(peers.Baresip(workdir / user, user, users[user], kam.port,
+                                      audio_wav=wav))
+            fars[-1].start()
+        cfg = base_config(kam.port)
+        cfg["ports"] = [{}, {"sip": {"user": "1004", "password": users["1004"],
+                                     "sip_port": peers.free_udp_port()},
+                             "sim": {"phone_port": peers.free_tcp_port()}}]
+        sim = SimProcess(cfg, run_dir=workdir / "sim-two", heapsize=heapsize,
+                         heap_trace_ms=TRACE_MS, romfs=img).start()
+        for port in (cfg["sim"]["phone_port"], cfg["ports"][1]["sim"]["phone_port"]):
+            phones.append(VirtualPhone("127.0.0.1", port).connect())
+        out = two_calls_and_measure(sim, phones, fars)
+        out["image"] = img.stat().st_size
+        return out
+    finally:
+        for phone in phones:
+            phone.close()
+        if sim:
+            sim.stop()
+        for far in fars:
+            far.stop()
+        kam.stop()
+
+
 def measure(kind, workdir, heapsize=None):
     """kind: "romfs" or "files". Boots the sim that way against a fresh Kamailio and
     baresip in workdir and returns the figures (plus the image size for romfs)."""
@@ -124,20 +201,29 @@ def run(log=print):
                            ("files", ".mpy files (as a board's filesystem)")):
             log("bench: heap, sim booted from %s, one call ..." % kind)
             rows.append((kind, what, measure(kind, work / kind)))
+        log("bench: heap, sim with two ports booted from romfs, both lines in calls ...")
+        rows.append(("romfs2", "ROMFS image, two ports: both lines in calls at once",
+                     measure_two_lines(work / "two")))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     k = 1024.0
     lines = ["ata bench: GC heap of the firmware on the sim (x64 unix port), live bytes "
              "after gc.collect() every %d ms, image buffer excluded; see docs/bench-heap.md" % TRACE_MS,
              "",
-             "%-6s %12s %12s %12s %12s   %s" % ("code", "after boot", "in a call",
+             "%-6s %12s %12s %12s %12s   %s" % ("code", "after boot", "in call(s)",
                                               "32-bit boot", "32-bit call", "held as")]
     lines.append("-" * len(lines[-1]))
     for kind, what, f in rows:
         lines.append("%-6s %9.1f KB %9.1f KB %9.1f KB %9.1f KB   %s" % (
             kind, f["boot"] / k, f["call"] / k, est32(f["boot"]) / k, est32(f["call"]) / k, what))
     rom = rows[0][2]
+    two = rows[2][2]
     lines.append("")
+    lines.append("second line (romfs2 - romfs): +%.1f KB after boot, +%.1f KB in calls "
+                 "(32-bit est. +%.1f / +%.1f KB)" % (
+                     (two["boot"] - rom["boot"]) / k, (two["call"] - rom["call"]) / k,
+                     (est32(two["boot"]) - est32(rom["boot"])) / k,
+                     (est32(two["call"]) - est32(rom["call"])) / k))
     lines.append("ROMFS image: %d bytes (held in the heap on the host only; left out above)"
                  % rom["image"])
     ok = rom["call"] <= BAR

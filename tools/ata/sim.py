@@ -25,6 +25,18 @@ from . import paths
 _CONSOLE_BUFFER = 65536   # bytes of console output held for a slow reader, at most
 
 
+def _more_phone_ports(raw, first):
+    """The phone ports of a config's second and later FXS ports (config "ports"; the
+    firmware's default: the first + n - 1; docs/config.md)."""
+    ports = raw.get("ports") if isinstance(raw, dict) else None
+    out = []
+    for i, entry in enumerate(ports[1:] if isinstance(ports, list) else [], 1):
+        sim = entry.get("sim") if isinstance(entry, dict) else None
+        own = sim.get("phone_port") if isinstance(sim, dict) else None
+        out.append(own if isinstance(own, int) else first + i)
+    return out
+
+
 class SimProcess:
     def __init__(self, config, run_dir=None, heapsize=None, echo=False, romfs=None,
                  mpy_tree=None, heap_trace_ms=None, flash=False):
@@ -54,6 +66,7 @@ class SimProcess:
                 raw = {}           # the firmware itself reports what is wrong
         sim = raw.get("sim", {}) if isinstance(raw, dict) else {}
         self.phone_port = sim.get("phone_port", 7001) if isinstance(sim, dict) else 7001
+        self.phone_ports = [self.phone_port] + _more_phone_ports(raw, self.phone_port)
         self.heapsize = heapsize
         self.echo = echo
         self.proc = None
@@ -286,7 +299,9 @@ def main(argv):
     sim.start(wait_ready=False)
     print("sim: run folder %s" % sim.run_dir)
     print("sim: console %s -> %s" % (sim.console_path, os.ttyname(sim.slave)))
-    print("sim: phone port 127.0.0.1:%d  (connect with: ata phone --port %d)" % (sim.phone_port, sim.phone_port))
+    for n, port in enumerate(sim.phone_ports, 1):
+        print("sim: %sphone port 127.0.0.1:%d  (connect with: ata phone --port %d)"
+              % ("line %d " % n if len(sim.phone_ports) > 1 else "", port, port))
     sys.stdout.flush()
     try:
         rc = sim.proc.wait()
