@@ -241,9 +241,12 @@ def mount(slot_dir, slot):
         # the sim: the unix port maps no flash; the image is read into the heap
         with open(slot_dir + "/" + IMAGE, "rb") as f:
             buf = f.read()
+    vfs_rom = getattr(v, "VfsRom", None)      # (the port stubs predate VfsRom)
+    if vfs_rom is None:
+        raise RomError("this firmware has no vfs.VfsRom")
     try:
         v.umount(mp)
     except OSError:
         pass
-    v.mount(v.VfsRom(buf), mp, readonly=True)
+    v.mount(vfs_rom(buf), mp, readonly=True)
     return mp, buf
