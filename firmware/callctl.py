@@ -286,6 +286,7 @@ class CallControl(CallWaiting, FlashFeatures):
         self.line.connected()
 
     def hangup(self):
+        self._flash_reset()          # a conference or consultation ends with the calls
         call = self.call
         self.call = None
         self.ring_back = False

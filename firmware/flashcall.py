@@ -29,6 +29,15 @@ class FlashFeatures:
         self.plc2 = None           # the conference's second leg's concealer, made once
         self.xfer = None           # [held call, its rtp, consultation call, its rtp, held pt]
 
+    def _flash_reset(self):
+        """Every call of the phone's is ending (hang-up, the supervisor's safe state):
+        the conference's second leg leaves the media (its session is other_rtp,
+        closed with the held call)."""
+        if self.conf:
+            self.media.stop_conference()
+            self.conf = False
+        self.consult = False
+
     # -- hook flash ----------------------------------------------------------------
     def _flash(self):
         if self.conf:

@@ -314,3 +314,51 @@ def test_transfer_and_three_way_switched_off(pbx, far_b, ata):
     assert "transfer" not in sim.log_text()[mark:]
     phone.on_hook()
     a.wait_event("CALL_CLOSED", 10)
+
+
+@pytest.mark.crashes_expected
+def test_a_task_crash_in_a_conference_ends_both_calls_and_the_line_recovers(
+        pbx, far_b, ata):
+    """The supervisor's safe state in a three-way conference: both far ends get BYE,
+    the conference leg leaves the media, and the next call is an ordinary one."""
+    a, sim, phone = talking_to_a(pbx, ata)
+    mark = len(sim.log_text())
+    hold_and_dial_b(sim, phone, a, mark)
+    far_b.wait_event("CALL_ESTABLISHED", 10)
+    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    phone.flash(500)
+    sim.wait_log(r"call: flash: three-way conference", 5, start=mark)
+    sim.wait_log(r"call: other call confirmed resume", 5, start=mark)
+    mark = len(sim.log_text())
+    sim.send("fault line")
+    sim.wait_log(r"supervisor: line made safe after line crashed", 5, start=mark)
+    a.wait_event("CALL_CLOSED", 10)
+    far_b.wait_event("CALL_CLOSED", 10)
+    sim.wait_log(r"supervisor: line restarted", 5, start=mark)
+    x = listen(phone, 400)
+    assert share(x, DIAL_HZ[0]) + share(x, DIAL_HZ[1]) > 0.5, "no dial tone after the crash"
+    # a flash now is no conference's (nothing left behind): it is ignored, no crash
+    mark = len(sim.log_text())
+    phone.flash(500)
+    sim.wait_log(r"call: flash ignored", 5, start=mark)
+    # a new call to B, and a flash now holds it
+    phone.on_hook()
+    phone.sleep_sim(1500)
+    mark = len(sim.log_text())
+    phone.off_hook()
+    phone.sleep_sim(300)
+    phone.dial_dtmf("1003#")
+    phone.play_tone(PHONE_HZ, -10)
+    far_b.wait_event("CALL_ESTABLISHED", 10)
+    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    assert share(listen(phone, 600), B_HZ) > 0.8
+    phone.flash(500)
+    sim.wait_log(r"call: flash: .*1003.* on hold, recall dial tone", 5, start=mark)
+    phone.on_hook()
+    sim.wait_log(r"ringing back", 5, start=mark)
+    phone.off_hook()
+    sim.wait_log(r"call: confirmed resume", 5, start=mark)
+    assert share(listen(phone, 600), B_HZ) > 0.8
+    phone.on_hook()
+    far_b.wait_event("CALL_CLOSED", 10)
+    assert sim.log_text().count(" crashed") == 2, "more crashes than the one injected"
