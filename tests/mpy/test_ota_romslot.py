@@ -56,6 +56,16 @@ def _write(path, data):
         f.write(data)
 
 
+def _cleaned(fn):
+    """Remove the test's scratch directory afterwards, pass or fail."""
+    def run():
+        try:
+            fn()
+        finally:
+            slots._rmtree(_TMP)
+    return run
+
+
 def _fresh(name):
     d = _TMP + "/" + name
     slots._rmtree(d)
@@ -63,12 +73,14 @@ def _fresh(name):
     return d
 
 
+@_cleaned
 def test_check_accepts_an_image_and_counts_its_files():
     d = _fresh("check")
     _write(d + "/ok.romfs", _app_image("c"))
     eq(romslot.check(d + "/ok.romfs"), 2, "files")
 
 
+@_cleaned
 def test_check_refuses_what_is_not_a_whole_image():
     d = _fresh("refuse")
     good = _app_image("r")
@@ -88,6 +100,7 @@ def test_check_refuses_what_is_not_a_whole_image():
             raise AssertionError("%s: %r lacks %r" % (name, str(e), why))
 
 
+@_cleaned
 def test_file_slot_mounts_read_only_and_imports_from_the_image():
     d = _fresh("file")
     _write(d + "/staged.bin", _app_image("f"))
@@ -120,6 +133,7 @@ def _install(root, data, version):
     return slots.install(root, staged, m)
 
 
+@_cleaned
 def test_boot_slot_mounts_and_puts_the_image_first_then_rolls_back_a_bad_one():
     root = _fresh("boot") + "/ota"
     slots._makedirs(root)
@@ -205,6 +219,7 @@ class _FakeRom:
         return -22
 
 
+@_cleaned
 def test_chip_writes_the_slot_segment_and_mounts_it_from_flash():
     fake = _FakeRom([16384, 3 * 8192, 3 * 8192])
     factory = bytes(fake.segs[0])
@@ -252,6 +267,7 @@ def test_chip_writes_the_slot_segment_and_mounts_it_from_flash():
         romslot.VFS = None
 
 
+@_cleaned
 def test_chip_without_rom_ioctl_refuses():
     class NoRom:
         pass
