@@ -40,6 +40,10 @@ def _safe_mode_status(sim):
     (dict(GOOD, rtp={"port_min": 16384, "port_max": 16400}), "rtp.port_max", "at least"),
     (dict(GOOD, network={"mode": "wifi"}), "network.mode", "the sim board's network"),
     ("{not json", "(file)", "not valid JSON"),
+    (dict(GOOD, ports=[{}, {"sip": {"user": "1004"}}]), "ports[1].sip.sip_port", "already"),
+    (dict(GOOD, ports=[{}, {"sip": {"user": "1004", "sip_port": 5072}},
+                       {"sip": {"user": "1005", "sip_port": 5074}}]), "ports",
+     "this board has 2 FXS ports, 3 configured"),
 ])
 def test_bad_config_starts_safe_mode_with_field_and_reason(tmp_path, cfg, field, reason):
     path = tmp_path / "config.json"
