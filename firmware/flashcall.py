@@ -2,7 +2,7 @@
 # tone; a consultation call to a second number; back to the first call, a three-way
 # conference mixed locally, or a transfer at hang-up: blind (the second number not
 # answered yet: REFER to it) or attended (it answered: REFER with Replaces naming our
-# call with it, RFC 3891). The HT802 / SPA112 flash behaviour, GR-1301 style:
+# call with it, RFC 3891). What an HT802 or SPA112 owner knows from the hook switch:
 #   in a call        flash: the call on hold, recall dial tone, dial a number
 #   dialling         flash: back to the held call;  hang up: it rings back
 #   second ringing   flash: that call cancelled, back; hang up: blind transfer
@@ -48,7 +48,7 @@ class FlashFeatures:
             else:
                 self._back_to_held()
         elif self.other is not None:
-            self._swap()                   # call waiting (callctl)
+            self._swap()                   # call waiting (waiting.py)
         else:
             self._hold_and_dial()
 
@@ -111,10 +111,10 @@ class FlashFeatures:
 
     def _second_left(self):
         """The conference's second call is over: the first call goes on alone."""
-        first_rtp = self.media.stop_conference()
+        self.media.stop_conference()       # its leg B is the first call's other_rtp
         self.conf = False
         self._close_rtp()
-        first = self.other
+        first, first_rtp = self.other, self.other_rtp
         self.call, self.rtp, self.pt = first, first_rtp, self.other_pt
         self.other, self.other_rtp = None, None
         self._media_to(sdp.parse(first.remote_sdp), self.pt, first.remote_sdp)
@@ -122,8 +122,9 @@ class FlashFeatures:
 
     def _first_left(self):
         """The conference's first call is over: the second goes on alone."""
-        rtp = self.media.stop_conference()
+        self.media.stop_conference()
         self.conf = False
+        rtp = self.other_rtp
         self.other, self.other_rtp = None, None
         if rtp is not None:
             rtp.close()
@@ -140,10 +141,10 @@ class FlashFeatures:
     def _hung_up(self):
         if self.conf:
             self.log("call: conference ended")
-            rtp = self.media.stop_conference()
+            self.media.stop_conference()
             self.conf = False
-            if rtp is not None:
-                rtp.close()
+            if self.other_rtp is not None:
+                self.other_rtp.close()
             first = self.other
             self.other, self.other_rtp = None, None
             if first.state not in ("ended", "failed"):
