@@ -1,0 +1,160 @@
+# Heap census (runs on MicroPython under tools/ata/simboot.py, not CPython): boots the
+# firmware's pieces in main.py's order, step by step, and prints the live heap each
+# import and each object takes (gc.mem_alloc() after a collection, before and after).
+#
+#   micropython simboot.py --romfs IMAGE heap_census_mp.py firmware/main.py --config FILE
+#
+# Imports are counted through builtins.__import__: a module's own figure leaves out
+# the modules it imports the first time (they get their own rows, indented).
+# Driven by tools/ata/heap_census.py (`python -m ata.heap_census`).
+import builtins
+import gc
+import micropython
+import sys
+
+_orig_import = builtins.__import__
+_rows = []         # [depth, label, own bytes, bytes with what it imported]
+_depth = [0]
+
+
+def live():
+    gc.collect()
+    return gc.mem_alloc()
+
+
+def _import(name, *args):
+    if name in sys.modules and not (len(args) > 2 and args[2]):
+        return _orig_import(name, *args)
+    before_mods = len(sys.modules)
+    row = [_depth[0], name, 0, 0]
+    _rows.append(row)
+    _depth[0] += 1
+    kids = len(_rows)
+    _q(row)
+    t0 = live()
+    try:
+        mod = _orig_import(name, *args)
+    finally:
+        _depth[0] -= 1
+    total = live() - t0
+    _q(row)
+    if len(sys.modules) == before_mods:
+        _rows.remove(row)                # nothing new loaded (a from-import of a loaded one)
+        return mod
+    row[3] = total
+    row[2] = total - sum(r[3] for r in _rows[kids:] if r[0] == row[0] + 1)
+    return mod
+
+
+def _q(row):
+    """The qstr pool's size now (printed: tools/ata/heap_census.py reads it)."""
+    print("census-q %d" % id(row))
+    micropython.qstr_info()
+
+
+def step(label, fn, *args):
+    _rows.append([0, "= " + label, 0, 0])
+    row = _rows[-1]
+    kids = len(_rows)
+    _q(row)
+    t0 = live()
+    _depth[0] += 1
+    try:
+        out = fn(*args)
+    finally:
+        _depth[0] -= 1
+    total = live() - t0
+    _q(row)
+    row[3] = total
+    row[2] = total - sum(r[3] for r in _rows[kids:] if r[0] == 1)
+    return out
+
+
+def report(t_start):
+    for row in _rows:
+        depth, label, n, total = row
+        print("census: %d %d %s %d %d" % (id(row), depth, label.replace(" ", "~"), n, total))
+    print("census: total %d bytes live (image excluded: %d at start)" % (live() - t_start, t_start))
+    micropython.qstr_info()
+
+
+class _Port:
+    """fxsport.FxsPort's fields, filled one by one below."""
+
+
+def main():
+    import asyncio
+    t_start = live()
+    builtins.__import__ = _import
+    path = sys.argv[sys.argv.index("--config") + 1]
+    with open(sys.argv[1]) as f:
+        src = f.read()
+    g = {"__name__": "fwmain"}
+    step("main.py (source, compiled)", exec, compile(src, "main.py", "exec"), g)
+    del src
+    step("choose_slot (ota.agent, dropped)", g["choose_slot"])
+    import board
+    import safemode
+    cfg = step("config loaded (safemode.load)", lambda: safemode.load(path, board.check_config, g["log"])[0])
+    app = step("App", g["App"], cfg, path)
+
+    async def run():
+        app.board = step("Board()", board.Board, cfg, g["log"])
+        ip = await app.board.network_up()
+        step("imports console, fxsport, supervisor", lambda: [
+            __import__("console"), __import__("fxsport"), __import__("supervisor")])
+        from supervisor import Supervisor
+        import fxsport
+        sup = app.supervisor = step("Supervisor()", Supervisor, g["log"], app.make_safe)
+        port = _Port()
+        # FxsPort.__init__ by hand, piece by piece
+        port.n, port.cfg, port.log, port.suffix, port.tasks = 1, cfg, g["log"], "", []
+        step("imports country, callctl, line, media", lambda: [
+            __import__(n) for n in ("country", "callctl", "line", "media")])
+        import country
+        from callctl import CallControl
+        from line import Line
+        from media import Media
+        port.media = step("Media()", Media, app.board.ports[0], g["log"])
+        port.calls = step("CallControl() (incl. UserAgent)", CallControl, cfg, ip, g["log"])
+        port.sip = port.calls.ua
+        plan = step("country.plan()", country.plan, cfg["line"]["country"])
+        port.line = step("Line()", Line, app.board.ports[0], plan, cfg["line"], port.media,
+                         port.calls.line_event, g["log"])
+        step("attach", port.calls.attach, port.line, port.media)
+        app.ports.append(port)
+        app.media, app.calls, app.sip, app.line = port.media, port.calls, port.sip, port.line
+        app.lines = [port.line]
+        step("supervise (media, line tasks)", fxsport.FxsPort.supervise, port, sup)
+        step("watchdog, config_keeper tasks", lambda: [
+            sup.spawn("watchdog", app._feed_watchdog),
+            sup.spawn("config_keeper", app._keep_config_when_registered)])
+        row = [0, "= calls.start() (UA socket, tasks) + 300 ms", 0, 0]
+        _rows.append(row)
+        _q(row)
+        t0 = live()
+        await port.calls.start()
+        await asyncio.sleep_ms(300)
+        row[2] = row[3] = live() - t0
+        _q(row)
+        step("drop config, cfgports modules", lambda: [sys.modules.pop("config", None),
+                                                      sys.modules.pop("cfgports", None)])
+        app._board_name = board.Board.name
+        from console import Console
+        step("Console()", Console, app)
+        _rows.append([0, "-- after boot: %d bytes live" % (live() - t_start), 0, 0])
+        # what a call makes (without a far end): its RTP session, the media started
+        calls = port.calls
+        step("RtpSession (calls._open_rtp)", calls._open_rtp)
+        step("media.start_call (pcmu)", port.media.start_call, calls.rtp, 0, calls.plc)
+        from sip.sdp import offer
+        step("an SDP offer", offer, ip, calls.rtp.local_port, 2, calls.codecs, 101)
+        step("calls._close_rtp", calls._close_rtp)
+        builtins.__import__ = _orig_import
+        report(t_start)
+        await port.calls.stop()
+
+    asyncio.run(run())
+
+
+main()
