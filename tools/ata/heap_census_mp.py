@@ -90,8 +90,10 @@ def main():
     with open(sys.argv[1]) as f:
         src = f.read()
     g = {"__name__": "fwmain"}
-    step("main.py (source, compiled)", exec, compile(src, "main.py", "exec"), g)
+    code = step("main.py compiled from source", compile, src, "main.py", "exec")
     del src
+    step("main.py run (its functions, App class)", exec, code, g)
+    del code
     step("choose_slot (ota.agent, dropped)", g["choose_slot"])
     import board
     import safemode
