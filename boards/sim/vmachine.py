@@ -8,7 +8,6 @@ import time
 import uctypes
 
 _MAX_CATCH_UP_US = 2_000_000  # behind by more than this: skip ahead, don't replay
-_MAX_SLEEP_MS = 5             # the timer task wakes at least this often
 
 # How a chip runs machine.Timer callbacks (sim.timing). "ideal": at the instant due.
 # A soft callback (ESP32 always; RP2 without hard=True) is queued by the timer
@@ -100,7 +99,7 @@ class Pin:
     def source_moved(self):
         """The wiring: the source's future changed (new schedule): wake the engine."""
         if self._irq is not None:
-            engine.wake.set()
+            engine.poke(0)
 
     def value(self, v=None):
         if v is None:
@@ -186,6 +185,7 @@ class _Engine:
         self.pins = []                # input pins with an irq handler
         self.wake = asyncio.Event()   # set when the first timer starts, or a pin's source moves
         self.task = None
+        self.sleep_until = None       # host us the task sleeps until (None: not in its timed sleep)
         self.model = None             # TIMING[...]; None: ideal
         self.rand = None
         self.queue = []               # soft callbacks scheduled: [run_at_us, timer]
@@ -299,12 +299,24 @@ class _Engine:
                 due = nxt
         return due
 
+    def poke(self, due_us):
+        """Something new is due at host time due_us (0: now): a timer started, a pin's
+        source moved. The task, asleep until its next deadline, is brought forward when
+        that is later (as asyncio's Task.cancel brings a sleeping task forward)."""
+        self.wake.set()
+        until = self.sleep_until
+        if until is not None and due_us < until:
+            self.sleep_until = None
+            q = asyncio.core._task_queue
+            q.remove(self.task)
+            q.push(self.task)
+
     def add_pin(self, pin):
         if pin not in self.pins:
             self.pins.append(pin)
         if self.task is None:
             self.task = asyncio.create_task(self._run())
-        self.wake.set()
+        self.poke(0)
 
     def remove_pin(self, pin):
         if pin in self.pins:
@@ -315,7 +327,7 @@ class _Engine:
             self.timers.append(t)
         if self.task is None:
             self.task = asyncio.create_task(self._run())
-        self.wake.set()
+        self.poke(t.due_us)
 
     def remove(self, t):
         if t in self.timers:
@@ -339,8 +351,12 @@ class _Engine:
             # down spun the loop with sleep_ms(0) before every 2 ms hook tick (a
             # quarter of a host core while idle). A callback still sees the exact
             # time it was due at (Clock.virtual), however late the host wakes it.
-            # Short sleeps: a timer started meanwhile is never noticed late by more.
-            await asyncio.sleep_ms(min(_MAX_SLEEP_MS, max(1, (due - now + 999) // 1000)))
+            # No cap: a timer started or a pin source moved meanwhile wakes the task
+            # at once (poke), so it sleeps through a whole 20 ms frame when idle.
+            ms = max(1, (due - now + 999) // 1000)
+            self.sleep_until = now + ms * 1000
+            await asyncio.sleep_ms(ms)
+            self.sleep_until = None
 
 
 engine = _Engine()
