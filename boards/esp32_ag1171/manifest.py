@@ -10,8 +10,8 @@ for name in ("dsp", "ota", "rtp", "sip", "slic"):
     require(name, library="ata")
 
 # Firmware modules (main.py excepted) and the board module, at the top level.
-for name in ("alert", "callctl", "cfgports", "cidcw", "clip", "conference", "config", "console",
-             "country", "digitmap", "flashcall", "fxsport", "hook", "line", "media", "mwi",
-             "safemode", "supervisor", "waiting"):
+for name in ("alert", "application", "callctl", "cfgports", "cidcw", "clip", "conference",
+             "config", "console", "country", "digitmap", "flashcall", "fxsport", "hook", "line",
+             "media", "mwi", "safemode", "supervisor", "waiting"):
     module(name + ".py", base_path="../../firmware")
 module("board.py", base_path=".")

@@ -10,9 +10,9 @@ for name in ("dsp", "ota", "rtp", "sip", "slic"):
 
 # Firmware modules (main.py excepted), the board module and its PIO programs, at the
 # top level. ring.pio and hook.pio are their pioasm text for readers and host tests.
-for name in ("alert", "callctl", "cfgports", "cidcw", "clip", "conference", "config", "console",
-             "country", "digitmap", "flashcall", "fxsport", "hook", "line", "media", "mwi",
-             "safemode", "supervisor", "waiting"):
+for name in ("alert", "application", "callctl", "cfgports", "cidcw", "clip", "conference",
+             "config", "console", "country", "digitmap", "flashcall", "fxsport", "hook", "line",
+             "media", "mwi", "safemode", "supervisor", "waiting"):
     module(name + ".py", base_path="../../firmware")
 module("board.py", base_path=".")
 module("pio_programs.py", base_path=".")

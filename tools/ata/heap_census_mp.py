@@ -92,44 +92,49 @@ def main():
     g = {"__name__": "fwmain"}
     code = step("main.py compiled from source", compile, src, "main.py", "exec")
     del src
-    step("main.py run (its functions, App class)", exec, code, g)
+    step("main.py run (its functions)", exec, code, g)
     del code
     step("choose_slot (ota.agent, dropped)", g["choose_slot"])
+    log = g["log"]
+    application = step("import application", __import__, "application")
+    application._CTX.update(version=g["VERSION"], log=log, log_sink=g["_LOG_SINK"],
+                            ota_boot=g["_OTA"][0] if g["_OTA"] else None, ota_fw=None,
+                            reset=g["reset_board"])
     import board
     import safemode
-    cfg = step("config loaded (safemode.load)", lambda: safemode.load(path, board.check_config, g["log"])[0])
-    app = step("App", g["App"], cfg, path)
+    cfg = step("config loaded (safemode.load)", lambda: safemode.load(path, board.check_config, log)[0])
+    app = step("App", application.App, cfg, path)
 
     async def run():
-        app.board = step("Board()", board.Board, cfg, g["log"])
+        app.board = step("Board()", board.Board, cfg, log)
         ip = await app.board.network_up()
         step("imports console, fxsport, supervisor", lambda: [
             __import__("console"), __import__("fxsport"), __import__("supervisor")])
         from supervisor import Supervisor
         import fxsport
-        sup = app.supervisor = step("Supervisor()", Supervisor, g["log"], app.make_safe)
+        sup = app.supervisor = step("Supervisor()", Supervisor, log, app.make_safe)
         port = _Port()
         # FxsPort.__init__ by hand, piece by piece
-        port.n, port.cfg, port.log, port.suffix, port.tasks = 1, cfg, g["log"], "", []
+        port.n, port.cfg, port.log, port.suffix, port.tasks = 1, cfg, log, "", []
         step("imports country, callctl, line, media", lambda: [
             __import__(n) for n in ("country", "callctl", "line", "media")])
         import country
         from callctl import CallControl
         from line import Line
         from media import Media
-        port.media = step("Media()", Media, app.board.ports[0], g["log"])
-        port.calls = step("CallControl() (incl. UserAgent)", CallControl, cfg, ip, g["log"])
+        port.media = step("Media()", Media, app.board.ports[0], log)
+        port.calls = step("CallControl() (incl. UserAgent)", CallControl, cfg, ip, log)
         port.sip = port.calls.ua
         plan = step("country.plan()", country.plan, cfg["line"]["country"])
         port.line = step("Line()", Line, app.board.ports[0], plan, cfg["line"], port.media,
-                         port.calls.line_event, g["log"])
+                         port.calls.line_event, log)
         step("attach", port.calls.attach, port.line, port.media)
         app.ports.append(port)
         app.media, app.calls, app.sip, app.line = port.media, port.calls, port.sip, port.line
         app.lines = [port.line]
         step("supervise (media, line tasks)", fxsport.FxsPort.supervise, port, sup)
         step("watchdog, config_keeper tasks", lambda: [
-            sup.spawn("watchdog", app._feed_watchdog),
+            sup.spawn("watchdog", app._feed_watchdog),  # pyright: ignore
             sup.spawn("config_keeper", app._keep_config_when_registered)])
         row = [0, "= calls.start() (UA socket, tasks) + 300 ms", 0, 0]
         _rows.append(row)
