@@ -113,6 +113,7 @@ class Media:
         self._far_keys = None    # tone presets of the 16 RFC 4733 keys, made per call
         self.on_call = None      # fn(active): the board's, e.g. Wi-Fi power saving off
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
+        self.quiet_frames = 0    # codec frames not processed: quiet (see _rx_done)
         # Three-way conference: leg A is the call above (rtp, plc, encode/decode), leg
         # B and the mixer are conference.Conference's (made at the first conference).
         self.conf = None
@@ -122,6 +123,17 @@ class Media:
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
     def _rx_done(self, _i2s):
+        if (self.rtp is None and not self.dtmf_listening and not self.tone.active
+                and (self.cid is None or not self.cid.active)):
+            # Quiet (on-hook, no call, tone or caller ID): nothing to hear or say, so
+            # the media task is not woken; the codec refills the same buffer and the
+            # earpiece plays the silence buffer once the ring is empty (_tx_done).
+            # Idle cost per frame: this test instead of a task switch and a frame.
+            self.quiet_frames += 1
+            if self._tx_count == 0:
+                self._tx_need = _PREROLL     # the ring ran dry on purpose: no underrun
+            self.i2s_rx.readinto(self.rx_bufs[self._rx_fill])
+            return
         if self._rx_ready >= 0:
             self.counts["overruns"] += 1
         self._rx_ready = self._rx_fill
@@ -358,6 +370,7 @@ class Media:
 
     def status(self):
         s = dict(self.counts)
+        s["frames"] += self.quiet_frames     # every codec frame, processed or quiet
         s["tone"] = self.tone.active
         s["in_call"] = self.rtp is not None
         s["in_conference"] = self.in_conference

@@ -18,14 +18,19 @@ class Flag:
     def set(self):
         pass
 
+class I2S:
+    def readinto(self, buf):
+        pass
+
 class Port:
-    i2s_rx = None
+    i2s_rx = I2S()
     i2s_tx = None
     def new_flag(self):
         return Flag()
 
 async def frames(m, mic, n):
     for _ in range(n):
+        m._rx_done(None)         # the codec's frame clock: the shim counts frames here
         m._tx_count = 0
         m.frame(mic)
         await asyncio.sleep_ms(0)
@@ -52,6 +57,7 @@ def test_shim_reports_a_window_of_whole_frames_with_the_profiler(tmp_path):
     assert rep["steps"] >= 3, rep                # and the task's steps
     assert rep["longest_task"] == "other tasks", rep   # a task with no supervisor name
     assert rep["wall_us"] >= rep["blocked_us"] >= 0
+    assert rep["part_steps"] == {"other tasks": rep["steps"]}, rep   # steps by part
 
 
 def test_dumps_in_order_and_the_difference_of_two_windows(tmp_path):

@@ -182,3 +182,71 @@ def test_call_frames_with_gains_that_saturate_do_not_allocate():
         if (mic[i] > 0) != (g[i] > 0) or (mic[i] < 0) != (g[i] < 0):
             raise AssertionError("sample %d wrapped: %d -> %d" % (i, mic[i], g[i]))
     eq(g[9], 11943, "3000 x 16306 / 4096 (+12 dB in Q12), rounded")
+
+
+class _I2S:
+    """The codec's side: queued buffers are only counted (no DMA here)."""
+
+    def __init__(self):
+        self.queued = 0
+
+    def readinto(self, _buf):
+        self.queued += 1
+
+    def write(self, _buf):
+        self.queued += 1
+
+
+class CodecPort:
+    def __init__(self):
+        self.i2s_rx = _I2S()
+        self.i2s_tx = _I2S()
+
+    @staticmethod
+    def new_flag():
+        return Flag()
+
+
+def codec_frames(m, count):
+    """count codec frames: the earpiece callback, then the microphone's (as the sim's
+    codec clock calls them), and the media task's frame when the flag was set."""
+    ran = 0
+    for _ in range(count):
+        m._tx_done(None)
+        m._rx_done(None)
+        ready = m._rx_ready
+        if ready >= 0:
+            m._rx_ready = -1
+            m.frame(m.rx_bufs[ready])
+            ran += 1
+    return ran
+
+
+def test_quiet_line_skips_the_frame_and_does_not_allocate():
+    # On-hook with nothing to play: the codec callback does not wake the media task,
+    # the earpiece gets the silence buffer, no underrun is counted; a tone (or
+    # listening for DTMF, caller ID, a call) brings the frames back, and back to quiet.
+    port = CodecPort()
+    m = Media(port)
+    m.play_tone(country.plan("UK")["congestion"])
+    eq(codec_frames(m, 5), 5, "a tone plays: every frame runs")
+    m.play_tone(None)
+    micropython.heap_lock()
+    try:
+        quiet_ran = codec_frames(m, 100)          # the ring drains, then quiet
+        m.listen_dtmf(True)
+        listening_ran = codec_frames(m, 20)
+        m.listen_dtmf(False)
+        requiet_ran = codec_frames(m, 20)
+    finally:
+        micropython.heap_unlock()
+    eq(quiet_ran, 0, "quiet frames processed")
+    eq(listening_ran, 20, "frames while listening for DTMF")
+    eq(requiet_ran, 0, "quiet again")
+    eq(m.quiet_frames, 120, "quiet frames counted")
+    eq(m.counts["underruns"], 0, "a quiet line's silence is not an underrun")
+    eq(m.status()["frames"], 145, "status counts every codec frame")
+    eq(port.i2s_rx.queued, 145, "the codec was given a buffer each frame")
+    eq(port.i2s_tx.queued, 145, "the earpiece was given a buffer each frame")
+    m.caller_id(lambda tx: tx.send_cas())
+    eq(codec_frames(m, 3), 3, "caller ID: frames run")

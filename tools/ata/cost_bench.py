@@ -38,7 +38,8 @@ SHIM = paths.ROOT / "tools" / "ata" / "cost_boot.py"
 PARTS = ("media", "DSP", "RTP", "SIP", "line/hook", "sim board", "other tasks")
 
 _DONE = re.compile(r"costhook: done (\w+) frames (\d+) wall_us (\d+) blocked_us (\d+) "
-                   r"steps (\d+) longest_us (\d+) longest_task (.*?) parts (\[.*\])")
+                   r"steps (\d+) longest_us (\d+) longest_task (.*?) parts (\[.*?\])"
+                   r"(?: part_steps (\[.*?\]))?\s*$")
 
 
 def wrapper(workdir, profile):
@@ -72,7 +73,8 @@ def parse_done(line):
     return {"phase": m.group(1), "frames": int(m.group(2)), "wall_us": int(m.group(3)),
             "blocked_us": int(m.group(4)), "steps": int(m.group(5)),
             "longest_us": int(m.group(6)), "longest_task": m.group(7),
-            "parts": dict(ast.literal_eval(m.group(8)))}
+            "parts": dict(ast.literal_eval(m.group(8))),
+            "part_steps": dict(ast.literal_eval(m.group(9))) if m.group(9) else {}}
 
 
 def window(sim, phase, frames, timeout):
@@ -159,6 +161,56 @@ def one_run(workdir, profile, windows=WINDOWS, log=print):
     return out
 
 
+IDLE_CPU_S = 20                 # seconds of each idle host CPU reading
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process so far, in seconds (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sim_idle_cpu(workdir, seconds=IDLE_CPU_S, log=print):
+    """The sim's own host CPU while idle, natively (no callgrind): registered with
+    Kamailio, on-hook, `seconds` without a phone (`ata sim` alone), then `seconds`
+    with the virtual phone connected (its audio flows every 20 ms). Returns
+    {"no phone": fraction of a core, "phone": fraction}."""
+    sys.path.insert(0, str(paths.ROOT / "tests"))
+    from simfix import base_config
+    from ata import peers
+    from ata.phone import VirtualPhone
+    from ata.sim import SimProcess
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    kam = peers.Kamailio(workdir / "kamailio")
+    kam.start()
+    sim = phone = None
+    out = {}
+    try:
+        cfg = base_config(kam.port)
+        sim = SimProcess(cfg, run_dir=workdir / "sim")
+        sim.start(wait_ready=False)
+        sim.wait_log("sip: registered", 60)
+        time.sleep(2)                                   # settle after registration
+        for what in ("no phone", "phone"):
+            if what == "phone":
+                phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect(timeout=30)
+                time.sleep(2)
+            log("bench: cost, sim idle host CPU (%s), %d s ..." % (what, seconds))
+            pid = sim.proc.pid
+            c0, t0 = cpu_seconds(pid), time.monotonic()
+            time.sleep(seconds)
+            out[what] = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+    finally:
+        if phone:
+            phone.close()
+        if sim:
+            sim.stop(timeout=30)
+        kam.stop()
+    return out
+
+
 def per_frame(rows):
     """(marginal per frame from the two windows, plain per frame of the longer)."""
     (r1, i1), (r2, i2) = rows[0], rows[-1]
@@ -176,6 +228,19 @@ def split(rows, total):
         out[part] = rep["parts"].get(part, 0) / busy * total if busy > 0 else 0.0
     out["asyncio loop (+ profiler)"] = total - sum(out.values())
     return out, busy
+
+
+def firmware_part(rows, parts):
+    """The firmware's own instructions per frame: the whole less the sim board part and
+    the sim board's share of the asyncio loop (its task steps over all task steps in
+    the profiled window: the loop's cost is mostly per step). Returns (firmware, the
+    sim's share of the loop, sim board steps, all steps)."""
+    steps = rows[-1][0].get("part_steps") or {}
+    total = sum(steps.values())
+    sim = steps.get("sim board", 0)
+    loop = parts["asyncio loop (+ profiler)"] * sim / total if total else 0.0
+    whole = sum(parts.values())
+    return whole - parts["sim board"] - loop, loop, sim, total
 
 
 MEDIA_DRIVER = paths.ROOT / "bench" / "media_mpy.py"
@@ -217,6 +282,11 @@ def run(log=print, windows=WINDOWS, sip=True):
         prof = one_run(work / "profiled", True, windows, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    log("bench: cost, the sim's idle host CPU (natively, /proc/PID/stat) ...")
+    try:
+        idle_cpu = sim_idle_cpu(work / "idle-cpu", log=log)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     # After the sim runs, not beside them: those must keep pace with real time.
     log("bench: cost, the media path alone (bench/media_mpy.py) ...")
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
@@ -242,6 +312,12 @@ def run(log=print, windows=WINDOWS, sip=True):
         for name, v in parts.items():
             lines.append("      %-28s %9.0f  %5.1f %%" % (name, v, 100.0 * v / marg if marg else 0))
         figures[phase + "_parts"] = parts
+        fw, sim_loop, sim_steps, all_steps = firmware_part(prof[phase], parts)
+        lines.append("      %-28s %9.0f  %5.1f %%  (the whole less the sim board and %.0f of "
+                     "the asyncio loop: its %d of %d task steps)" % (
+                         "firmware alone (estimate)", fw, 100.0 * fw / marg if marg else 0,
+                         sim_loop, sim_steps, all_steps))
+        figures[phase + "_firmware"] = fw
     lines += ["", "media path alone (bench/media_mpy.py: Media.frame in a call, u-law, DTMF "
               "detector on, RTP in, 1 in 10 packets lost and concealed): %.0f per frame"
               % media_alone,
@@ -260,14 +336,19 @@ def run(log=print, windows=WINDOWS, sip=True):
                   longest * ESP32_CYCLES_PER_INSN / 240e3, rep["steps"], rep["frames"])]
     figures["longest"] = (rep["longest_task"], longest)
     call = figures["call"]
-    board = call - figures["call_parts"]["sim board"]
+    board = figures["call_firmware"]
     lines += ["", "ESP32 load estimate in a call (%.0f ESP32 cycles per x86-64 instruction, "
               "docs/bench-cost.md):" % ESP32_CYCLES_PER_INSN]
     for mhz in CLOCKS_MHZ:
-        lines.append("  %d MHz: %.1f %% of a core (whole sim firmware), %.1f %% without the "
-                     "sim board's own part; idle %.1f %%" % (
+        lines.append("  %d MHz: %.1f %% of a core (whole sim firmware), %.1f %% the firmware "
+                     "alone; idle %.1f %% / %.1f %%" % (
                          mhz, 100 * esp32_load(call, mhz), 100 * esp32_load(board, mhz),
-                         100 * esp32_load(figures["idle"], mhz)))
+                         100 * esp32_load(figures["idle"], mhz),
+                         100 * esp32_load(figures["idle_firmware"], mhz)))
+    lines += ["", "sim idle host CPU (natively, registered, on-hook, utime+stime over %d s): "
+              "%.1f %% of a core without a phone, %.1f %% with the virtual phone connected"
+              % (IDLE_CPU_S, 100 * idle_cpu["no phone"], 100 * idle_cpu["phone"])]
+    figures["idle_cpu"] = idle_cpu
     text = "\n".join(lines) + "\n"
     if sip:
         from ata import sip_bench

@@ -1,10 +1,11 @@
 # Boot shim of `ata bench --only cost` (runs on MicroPython, not CPython): runs the
 # sim firmware's main.py unchanged, with
 # - frame-exact callgrind windows: the host arms a window from the console
-#   (`py __import__("costhook").arm("call", 150)`); at the start of the next media
-#   frame this shim calls math.erfc (callgrind --zero-before=mp_math_erfc: counters
-#   zeroed) and 150 frames later math.lgamma (--dump-before=mp_math_lgamma: the
-#   window's instructions written to a file). The firmware never calls either.
+#   (`py __import__("costhook").arm("call", 150)`); at the start of the next codec
+#   frame (Media._rx_done, the 20 ms I2S callback) this shim calls math.erfc
+#   (callgrind --zero-before=mp_math_erfc: counters zeroed) and 150 frames later
+#   math.lgamma (--dump-before=mp_math_lgamma: the window's instructions written to
+#   a file). The firmware never calls either.
 # - with --profile, a small profiler: every task step, the media frame and its DSP
 #   and RTP calls, the hook sampler, timed with ticks_us (exclusive of nested timed
 #   calls), plus the time the asyncio loop spends blocked in poll. Under callgrind
@@ -32,6 +33,7 @@ class Hook:
 
     def clear(self):
         self.parts = {}          # part -> exclusive us
+        self.part_steps = {}     # part -> task steps (each one a pass of the asyncio loop)
         self.blocked = 0         # us blocked in the asyncio poller
         self.steps = 0           # task steps
         self.longest = 0         # us of the longest task step
@@ -43,7 +45,7 @@ class Hook:
         return "armed"
 
     def frame(self):
-        """Called at the start of every media frame."""
+        """Called at the start of every codec frame (Media._rx_done)."""
         if self.name is not None:
             self.left -= 1
             if self.left <= 0:
@@ -52,9 +54,10 @@ class Hook:
                 name = self.name
                 self.name = None
                 print("costhook: done %s frames %d wall_us %d blocked_us %d steps %d "
-                      "longest_us %d longest_task %s parts %s" % (
+                      "longest_us %d longest_task %s parts %s part_steps %s" % (
                           name, self.frames, wall, self.blocked, self.steps, self.longest,
-                          self.longest_task, sorted(self.parts.items())))
+                          self.longest_task, sorted(self.parts.items()),
+                          sorted(self.part_steps.items())))
         if self.pending is not None and self.name is None:
             self.name, self.frames = self.pending
             self.left = self.frames
@@ -108,6 +111,8 @@ class Step:
             _add(self.part, us - inner)
             if hook.name is not None:
                 hook.steps += 1
+                ps = hook.part_steps
+                ps[self.part] = ps.get(self.part, 0) + 1
                 if us > hook.longest:
                     hook.longest = us
                     hook.longest_task = self.part
@@ -208,13 +213,15 @@ def _install_profiler():
 
 
 def _install_windows():
+    # Frames are counted at the codec's rx callback (every 20 ms, whether or not the
+    # media task is woken: a quiet line skips Media.frame, firmware/media.py _rx_done).
     from media import Media
-    frame = Media.frame
+    rx_done = Media._rx_done
 
-    def counted(self, mic):
+    def counted(self, i2s):
         hook.frame()
-        return frame(self, mic)
-    Media.frame = counted
+        return rx_done(self, i2s)
+    Media._rx_done = counted
 
 
 def main(argv):
