@@ -8,7 +8,7 @@ VERSION = "0.1.0"
 DEFAULT_CONFIG = "config.json"
 
 _T0 = time.ticks_ms()
-_OTA = []        # the slot this start runs (ota.slots.Boot), chosen before the app imports
+_OTA = []        # the slot this start runs (_Slot), chosen before the app imports
 _OTA_FW = []     # a whole-firmware image on trial (ota.firmware's mark), if any
 _TRIAL_FAILED = []   # the factory's agent.trial_failed: the slot's own may be the broken part
 _LOG_SINK = []   # the console's filter: holds log lines while mpremote's raw REPL runs
@@ -50,6 +50,15 @@ def pins_safe():
         log("pins: could not make safe: %r" % (e,))
 
 
+class _Slot:
+    """The slot this start runs: ota.slots.Boot's fields, copied."""
+    slot: "str | None"
+    path: "str | None"
+    version: str
+    trial: bool
+    note: str
+
+
 def choose_slot():
     """Before any application module is imported: the A/B slot this start runs (its
     directory goes first on sys.path); a version on probation that did not prove
@@ -65,6 +74,13 @@ def choose_slot():
     if fw is not None:
         _OTA_FW.append(fw)
     b = agent.boot_slot(VERSION, log)
+    if b is not None:
+        # its fields, copied: the ota.slots.Boot itself would keep its class and with
+        # it the whole ota.slots module (~3.5 KB on x64) in the heap for the whole run
+        rec = _Slot()
+        for k, v in b.__dict__.items():
+            setattr(rec, k, v)
+        b = rec
     if (b is not None and b.trial) or fw is not None:
         # kept only for a version on trial: holding it keeps the factory agent's module
         # (~7 KB on x64) in the heap for the whole run
