@@ -79,9 +79,11 @@ class App:
         for p in self.ports:
             await p.calls.start()
         # The config's schema tables (~12 KB on x64) are only needed to check a config:
-        # dropped now, imported again if the console asks (console.config()).
-        sys.modules.pop("config", None)
-        sys.modules.pop("cfgports", None)
+        # dropped now, imported again if the console asks (console.config()). So are
+        # the country plans (~3 KB), read by each port's line above: an Alert-Info
+        # naming another country's cadence imports them again (alert.py).
+        for name in ("config", "cfgports", "country"):
+            sys.modules.pop(name, None)
         for p in self.ports:
             p.ready(ip)
         await sup.spawn("console", Console(self).run)   # returns on `shutdown`
