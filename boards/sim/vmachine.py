@@ -443,6 +443,7 @@ class I2S:
         self.handler = None
         self.pending = None
         self.offset = 0
+        self._views = {}          # id(buf) -> (buf, a bytearray over its bytes)
         self.codec = I2S.codec
         self.codec.attach(self)
 
@@ -454,8 +455,17 @@ class I2S:
             raise OSError("sim I2S supports non-blocking mode only (set irq first)")
         if self.pending is not None:
             raise OSError("I2S buffer already queued")
-        # Work on the buffer's bytes whatever its item type (array('h') or bytearray).
-        self.pending = uctypes.bytearray_at(uctypes.addressof(buf), len(bytes(buf)))
+        # Work on the buffer's bytes whatever its item type (array('h') or bytearray):
+        # a view of them, made once per buffer (the firmware queues the same few
+        # buffers every frame; len(bytes(buf)) copied each one to learn its size).
+        views = self._views
+        entry = views.get(id(buf))
+        if entry is None or entry[0] is not buf:
+            if len(views) >= 16:
+                views.clear()
+            entry = views[id(buf)] = (buf, uctypes.bytearray_at(uctypes.addressof(buf),
+                                                                len(bytes(buf))))
+        self.pending = entry[1]
         self.offset = 0
         return len(buf)
 
@@ -473,6 +483,8 @@ class I2S:
         n = len(frame_out_or_in)
         if self.mode == I2S.RX:
             buf[self.offset:self.offset + n] = frame_out_or_in
+        elif self.offset == 0 and n == len(buf):
+            frame_out_or_in[:] = buf      # one frame, the whole buffer: no copy of a slice
         else:
             frame_out_or_in[:] = buf[self.offset:self.offset + n]
         self.offset += n
