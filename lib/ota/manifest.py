@@ -9,6 +9,6 @@ metadata(
 package(
     "ota",
     files=("__init__.py", "agent.py", "bundle.py", "ed25519.py", "fetch.py", "filepart.py",
-           "firmware.py", "sha512.py", "slots.py"),
+           "firmware.py", "romslot.py", "sha512.py", "slots.py"),
     base_path="..",
 )
