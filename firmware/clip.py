@@ -15,8 +15,6 @@
 # and the marks wake the phone's receiver. DTMF caller ID lines have no VMWI message.
 import time
 
-from dsp import callerid
-
 AFTER_RING_MS = 500         # GR-30: data starts >= 500 ms after the first ring ends
 REVERSAL_TO_ALERT_MS = 150  # SIN 227: alert >= 100 ms after the line reversal
 ALERT_TO_FSK_MS = 60        # SIN 227: FSK 45-500 ms after the alert ends
@@ -42,6 +40,13 @@ def dtmf_message(number, private=False):
     return "A%sC" % digits if digits else "B00C"
 
 
+def _cid():
+    """dsp.callerid (with dsp.fsk ~5 KB of heap on x64), imported when a message is
+    first made or sent: an idle line and an outgoing call do without it."""
+    from dsp import callerid
+    return callerid
+
+
 MWI = 0x82                  # EN 300 659-3 / GR-30 message type: message waiting
 P_VISUAL = 0x0B             # Visual Indicator: 0xFF on, 0x00 off
 
@@ -49,7 +54,7 @@ P_VISUAL = 0x0B             # Visual Indicator: 0xFF on, 0x00 off
 def vmwi_message(on):
     """The MDMF message-waiting message carrying only the visual indicator."""
     m = bytearray((MWI, 3, P_VISUAL, 1, 0xFF if on else 0x00))
-    m.append(callerid.checksum(m))
+    m.append(_cid().checksum(m))
     return bytes(m)
 
 
@@ -58,9 +63,9 @@ def message(number, name, private=False):
     A withheld caller shows 'P' (private), an unknown one 'O' (unavailable)."""
     when = None if time.localtime()[0] >= 2024 else False
     reason = "P" if private else "O"
-    return callerid.mdmf(number=None if private else (number or None),
-                         name=None if private else (name or None), when=when,
-                         number_reason=reason, name_reason=reason)
+    return _cid().mdmf(number=None if private else (number or None),
+                       name=None if private else (name or None), when=when,
+                       number_reason=reason, name_reason=reason)
 
 
 class Clip:
@@ -132,7 +137,7 @@ class Clip:
             if self.slic.bursts >= self.first_bursts and not self.slic.in_burst():
                 self.phase, self.t = WAIT_GAP, now
         elif p == WAIT_GAP and since >= AFTER_RING_MS:
-            modem = callerid.BELL202 if self.mode == "bell202" else callerid.V23
+            modem = _cid().BELL202 if self.mode == "bell202" else _cid().V23
             self.media.caller_id(lambda tx: tx.send_fsk(self.msg, modem))
             self.log("line: caller ID sent (%s)" % self.mode)
             self.phase = SENDING
@@ -146,7 +151,7 @@ class Clip:
                 self.phase = PRE_FSK          # the data is going: then as after FSK
         elif p == PRE_REVERSED and self.vmwi and self.mode == "bell202":
             if since >= REVERSAL_TO_ALERT_MS:     # GR-30: no alert tone, FSK at once
-                self.media.caller_id(lambda tx: tx.send_fsk(self.msg, callerid.BELL202))
+                self.media.caller_id(lambda tx: tx.send_fsk(self.msg, _cid().BELL202))
                 self.phase = PRE_FSK
         elif p == PRE_REVERSED and since >= REVERSAL_TO_ALERT_MS:
             self.media.caller_id(lambda tx: tx.send_cas())
@@ -155,7 +160,7 @@ class Clip:
             self.phase, self.t = PRE_GAP, now
         elif p == PRE_GAP and since >= ALERT_TO_FSK_MS:
             self.media.caller_id(lambda tx: tx.send_fsk(
-                self.msg, callerid.V23, SIN227_SEIZURE_BITS, SIN227_MARK_BITS))
+                self.msg, _cid().V23, SIN227_SEIZURE_BITS, SIN227_MARK_BITS))
             if not self.vmwi:
                 self.log("line: caller ID sent (sin227)")
             self.phase = PRE_FSK
