@@ -34,6 +34,7 @@ class App:
         self.lines = []
         self.supervisor = None
         self._updater_obj = None
+        self._console_obj = None    # console.Console, made when the console is first used
         self._board_name = None     # set once the firmware is up: the OTA agent may load
         self.ota_boot = _CTX["ota_boot"]
         self.version = self.ota_boot.version if self.ota_boot else _CTX["version"]
@@ -49,7 +50,6 @@ class App:
         ip = await self._network()
         # The heavy imports only now: Wi-Fi takes its buffers while the heap is still
         # small (on an ESP32 without PSRAM the IDF and the GC heap share the RAM).
-        from console import Console
         from fxsport import FxsPort
         from supervisor import Supervisor
 
@@ -86,10 +86,36 @@ class App:
             sys.modules.pop(name, None)
         for p in self.ports:
             p.ready(ip)
-        await sup.spawn("console", Console(self).run)   # returns on `shutdown`
+        await sup.spawn("console", self._console)   # returns on `shutdown`
         log("console: shutting down")
         for p in self.ports:
             await p.calls.stop()
+
+    async def _console(self):
+        """The console's task. The REPL (console.py, ~7 KB of heap on x64 with its
+        objects) loads when its first byte arrives, as the OTA agent does on first
+        use; until then the prompt is shown and the input waited for here."""
+        c = self._console_obj
+        if c is not None:
+            return await c.run()        # restarted by the supervisor: the same REPL
+        import asyncio
+        try:
+            import micropython
+            micropython.kbd_intr(-1)    # Ctrl-C is a byte for the REPL, never an interrupt
+        except (ImportError, AttributeError):
+            pass
+        sys.stdout.write(">>> ")
+        s = getattr(sys.stdin, "buffer", sys.stdin)     # bytes, not decoded text
+        try:
+            first = await asyncio.StreamReader(s).read(1)
+        except (TypeError, OSError):    # a port whose buffer cannot poll
+            first = await asyncio.StreamReader(sys.stdin).read(1)
+        if not first:
+            return                      # console closed (sim: stdin ended)
+        from console import Console
+        c = self._console_obj = Console(self)
+        b = first[0]
+        return await c.run(ord(b) if isinstance(b, str) else b)
 
     @property
     def updater(self):

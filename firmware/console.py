@@ -282,7 +282,9 @@ class Console:
             self._release()
 
     # -- the task -----------------------------------------------------------------------
-    async def run(self):
+    async def run(self, first=None):
+        """The REPL until `shutdown` or the end of input. first: the first input byte,
+        already read (application.py's console task, which showed the prompt)."""
         import time
         try:
             import micropython
@@ -294,8 +296,11 @@ class Console:
             self._set_mode(_FRIENDLY)
         self.line = bytearray()
         self.block = []
-        _write(PROMPT)
+        if first is None:
+            _write(PROMPT)
         try:
+            if first is not None and self.feed(first):
+                return                    # `shutdown`
             while True:
                 raw = self.mode in (_RAW, _RAW_PASTE)
                 n = await inp.fill(RAW_IDLE_MS if raw else 0)

@@ -108,8 +108,8 @@ def main():
     async def run():
         app.board = step("Board()", board.Board, cfg, log)
         ip = await app.board.network_up()
-        step("imports console, fxsport, supervisor", lambda: [
-            __import__("console"), __import__("fxsport"), __import__("supervisor")])
+        step("imports fxsport, supervisor", lambda: [
+            __import__("fxsport"), __import__("supervisor")])
         from supervisor import Supervisor
         import fxsport
         sup = app.supervisor = step("Supervisor()", Supervisor, log, app.make_safe)
@@ -144,12 +144,12 @@ def main():
         await asyncio.sleep_ms(300)
         row[2] = row[3] = live() - t0
         _q(row)
-        step("drop config, cfgports modules", lambda: [sys.modules.pop("config", None),
-                                                      sys.modules.pop("cfgports", None)])
+        step("drop config, cfgports, country modules", lambda: [
+            sys.modules.pop(n, None) for n in ("config", "cfgports", "country")])
         app._board_name = board.Board.name
-        from console import Console
-        step("Console()", Console, app)
         _rows.append([0, "-- after boot: %d bytes live" % (live() - t_start), 0, 0])
+        # the console's REPL: loaded when its first input byte arrives
+        step("console (on first input)", lambda: __import__("console").Console(app))
         # what a call makes (without a far end): its RTP session, the media started
         calls = port.calls
         step("RtpSession (calls._open_rtp)", calls._open_rtp)
