@@ -5,9 +5,9 @@ its heap) plus a budget, registers at Kamailio and completes a call with baresip
 
 Budgets, live heap on x64 without the image (docs/bench-heap.md, `ata bench --only heap`):
 - CALL_BUDGET: what passes today. Measured live heap: ~216 KB after boot, ~237 KB in
-  a call (07a440c), yet with a budget of 240 or 288 KB the SIP receive
-  task fails once calls run: MemoryError allocating 8193 bytes (lib/sip/ua.py
-  `sock.recvfrom(RECV_BYTES)` needs one contiguous 8 KB block per datagram) while
+  a call at 07a440c (~201 / ~223 KB at 996a9a3), yet with a budget of 240 or 288 KB
+  the SIP receive task fails once calls run: MemoryError allocating 8193 bytes
+  (lib/sip/ua.py `sock.recvfrom(RECV_BYTES)` needs one contiguous 8 KB block per datagram) while
   ~110 KB are free in fragments. 512 KB passes. A preallocated receive buffer in
   lib/sip would remove that need; then this budget comes down.
 - BAR (issue 9): 128 KB in a call. Not met: the strict xfail turns into a failure
