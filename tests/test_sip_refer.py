@@ -10,19 +10,9 @@ import pytest
 
 from sip_host import UaProc, ua_config
 from sip_raw import RawPeer, response_to
-from test_sip_state import _answered_incoming, _in_dialog
+from test_sip_state import SDP, _answered_incoming, _in_dialog, peer  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.interop
-
-SDP = ("v=0\r\no=- 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-       "m=audio 7100 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
-
-
-@pytest.fixture
-def peer():
-    p = RawPeer()
-    yield p
-    p.close()
 
 
 def _notify(ua, peer, call_id, our_tag, cseq, body, state="active"):
