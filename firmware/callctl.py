@@ -154,8 +154,7 @@ class CallControl(CallWaiting, FlashFeatures):
 
     async def stop(self):
         self._drop_transfer()
-        if self.conf:
-            self._first_left()      # the conference's first call: hung up below
+        self._flash_reset()         # out of a conference first: both calls end below
         if self.other is not None:
             self._drop_other()      # nobody to ring back: both calls end
         self.hangup()
