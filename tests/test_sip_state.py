@@ -218,7 +218,11 @@ def test_far_end_bye_in_our_early_dialog_cancels_our_invite(peer):
         assert peer.expect(lambda m: m.status and "BYE" in (m.get("cseq") or "")).status == 200
         cancel = peer.expect(lambda m: m.method == "CANCEL")
         assert cancel.get("call-id") == inv.get("call-id")
+        rx = ua.status()["counters"]["rx"]
         peer.send(response_to(cancel, 200, "OK"), cancel.addr)   # ... and never a 487
+        # the clock moves only once the UA has the 200: its CANCEL transaction's timer K
+        # starts there (a warp before it, under load, left that timer 5 s to run)
+        _until(lambda: ua.status()["counters"]["rx"] > rx, 5, "the CANCEL's 200 received")
         ua.cmd("warp", ms=33000)                                  # past 64*T1
         _until(lambda: ua.status()["transactions"] == 0, 5, "INVITE transaction gone")
         assert ua.status()["calls"] == 0
