@@ -133,6 +133,13 @@ def hold_and_dial_b(sim, phone, a, mark):
     phone.play_tone(PHONE_HZ, -10)   # the user talks on after dialling
 
 
+def talking_to_b(sim, phone, a, far_b, mark):
+    """A held, B dialled and answered (B in auto answer)."""
+    hold_and_dial_b(sim, phone, a, mark)
+    far_b.wait_event("CALL_ESTABLISHED", 10)
+    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+
+
 def invite_directions(peer):
     """The SDP direction of each INVITE the peer received (from its SIP trace)."""
     got = []
@@ -168,9 +175,7 @@ def test_hold_back_conference_and_drop(pbx, far_b, tap, ata):
 
     # flash, dial B (answers at once): the phone hears B only, A is held
     mark = len(sim.log_text())
-    hold_and_dial_b(sim, phone, a, mark)
-    far_b.wait_event("CALL_ESTABLISHED", 10)
-    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    talking_to_b(sim, phone, a, far_b, mark)
     x = listen(phone, 600)
     assert share(x, B_HZ) > 0.8 and share(x, A_HZ) < 0.01, (share(x, B_HZ), share(x, A_HZ))
 
@@ -240,9 +245,7 @@ def test_blind_transfer_while_b_rings(pbx, far_b, tap, ata):
 def test_attended_transfer_after_talking_to_b(pbx, far_b, tap, ata):
     a, sim, phone = talking_to_a(pbx, ata)
     mark = len(sim.log_text())
-    hold_and_dial_b(sim, phone, a, mark)
-    far_b.wait_event("CALL_ESTABLISHED", 10)
-    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    talking_to_b(sim, phone, a, far_b, mark)
     assert share(listen(phone, 600), B_HZ) > 0.8
     phone.on_hook()                 # hang up after talking to B: attended transfer
     sim.wait_log(r"call: attended transfer of .*1002.* to sip:1003@", 5, start=mark)
@@ -291,9 +294,7 @@ def test_transfer_and_three_way_switched_off(pbx, far_b, ata):
     false: hanging up then ends B and the phone rings for A, the held call."""
     a, sim, phone = talking_to_a(pbx, ata)
     mark = len(sim.log_text())
-    hold_and_dial_b(sim, phone, a, mark)
-    far_b.wait_event("CALL_ESTABLISHED", 10)
-    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    talking_to_b(sim, phone, a, far_b, mark)
     phone.flash(500)
     sim.wait_log(r"call: flash: back to .*1002", 5, start=mark)
     far_b.wait_event("CALL_CLOSED", 10)
@@ -301,9 +302,7 @@ def test_transfer_and_three_way_switched_off(pbx, far_b, ata):
     assert "three-way conference" not in sim.log_text()[mark:]
 
     mark = len(sim.log_text())
-    hold_and_dial_b(sim, phone, a, mark)
-    far_b.wait_event("CALL_ESTABLISHED", 10)
-    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    talking_to_b(sim, phone, a, far_b, mark)
     phone.on_hook()
     far_b.wait_event("CALL_CLOSED", 10)
     sim.wait_log(r"call: hung up with a call on hold: ringing back", 5, start=mark)
@@ -323,9 +322,7 @@ def test_a_task_crash_in_a_conference_ends_both_calls_and_the_line_recovers(
     the conference leg leaves the media, and the next call is an ordinary one."""
     a, sim, phone = talking_to_a(pbx, ata)
     mark = len(sim.log_text())
-    hold_and_dial_b(sim, phone, a, mark)
-    far_b.wait_event("CALL_ESTABLISHED", 10)
-    sim.wait_log(r"call: confirmed 200", 5, start=mark)
+    talking_to_b(sim, phone, a, far_b, mark)
     phone.flash(500)
     sim.wait_log(r"call: flash: three-way conference", 5, start=mark)
     sim.wait_log(r"call: other call confirmed resume", 5, start=mark)

@@ -3,7 +3,8 @@
 import json
 
 import config
-from check import eq, raises
+from check import eq
+from test_config import bad   # raises ConfigError with that field and words
 
 COMMON = {"sip": {"server": "127.0.0.1", "user": "1001", "password": "s", "sip_port": 5070},
           "line": {"country": "US"}, "sim": {"phone_port": 7001}}
@@ -39,14 +40,6 @@ def test_each_port_is_the_common_config_with_its_entry():
        "port 2's phone link defaults to the next TCP port")
     c = config.parse(two({"sip": PORT2["sip"], "sim": {"phone_port": 7100}}))
     eq(c["ports"][1]["sim"]["phone_port"], 7100, "a given phone port is kept")
-
-
-def bad(text, field, words):
-    e = raises(config.ConfigError, config.parse, text)
-    eq(e.field, field, "field of " + text)
-    for w in words:
-        if w not in str(e):
-            raise AssertionError("%r not in %r" % (w, str(e)))
 
 
 def test_what_two_ports_may_not_share():
