@@ -18,6 +18,14 @@ EV_PULSE = 5       # a single dial pulse counted (value = pulses so far): quiets
 
 _QUEUE_LEN = 32
 
+# A break this much longer than flash_min_ms is still a pulse when the line is in the
+# middle of a digit, or when the next break follows within the digit gap: a stamp
+# can be late by a garbage collection (the ESP32's pin handlers are scheduled, ~10-35
+# ms), which stretches a slow dial's 83 ms break past a 100 ms flash_min_ms, and
+# nobody flashes within 150 ms of a pulse. A lone break in this window stays a flash
+# (decided once the digit gap has passed with nothing after it).
+FLASH_DOUBT_MS = 50
+
 
 class HookDetector:
     def __init__(self, debounce_ms=10, pulse_break_min_ms=20, flash_min_ms=100,
@@ -28,6 +36,7 @@ class HookDetector:
         self._pulse_min = pulse_break_min_ms // s
         self._flash_min = flash_min_ms // s
         self._flash_max = flash_max_ms // s
+        self._doubt_max = min(flash_min_ms + FLASH_DOUBT_MS, flash_max_ms) // s
         self._hangup = hangup_ms // s
         self._digit_gap = digit_gap_ms // s
         self._q = array("i", [0] * _QUEUE_LEN)
@@ -42,6 +51,7 @@ class HookDetector:
         self._run = 0             # samples the raw level has differed from stable
         self._since = 0           # samples spent in the stable level
         self._pulses = 0          # pulses of the digit being dialled
+        self._doubt = False       # a break just past flash_min: a flash, or a late pulse
 
     # -- producer (timer) ---------------------------------------------------------
     def sample(self, level):
@@ -62,10 +72,10 @@ class HookDetector:
             if self.off_hook and self._since >= self._hangup:
                 self.off_hook = False
                 self._pulses = 0
+                self._doubt = False
                 self._push(EV_HANG_UP, 0)
-        elif self._pulses and self._since >= self._digit_gap:
-            self._push(EV_DIGIT, self._pulses)
-            self._pulses = 0
+        elif (self._pulses or self._doubt) and self._since >= self._digit_gap:
+            self._gap()
 
     def _edge(self, level, held):
         """A debounced change to `level` after `held` samples in the old level."""
@@ -75,15 +85,38 @@ class HookDetector:
                 self._push(EV_OFF_HOOK, 0)
             return
         # Off-hook again after a break of `held` samples while the line was up.
-        if self._pulse_min <= held < self._flash_min:
-            self._pulses += 1
-            self._push(EV_PULSE, self._pulses)
-        elif self._flash_min <= held <= self._flash_max:
+        if held < self._pulse_min:
+            return                    # a glitch
+        if held < self._flash_min or (held < self._doubt_max and (self._pulses or self._doubt)):
+            if self._doubt:           # the break in doubt began this digit
+                self._doubt = False
+                self._pulse()
+            self._pulse()
+        elif held < self._doubt_max:
+            self._doubt = True        # the next break, or the digit gap, tells
+        elif held <= self._flash_max:
+            if self._doubt:
+                self._doubt = False
+                self._push(EV_FLASH, 0)
             if self._pulses:
                 self._push(EV_DIGIT, self._pulses)
                 self._pulses = 0
             self._push(EV_FLASH, 0)
-        # Shorter than a pulse: a glitch. Between flash and hang-up: ignored.
+        # Between flash and hang-up: ignored.
+
+    def _pulse(self):
+        self._pulses += 1
+        self._push(EV_PULSE, self._pulses)
+
+    def _gap(self):
+        """Off-hook for the digit gap after a break: the digit is complete, or the
+        break in doubt was a flash."""
+        if self._doubt:
+            self._doubt = False
+            self._push(EV_FLASH, 0)
+        else:
+            self._push(EV_DIGIT, self._pulses)
+            self._pulses = 0
 
     def _push(self, code, value):
         nxt = (self._head + 1) % _QUEUE_LEN
@@ -167,7 +200,7 @@ class EdgeDetector(HookDetector):
             return ticks_add(self._raw_t, self._debounce)
         if self.stable == 0:
             return ticks_add(self._since_t, self._hangup) if self.off_hook else None
-        if self._pulses:
+        if self._pulses or self._doubt:
             return ticks_add(self._since_t, self._digit_gap)
         return None
 
@@ -197,7 +230,7 @@ class EdgeDetector(HookDetector):
             if self.off_hook and held >= self._hangup:
                 self.off_hook = False
                 self._pulses = 0
+                self._doubt = False
                 self._push(EV_HANG_UP, 0)
-        elif self._pulses and held >= self._digit_gap:
-            self._push(EV_DIGIT, self._pulses)
-            self._pulses = 0
+        elif (self._pulses or self._doubt) and held >= self._digit_gap:
+            self._gap()

@@ -209,6 +209,35 @@ def test_edges_flash_window_hang_up_and_off_hook_again():
     eq(got, sampled_events(w), "hang-up, edges vs samples")
 
 
+def test_a_late_make_stamp_does_not_turn_a_pulse_into_a_flash():
+    """The ESP32's pin handlers are scheduled: one held by a garbage collection reads
+    SHK (settled by then) and the time when it runs. A slow dial's 83 ms break whose
+    make is stamped 30 ms late reads as 113 ms, past flash_min_ms (100), and the make
+    after it 30 ms short. Inside a digit, or with the next break within the digit gap,
+    that is still a pulse; alone it stays a flash."""
+    for late_pulse in range(4):         # the first, second, third and last pulse of a 4
+        w = Wave().hold(1, 300)
+        for i in range(4):
+            late = 30 if i == late_pulse else 0
+            w.hold(0, 83 + late, 5)
+            w.hold(1, (42 if i < 3 else 600) - late, 0 if late else 5)
+        got = edge_events(w)
+        what = "pulse %d of a 4 stamped late" % (late_pulse + 1)
+        eq([e for e in got if e[0] != hook.EV_PULSE],
+           [(hook.EV_OFF_HOOK, 0), (hook.EV_DIGIT, 4)], what)
+        eq(got, sampled_events(w), "edges vs samples, " + what)
+    # a lone break the same length is a flash, told once the digit gap has passed
+    w = Wave().hold(1, 300).hold(0, 113, 5).hold(1, 149)
+    eq(edge_events(w), [(hook.EV_OFF_HOOK, 0)], "113 ms break: in doubt for the digit gap")
+    w.hold(1, 2)
+    eq(edge_events(w), [(hook.EV_OFF_HOOK, 0), (hook.EV_FLASH, 0)], "113 ms break alone")
+    eq(sampled_events(w), edge_events(w), "113 ms break alone, edges vs samples")
+    # past the window of doubt a break is a flash even in a digit: the digit first
+    w = Wave().hold(1, 300).hold(0, 83, 5).hold(1, 42, 5).hold(0, 160, 5).hold(1, 300, 5)
+    eq(edge_events(w), [(hook.EV_OFF_HOOK, 0), (hook.EV_PULSE, 1), (hook.EV_DIGIT, 1),
+                        (hook.EV_FLASH, 0)], "a pulse, then a 160 ms break")
+
+
 def test_edges_glitch_shorter_than_debounce_is_ignored():
     for ms in (1, 6, 9):
         w = Wave().hold(1, 300).hold(0, ms).hold(1, 300)
