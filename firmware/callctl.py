@@ -452,5 +452,5 @@ class CallControl(CallWaiting, FlashFeatures):
                 "other": None if o is None else ("conference" if self.conf else
                                                  "held" if self.other_rtp else "waiting"),
                 "transfer": self.xfer is not None,
-                "rtp": None if self.rtp is None else self.rtp.stats,
+                "rtp": None if self.rtp is None else self.rtp.stats(),
                 "mwi": self.mwi, "counts": self.counts}

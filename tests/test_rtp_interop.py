@@ -153,7 +153,7 @@ for i in range(250):                    # 5 s of audio, paced like the audio clo
     while time.ticks_diff(t, time.ticks_ms()) > 0:
         time.sleep_ms(1)
         b.receive()                     # polled between ticks: finer arrival times
-st = b.stats
+st = b.stats()
 st["remote"] = None
 print(json.dumps({"stats": st, "audio": counts[AUDIO], "lost": counts[LOST],
                   "empty": counts[EMPTY], "order": order}))

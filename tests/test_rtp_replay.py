@@ -45,7 +45,7 @@ while True:
     t = time.ticks_add(t, 20)
     while time.ticks_diff(t, time.ticks_ms()) > 0:
         time.sleep_ms(2)
-st = s.stats
+st = s.stats()
 st["remote"] = None
 print(json.dumps({"audio": audio.hex(), "kinds": [kinds[AUDIO], kinds[LOST], kinds[EMPTY]],
                   "events": events, "stats": st}))

@@ -159,14 +159,14 @@ class CallerIdTx:
         self._steps = ()
         self._i = 0
         self._left = 0
-
-    @property
-    def active(self):
-        return self._i < len(self._steps)
+        # something left to send (an attribute kept by _run/fill/stop, not a property:
+        # see tone.ToneGen)
+        self.active = False
 
     def stop(self):
         self._steps = ()
         self._i = 0
+        self.active = False
         self._tone.stop()
 
     def send_fsk(self, msg, modem=BELL202, seizure=SEIZURE_BITS, marks=MARK_BITS,
@@ -210,6 +210,7 @@ class CallerIdTx:
     def _run(self, steps):
         self._steps = steps
         self._i = 0
+        self.active = len(steps) > 0
         self._enter()
 
     def _enter(self):
@@ -246,6 +247,7 @@ class CallerIdTx:
             pos += got
             if done:
                 self._i += 1
+                self.active = self._i < len(steps)
                 self._enter()
         if pos < n:
             tone._zero(pcm, pos, n - pos)

@@ -150,7 +150,9 @@ class ToneGen:
         self._seg = 0           # current cadence segment (even = on)
         self._left = 0          # samples left in it
         self._repeat = True
-        self._on = False
+        # a plain attribute, not a property: a property on the class makes every
+        # attribute store of the frame look in the class first (MicroPython)
+        self.active = False
         self._gen = _gen        # or _gen_clip when the sum can exceed 16 bits
 
     def set(self, f1_hz, f2_hz=0, level_dbm0=-13.0, cadence=None, level2_dbm0=None,
@@ -176,20 +178,16 @@ class ToneGen:
         if cad is not None:
             self._seg = 0
             self._left = cad[0]
-        self._on = True
+        self.active = True
 
     def stop(self):
-        self._on = False
-
-    @property
-    def active(self):
-        return self._on
+        self.active = False
 
     def fill(self, pcm, n, off=0):
         """Write the next n samples into pcm[off:off + n] (array('h')); silence when
         stopped. Returns how many samples came before a once-only cadence ended (n while
         the tone runs, 0 when stopped) so callers can chain sounds within a frame."""
-        if not self._on:
+        if not self.active:
             _zero(pcm, off, n)
             return 0
         cad = self._cad
@@ -211,7 +209,7 @@ class ToneGen:
                 self._seg += 1
                 if self._seg == len(cad):
                     if not self._repeat:
-                        self._on = False
+                        self.active = False
                         _zero(pcm, off + pos, n - pos)
                         return pos
                     self._seg = 0

@@ -267,7 +267,7 @@ def test_conference_frames_do_not_allocate():
             raise AssertionError("the conference path did not run: %r" % (got,))
         for s, (sent, received) in zip((a.near, b.near), rtcp):
             if s.rtcp_sent - sent < 4:
-                raise AssertionError("RTCP reports in the locked frames: %r" % (s.stats,))
+                raise AssertionError("RTCP reports in the locked frames: %r" % (s.stats(),))
     finally:
         a.close()
         b.close()

@@ -97,7 +97,7 @@ def test_call_frames_do_not_allocate():
             frames(m, mic, 1)
     finally:
         micropython.heap_unlock()
-    st = rtp.stats
+    st = rtp.stats()
     rtp.close()
     if st["received"] < 100:
         raise AssertionError("the call path did not run: %r" % (st,))
@@ -126,7 +126,7 @@ def test_call_frames_with_loss_do_not_allocate():
             frames(m, mic, 1)
     finally:
         micropython.heap_unlock()
-    st = rtp.stats
+    st = rtp.stats()
     rtp.close()
     if plc.concealed_ms < 100 or st["concealed"] < 5:
         raise AssertionError("no concealment ran: %d ms, %r" % (plc.concealed_ms, st))
@@ -171,7 +171,7 @@ def test_call_frames_with_gains_that_saturate_do_not_allocate():
             micropython.heap_unlock()
         h = m.tx_bufs[(m._tx_head - 1) % len(m.tx_bufs)]
         heard.append((min(h), max(h)))
-    st = rtp.stats
+    st = rtp.stats()
     rtp.close()
     if st["received"] < 100:
         raise AssertionError("the call path did not run: %r" % (st,))

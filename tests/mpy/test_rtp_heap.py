@@ -61,10 +61,10 @@ def test_send_receive_pull_without_allocation():
         raise AssertionError("RTCP reports sent under the lock: %d, %d" % (sent_a, sent_b))
     if a.rtcp_received - before[2] < 1 or b.rtcp_received - before[3] < 1:
         raise AssertionError("no RTCP report parsed under the lock")
-    eq(a.stats["remote_lost"], 0, "A's stream as B reported it")
+    eq(a.stats()["remote_lost"], 0, "A's stream as B reported it")
     eq(sum(1 for k in kinds if k == AUDIO) > 150, True, "audio flowed")
-    eq(b.stats["events_rx"], 1, "event received")
-    eq(b.stats["discarded"], 0, "all datagrams parsed")
+    eq(b.stats()["events_rx"], 1, "event received")
+    eq(b.stats()["discarded"], 0, "all datagrams parsed")
     a.close()
     b.close()
 
@@ -218,8 +218,8 @@ def test_raw_stream_with_loss_and_reorder_without_allocation():
             b.pull(out)
     finally:
         micropython.heap_unlock()
-    eq(b.stats["received"], 4 + len(order), "received")
-    eq(b.stats["lost"], 11, "lost")
+    eq(b.stats()["received"], 4 + len(order), "received")
+    eq(b.stats()["lost"], 11, "lost")
     r.close()
     a.close()
     b.close()
@@ -261,7 +261,7 @@ def _stranger_spray_locked(**kw):
             b.rtcp_tick(now)
     finally:
         micropython.heap_unlock()
-    st = b.stats
+    st = b.stats()
     eq(st["strangers"], 400, "every stranger's RTP datagram counted")
     eq(st["rtcp_strangers"], 200, "and RTCP")
     eq(st["latched"], False, "never followed")

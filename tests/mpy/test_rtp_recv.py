@@ -68,11 +68,11 @@ def test_invalid_packets_are_discarded():
     r.send(3, 0, pt=96)  # a payload type we did not negotiate
     r.send(4, 0, first=0xA0, body=bytes(F - 1) + b"\xff")  # padding longer than payload
     settle(b)
-    eq(b.stats["discarded"], 4, "discarded")
-    eq(b.stats["received"], 0, "none received")
+    eq(b.stats()["discarded"], 4, "discarded")
+    eq(b.stats()["received"], 0, "none received")
     r.send(5, 0)
     settle(b)
-    eq(b.stats["received"], 1, "valid packet received")
+    eq(b.stats()["received"], 1, "valid packet received")
     r.close()
     a.close()
     b.close()
@@ -90,8 +90,8 @@ def test_duplicates_counted_and_played_once():
         settle(b, 2)
         if b.pull(out) == AUDIO:
             got.append(out[0])
-    eq(b.stats["duplicates"], 2, "duplicates")
-    eq(b.stats["received"], 10, "unique packets")
+    eq(b.stats()["duplicates"], 2, "duplicates")
+    eq(b.stats()["received"], 10, "unique packets")
     eq(got, list(range(len(got))), "each frame once, in order")
     r.close()
     a.close()
@@ -105,7 +105,7 @@ def test_loss_statistics_rfc3550():
         if k not in (5, 6, 12):
             r.send(0xFFF8 + k & 0xFFFF, k * F)  # also wraps the sequence number
     settle(b)
-    st = b.stats
+    st = b.stats()
     eq(st["received"], 17, "received")
     eq(st["lost"], 3, "lost = expected - received")
     eq(b.expected(), 20, "expected across the wrap")
@@ -132,7 +132,7 @@ def test_events_deduplicated_on_timestamp():
     settle(b)
     eq(got, [(1, False), (1, True), (1, False), (1, True), (11, False), (11, True)],
        "each event once, start and end")
-    eq(b.stats["events_rx"], 3, "events counted")
+    eq(b.stats()["events_rx"], 3, "events counted")
     r.close()
     a.close()
     b.close()
@@ -188,9 +188,9 @@ def test_new_ssrc_resyncs():
             r.send(5000 + k, 900000 + k * F, fill=2, ssrc=b"NEW!")
         settle(b, 2)
         kinds.append((b.pull(out), out[0]))
-    eq(b.stats["resyncs"], 1, "one resync")
+    eq(b.stats()["resyncs"], 1, "one resync")
     eq(kinds[-5:], [(AUDIO, 2)] * 5, "the new stream plays")
-    eq(b.stats["received"], 30, "all packets counted")
+    eq(b.stats()["received"], 30, "all packets counted")
     r.close()
     a.close()
     b.close()
@@ -214,9 +214,9 @@ def test_bursts_are_split_into_datagrams():
             seq += 1
     time.sleep_ms(20)
     b.receive()
-    eq(b.stats["received"], 15, "all datagrams")
-    eq(b.stats["discarded"], 0, "none garbled")
-    eq(b.stats["events_rx"], 1, "event found")
+    eq(b.stats()["received"], 15, "all datagrams")
+    eq(b.stats()["discarded"], 0, "none garbled")
+    eq(b.stats()["events_rx"], 1, "event found")
     r.close()
     a.close()
     b.close()
@@ -237,8 +237,8 @@ def test_header_extensions_are_skipped_and_learned():
     r.event(12, 12 * F, 2, F)
     time.sleep_ms(20)
     b.receive()
-    eq(b.stats["received"], 13, "all datagrams")
-    eq(b.stats["discarded"], 0, "none garbled")
+    eq(b.stats()["received"], 13, "all datagrams")
+    eq(b.stats()["discarded"], 0, "none garbled")
     got = []
     for _ in range(14):
         if b.pull(out) == AUDIO:
@@ -264,7 +264,7 @@ def test_unexpected_size_is_relearned():
         settle(b, 2)
     eq(b._learned, True, "learned again")
     eq(b._learn_len, 240, "new size")
-    eq(b.stats["received"] >= 11, True, "kept receiving")
+    eq(b.stats()["received"] >= 11, True, "kept receiving")
     r.close()
     a.close()
     b.close()
@@ -288,10 +288,10 @@ def test_rtcp_reports_exchanged():
     b.rtcp_tick(t)  # B reads it and sends its SR with a report block about A
     time.sleep_ms(10)
     a.rtcp_tick(time.ticks_add(t, 10))
-    eq(a.stats["rtcp_sent"], 1, "A sent")
-    eq(b.stats["rtcp_received"], 1, "B parsed A's SR")
-    eq(a.stats["rtcp_received"], 1, "A parsed B's report")
-    st = a.stats
+    eq(a.stats()["rtcp_sent"], 1, "A sent")
+    eq(b.stats()["rtcp_received"], 1, "B parsed A's SR")
+    eq(a.stats()["rtcp_received"], 1, "A parsed B's report")
+    st = a.stats()
     eq(st["remote_lost"], 0, "peer saw no loss")
     eq(st["remote_highest_seq"] & 0xFFFF, (a._seq - 1) & 0xFFFF, "peer's highest seq")
     near(st["rtt_ms"], 10, 15, "round trip from LSR/DLSR")
@@ -313,7 +313,7 @@ def test_rtcp_on_the_rtp_port_is_not_rtp():
     a.send(fr)
     a.sock.sendto(sr, a._remote)
     settle(b)
-    st = b.stats
+    st = b.stats()
     eq(st["rtcp_received"], 2, "parsed as RTCP")
     eq(st["discarded"], 0, "not discarded")
     eq(b._learned, True, "still learned")
@@ -334,7 +334,7 @@ def test_rtcp_bye_seen():
     time.sleep_ms(10)
     b.rtcp_tick()
     eq(b.remote_bye, True, "BYE parsed")
-    eq(b.stats["rtcp_received"], 1, "its SR counted as one report")
+    eq(b.stats()["rtcp_received"], 1, "its SR counted as one report")
     b.close()
 
 
@@ -342,6 +342,6 @@ def test_stats_keys():
     a, b = pair()
     for k in ("sent", "received", "lost", "late", "duplicates", "discarded", "concealed",
               "jitter_ms", "buffer_ms", "target_ms"):
-        eq(k in a.stats, True, k)
+        eq(k in a.stats(), True, k)
     a.close()
     b.close()

@@ -90,8 +90,8 @@ def test_header_fields_and_counters():
         eq(x["seq"], (h[0]["seq"] + i) & 0xFFFF, "seq +1")
         eq(x["ts"], (h[0]["ts"] + i * F) & 0xFFFFFFFF, "ts +160")
     eq([x["m"] for x in h], [1, 0, 0, 0, 0], "marker on the first packet only")
-    eq(s.stats["sent"], 5, "sent")
-    eq(s.stats["sent_octets"], 5 * F, "octets")
+    eq(s.stats()["sent"], 5, "sent")
+    eq(s.stats()["sent_octets"], 5 * F, "octets")
     s.close()
     k.close()
 
@@ -171,7 +171,7 @@ def test_rfc4733_event_sequence():
     eq(h[8]["pt"], 0, "audio again")
     eq((h[8]["ts"] - h[0]["ts"]) & 0xFFFFFFFF, 8 * F, "timestamp continues")
     eq(ps[8][12:], frame(7), "audio payload")
-    eq(s.stats["events_tx"], 1, "events counted")
+    eq(s.stats()["events_tx"], 1, "events counted")
     s.close()
     k.close()
 

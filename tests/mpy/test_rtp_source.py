@@ -51,7 +51,7 @@ def test_stranger_never_takes_the_stream():
             got.append(out[0])
     eq(0xEE in got, False, "stranger's audio never played")
     eq(len(got) > 20, True, "the peer's audio played")
-    st = b.stats
+    st = b.stats()
     eq(st["strangers"], 63, "every stranger's datagram counted")
     eq(st["received"], 30, "all the peer's packets")
     eq(st["remote"], ("127.0.0.1", a.local_port), "still the SDP address")
@@ -91,13 +91,13 @@ def test_packets_before_the_answer_are_strangers():
     for q in range(4):
         r.send(q, q * F)
     settle(s)
-    eq(s.stats["received"], 0, "nothing accepted without an address")
+    eq(s.stats()["received"], 0, "nothing accepted without an address")
     eq(s.strangers, 4, "counted")
     s.set_remote("127.0.0.1", r.port)
     for q in range(4, 8):
         r.send(q, q * F)
     settle(s)
-    eq(s.stats["received"], 4, "the named source is heard")
+    eq(s.stats()["received"], 4, "the named source is heard")
     close(s, r)
 
 
@@ -111,7 +111,7 @@ def test_queued_stranger_packets_are_swept_when_the_answer_arrives():
     evil.send(1, F, fill=0xEE, ssrc=b"EVIL")
     time.sleep_ms(5)
     s.set_remote("127.0.0.1", r.port)
-    eq(s.stats["received"], 1, "the peer's early packet kept")
+    eq(s.stats()["received"], 1, "the peer's early packet kept")
     eq(s.strangers, 1, "the stranger's dropped")
     close(s, r, evil)
 
@@ -134,11 +134,11 @@ def test_symmetric_follows_a_new_source_after_consecutive_packets():
     for q in range(LATCH_PACKETS - 1):
         peer.send(100 + q, q * F)
         later(s)
-    eq(s.stats["latched"], False, "not yet")
+    eq(s.stats()["latched"], False, "not yet")
     eq(s.strangers, LATCH_PACKETS - 1, "counted while proving itself")
     peer.send(100 + LATCH_PACKETS - 1, (LATCH_PACKETS - 1) * F)
     later(s)
-    st = s.stats
+    st = s.stats()
     eq(st["latched"], True, "followed")
     eq(st["relatches"], 1, "once")
     eq(st["remote"], ("127.0.0.1", peer.port), "remote is the source")
@@ -150,10 +150,10 @@ def test_symmetric_follows_a_new_source_after_consecutive_packets():
     eq(len(k.packets(5)), 0, "not to the SDP address")
     # The same SDP again (re-INVITE) keeps the latch; a new one returns to the SDP.
     s.set_remote("127.0.0.1", k.port)
-    eq(s.stats["latched"], True, "same SDP: still following")
+    eq(s.stats()["latched"], True, "same SDP: still following")
     k2 = Sink()
     s.set_remote("127.0.0.1", k2.port)
-    eq(s.stats["latched"], False, "new SDP address")
+    eq(s.stats()["latched"], False, "new SDP address")
     s.send(bytes(F))
     eq(len(k2.packets()), 1, "to the new SDP address")
     close(s, k, k2, peer)
@@ -178,8 +178,8 @@ def test_symmetric_needs_one_ssrc_consecutive_sequence_one_source():
     for q in range(4 * LATCH_PACKETS):
         x.send(q, q * F, pt=96, ssrc=b"EEEE")  # a payload type not negotiated
         later(s, 2)
-    eq(s.stats["latched"], False, "never followed")
-    eq(s.stats["received"], 0, "nothing accepted")
+    eq(s.stats()["latched"], False, "never followed")
+    eq(s.stats()["received"], 0, "nothing accepted")
     eq(s.strangers, 16 * LATCH_PACKETS, "all counted")
     close(s, k, x, y)
 
@@ -192,9 +192,9 @@ def test_symmetric_never_replaces_a_source_that_is_sending():
         a.send(fr)
         stranger.send(q, q * F, ssrc=b"EVIL")
         later(b)
-    eq(b.stats["latched"], False, "the SDP source keeps the stream")
-    eq(b.stats["remote"], ("127.0.0.1", a.local_port), "remote")
-    eq(b.stats["received"], 6 * LATCH_PACKETS, "all of the peer's packets")
+    eq(b.stats()["latched"], False, "the SDP source keeps the stream")
+    eq(b.stats()["remote"], ("127.0.0.1", a.local_port), "remote")
+    eq(b.stats()["received"], 6 * LATCH_PACKETS, "all of the peer's packets")
     eq(b.strangers, 6 * LATCH_PACKETS, "stranger's counted")
     close(a, b, stranger)
 
@@ -207,10 +207,10 @@ def test_symmetric_stranger_cannot_win_the_race_to_the_answer():
     for q in range(3 * LATCH_PACKETS):
         stranger.send(q, q * F, ssrc=b"EVIL")
         settle(b, 3)
-    eq(b.stats["latched"], False, "not followed")
+    eq(b.stats()["latched"], False, "not followed")
     a.send(bytes(F))
     settle(b)
-    eq(b.stats["received"], 1, "the SDP source is heard")
+    eq(b.stats()["received"], 1, "the SDP source is heard")
     close(a, b, stranger)
 
 
@@ -229,14 +229,14 @@ def test_rtcp_only_from_the_sdp_rtcp_address():
     stranger.s.sendto(bytes(3000), stranger.to)  # garbage
     time.sleep_ms(10)
     b.rtcp_tick()
-    eq(b.stats["rtcp_received"], 0, "stranger's report not parsed")
+    eq(b.stats()["rtcp_received"], 0, "stranger's report not parsed")
     eq(b.remote_bye, False, "stranger's BYE ignored")
-    eq(b.stats["rtcp_strangers"], 3, "counted")
+    eq(b.stats()["rtcp_strangers"], 3, "counted")
     a._rtcp.send(sr)  # from A's RTCP port: the one its SDP implies
     a._rtcp.send(b"\x80\xc8\xff\xff" + bytes(40))  # A's own garbage: parsed, harmless
     time.sleep_ms(10)
     b.rtcp_tick()
-    eq(b.stats["rtcp_received"], 1, "the peer's report parsed")
+    eq(b.stats()["rtcp_received"], 1, "the peer's report parsed")
     close(a, b, stranger)
 
 
@@ -259,7 +259,7 @@ def test_oversize_datagrams_from_the_peer_are_dropped():
     r.send(3, 3 * F, n=8000)  # larger than the receive buffer
     r.send(4, 4 * F)
     settle(b)
-    st = b.stats
+    st = b.stats()
     eq(st["oversize"], 2, "counted")
     eq(st["received"], 2, "the others taken")
     for q in range(5, 12):  # learned: several datagrams per read
@@ -270,8 +270,8 @@ def test_oversize_datagrams_from_the_peer_are_dropped():
     for q in range(13, 16):
         r.send(q, q * F, fill=q)
     settle(b)
-    eq(b.stats["oversize"], 3, "also counted when several datagrams are read at once")
-    eq(b.stats["received"] >= 13, True, "the stream goes on after an oversize datagram")
+    eq(b.stats()["oversize"], 3, "also counted when several datagrams are read at once")
+    eq(b.stats()["received"] >= 13, True, "the stream goes on after an oversize datagram")
     close(a, b, r)
 
 
@@ -326,7 +326,7 @@ def test_peer_ssrc_sequence_and_timestamp_jumps():
             settle(b, 2)
             got.append(out[0] if b.pull(out) == AUDIO else None)
         eq(got[-5:], [fill] * 5, "step %d plays the new stream" % step)
-    eq(b.stats["received"] >= 12 + 5 * 24, True, "kept receiving %r" % b.stats)
+    eq(b.stats()["received"] >= 12 + 5 * 24, True, "kept receiving %r" % b.stats())
     close(a, b, r)
 
 

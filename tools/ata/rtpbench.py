@@ -142,7 +142,7 @@ for k in range(n + 25):
         time.sleep_ms(1)
         b.receive()
 f.close()
-st = b.stats
+st = b.stats()
 st["remote"] = None
 st["frames"] = {"audio": kinds[AUDIO], "lost": kinds[LOST], "empty": kinds[0]}
 print(json.dumps(st))
