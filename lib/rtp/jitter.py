@@ -230,21 +230,11 @@ class JitterBuffer:
         else:
             _fast.copy8(self.ring, pos, b, pi, first)
             _fast.copy8(self.ring, 0, b, pi + first, n - first)
-        self._mark(pos, n, _F_AUDIO)
+        _fast.mark_blocks(self.flags, self.nblocks, pos, n, _F_AUDIO, _BLOCK)
         if off + n > self.ahead:
             self.ahead = off + n
             self.dry = 0
 
-    def _mark(self, pos, n, flag):
-        fl = self.flags
-        nb = self.nblocks
-        blk = pos // _BLOCK
-        last = (pos + n - 1) // _BLOCK
-        while blk <= last:
-            i = blk % nb
-            if flag == _F_AUDIO or fl[i] == _F_NONE:
-                fl[i] = flag
-            blk += 1
 
     def put_event(self, b, tsi, duration):
         """An RFC 4733 packet: the span it covers plays as silence instead of loss."""
@@ -262,7 +252,7 @@ class JitterBuffer:
         pos = self.rp + off
         if pos >= self.size:
             pos -= self.size
-        self._mark(pos, n, _F_EVENT)
+        _fast.mark_blocks(self.flags, self.nblocks, pos, n, _F_EVENT, _BLOCK)
         if off + n > self.ahead:
             self.ahead = off + n
             self.dry = 0
@@ -270,24 +260,8 @@ class JitterBuffer:
     # ---- output -----------------------------------------------------------------
     def _frame_flags(self):
         # 1: all blocks audio, 2: some audio, 3: event/silence, 0: nothing.
-        fl = self.flags
-        nb = self.nblocks
-        b = self.rp // _BLOCK
-        blocks = self.frame // _BLOCK
-        k = blocks
-        audio = 0
-        event = 0
-        while k:
-            f = fl[b % nb]
-            if f == _F_AUDIO:
-                audio += 1
-            elif f == _F_EVENT:
-                event += 1
-            b += 1
-            k -= 1
-        if audio:
-            return 1 if audio == blocks else 2
-        return 3 if event else 0
+        return _fast.frame_blocks(self.flags, self.nblocks, self.rp // _BLOCK,
+                                  self.frame // _BLOCK)
 
     def _copy_out(self, out):
         f = self.frame
