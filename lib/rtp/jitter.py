@@ -105,16 +105,10 @@ class JitterBuffer:
         self.pl = lo
         # Clear the flags of the blocks just played: the ring reuses them.
         r = self.rp
-        fl = self.flags
-        nb = self.nblocks
-        size = self.size
-        k = n // _BLOCK
-        while k:
-            fl[(r // _BLOCK) % nb] = _F_NONE
-            r += _BLOCK
-            if r >= size:
-                r -= size
-            k -= 1
+        _fast.clear_blocks(self.flags, self.nblocks, r // _BLOCK, n // _BLOCK)
+        r += n - n % _BLOCK
+        if r >= self.size:
+            r -= self.size
         self.rp = r
         ahead = self.ahead - n
         if ahead < 0:
