@@ -7,6 +7,7 @@
 from array import array
 
 import micropython
+from micropython import const
 from dsp import g711
 from dsp.dtmf import DtmfDetector
 from dsp.tone import ToneGen, dtmf_freqs, preset
@@ -14,6 +15,7 @@ from dsp.tone import _zero as zero_fill  # array('h')[:] = ... allocates; this d
 from rtp import AUDIO, EVENT_CHARS, LOST
 
 FRAME_SAMPLES = 160      # 20 ms at 8 kHz
+_N = const(160)          # the same, folded into the per-frame code
 _TX_RING = 4             # earpiece frames prepared ahead of the codec, at most
 _PREROLL = 2             # frames queued before the earpiece starts (again): a late
                          # frame then shifts the stream instead of cutting a gap in it
@@ -171,27 +173,28 @@ class Media:
 
     # -- one 20 ms frame ---------------------------------------------------------------
     def frame(self, mic):
-        # Per frame: what is used twice is read into a local once.
+        # Per frame. Few locals on purpose: a function whose locals and stack exceed
+        # 11 words gets its frame from the heap at every call (MicroPython without a
+        # Python stack, as on the ESP32): an allocation, a search of the heap for room
+        # and a free. So attributes are read twice rather than kept in more locals.
         self.counts["frames"] += 1
-        n = FRAME_SAMPLES
         # The detector hears the phone before the tx gain: a user's gain does not
         # change which digits are detected (nor their level/twist checks).
         if self.dtmf_listening:
-            self.dtmf.process(mic, n)
+            self.dtmf.process(mic, _N)
         rtp = self.rtp
         if rtp is not None:
             if self.in_conference:
                 self.conf.frame(self, mic, rtp)     # the legs and the earpiece
                 return
             if self.sending:
-                payload = self.payload_out
                 if self.mute_tx:
                     mic = self.silence          # a digit sent as SIP INFO: not in the audio
                 elif self.tx_q != _UNITY:
-                    apply_gain(mic, self.mic_gained, n, self.tx_q)
+                    apply_gain(mic, self.mic_gained, _N, self.tx_q)
                     mic = self.mic_gained
-                self.encode(mic, payload, n)
-                rtp.send(payload)
+                self.encode(mic, self.payload_out, _N)
+                rtp.send(self.payload_out)
             else:
                 rtp.send(None)   # on hold: nothing sent, but the RTP clock runs on
             rtp.receive()
@@ -199,38 +202,34 @@ class Media:
         if self._tx_count >= _TX_RING:
             return               # the codec is behind: drop this earpiece frame
         head = self._tx_head
-        out = self.tx_bufs[head]
         cid = self.cid
         if cid is not None and cid.active:
-            cid.fill(out, n)
+            cid.fill(self.tx_bufs[head], _N)
         elif self.tone.active:
-            self.tone.fill(out, n)
+            self.tone.fill(self.tx_bufs[head], _N)
         elif rtp is not None:
-            self._far_end(rtp, head, n)
+            self._far_end(rtp, head)
         else:
-            zero_fill(out, 0, n)
+            zero_fill(self.tx_bufs[head], 0, _N)
         self._tx_head = (head + 1) % _TX_RING
         self._tx_count += 1      # not from a local: the codec callback decrements it
 
-    def _far_end(self, rtp, head, n):
+    def _far_end(self, rtp, head):
         out = self.tx_views[head]
-        payload = self.payload_in
-        plc = self.plc
-        kind = rtp.pull(payload)
+        kind = rtp.pull(self.payload_in)
         if kind == AUDIO:
-            tbl = self.rx_table
-            if tbl is None:
-                self.decode(payload, out, n)
+            if self.rx_table is None:
+                self.decode(self.payload_in, out, _N)
             else:
-                decode_with(payload, out, n, tbl)      # the rx gain is in the table
-            if plc is not None:
-                plc.good(out)
-        elif kind == LOST and plc is not None:
-            plc.conceal(out)
+                decode_with(self.payload_in, out, _N, self.rx_table)   # rx gain in it
+            if self.plc is not None:
+                self.plc.good(out)
+        elif kind == LOST and self.plc is not None:
+            self.plc.conceal(out)
         else:
-            zero_fill(out, 0, n)
-            if plc is not None:
-                plc.good(out)   # keeps the concealer's delay line in step
+            zero_fill(out, 0, _N)
+            if self.plc is not None:
+                self.plc.good(out)   # keeps the concealer's delay line in step
 
     def _dtmf_start(self, digit, _start_ms):
         if self.on_dtmf is not None:

@@ -69,56 +69,69 @@ def receive(s, now_ms=None):
 def drain(s, sock):
     """Drop what is queued on sock (strangers only reach it); returns how many.
     A 1-byte readinto() takes exactly one datagram (the kernel discards its rest):
-    no allocation, and no source address needed: the kernel already sorted them."""
-    if sock is None:
-        return 0
-    one = s._one
-    k = 0
-    while k < _MAX_STRANGERS:
+    no allocation, and no source address needed: the kernel already sorted them.
+    (The count is kept on s: with a third local and the try this function's frame
+    would be over 11 words and come from the heap at every call; see _accepted.)"""
+    s._drained = 0
+    if sock is not None:
         try:
-            n = sock.readinto(one)
+            while s._drained < _MAX_STRANGERS and sock.readinto(s._one) is not None:
+                s._drained += 1
         except OSError:
-            break
-        if n is None:
-            break
-        k += 1
-    return k
+            pass
+    return s._drained
 
 
 def _accepted(s):
     # The RTP socket is connected to the accepted source: the kernel gives it only
-    # that source's datagrams. (Per frame: what is read more than once is a local.)
+    # that source's datagrams. (Four locals and no try: a function whose locals,
+    # stack and try blocks take over 11 words gets its frame from the heap at every
+    # call (MicroPython without a Python stack, as on the ESP32); the reads with
+    # their try are the two helpers below.)
     got = 0
     reads = 0
-    sock = s.sock
-    rx = s._rx
     while reads < _MAX_READS:
         reads += 1
         if s._learned:
-            try:
-                n = sock.readinto(rx, s._rx_req)
-            except OSError:  # e.g. ICMP port unreachable on a connected socket
-                s.rx_errors += 1
-                break
-            if not n:
+            n = _read(s)
+            if n <= 0:
                 break
             got += _split(s, n)
         else:
-            if not readable(s):
+            n = _recv(s)
+            if n < 0:
                 break
-            try:
-                data = sock.recv(_RX_BUF)
-            except OSError:
-                s.rx_errors += 1
-                break
-            n = len(data)
-            got += 1
-            if n > MAX_PACKET:  # (recv cut it at RX_BUF if longer still)
-                s.oversize += 1
-                continue
-            rx[:n] = data  # a whole object on the right: a memmove, no allocation
-            packet(s, 0, n)
+            got += n
     return got
+
+
+def _read(s):
+    """Datagrams of the learned size, concatenated into s._rx: their length, 0 when
+    none is queued, -1 on an error (counted)."""
+    try:
+        return s.sock.readinto(s._rx, s._rx_req) or 0
+    except OSError:  # e.g. ICMP port unreachable on a connected socket
+        s.rx_errors += 1
+        return -1
+
+
+def _recv(s):
+    """While the sizes are being learned: one datagram (recv allocates), filed; 1, or
+    -1 when none is queued or on an error (counted)."""
+    if not readable(s):
+        return -1
+    try:
+        data = s.sock.recv(_RX_BUF)
+    except OSError:
+        s.rx_errors += 1
+        return -1
+    n = len(data)
+    if n > MAX_PACKET:  # (recv cut it at RX_BUF if longer still)
+        s.oversize += 1
+    else:
+        s._rx[:n] = data  # a whole object on the right: a memmove, no allocation
+        packet(s, 0, n)
+    return 1
 
 
 def _candidates(s, sock):

@@ -23,6 +23,7 @@ PORT_MIN = const(10000)  # default range of local RTP ports (RTCP on port+1)
 PORT_MAX = const(20000)
 LATCH_PACKETS = receiver.LATCH_PACKETS
 _receive = receiver.receive  # bound once: the frame's call skips the module lookup
+_rtcp_parse = rtcp.parse
 
 
 def _addr(ip, port):
@@ -85,6 +86,8 @@ class RtpSession:
         self._seen = array("i", [-1] * SEEN)
         self._rx_ssrc = bytearray(4)
         self._one = bytearray(1)  # strangers are read one byte each: one datagram per read
+        self._drained = 0  # receiver.drain's count
+        self._rtcp_n = 0  # _rtcp_in's last read
         self._cand_ssrc = bytearray(4)
         self.sock = None
         self._catch = None  # same port, unconnected: gets every other source's packets
@@ -343,19 +346,17 @@ class RtpSession:
         tx[7] = tl & 0xFF
 
     def _out(self, view):
-        s = self.sock
+        # (Two locals: over 11 words of locals, stack and the try's, a call takes its
+        # frame from the heap; see firmware/media.py frame.)
+        if self.sock is None or not self._connected:
+            return False  # closed, or no address signalled yet
         try:
-            if s is None:
-                return False
-            if not self._connected:
-                return False  # no address signalled yet
-            catch = self._catch
-            if catch is not None:
+            if self._catch is not None:
                 # Out of the unconnected socket on the same port: a connected one would
                 # fail every other send while the peer's port answers ICMP unreachable.
-                catch.sendto(view, self._dest)
+                self._catch.sendto(view, self._dest)
             else:
-                s.send(view)
+                self.sock.send(view)
         except OSError:
             self.send_errors += 1
             return False
@@ -376,14 +377,12 @@ class RtpSession:
                 self._silent = True
             else:
                 n = len(payload)
-                f = self.frame
-                if n > f:
-                    raise ValueError("payload of %d bytes: a frame is %d" % (n, f))
-                tx = self._tx
+                if n > self.frame:
+                    raise ValueError("payload of %d bytes: a frame is %d" % (n, self.frame))
                 self._header(self.pt | (0x80 if self._silent else 0), self._th, self._tl)
-                tx[12:12 + n] = payload  # a whole object on the right: a memmove
-                view = self._tx_audio if n == f else memoryview(tx)[:12 + n]
-                ok = self._out(view)
+                self._tx[12:12 + n] = payload  # a whole object on the right: a memmove
+                ok = self._out(self._tx_audio if n == self.frame else
+                               memoryview(self._tx)[:12 + n])
                 if ok:
                     self._silent = False
                     self.sent_octets += n
@@ -427,32 +426,38 @@ class RtpSession:
 
     # ---- RTCP and statistics -----------------------------------------------------
     def rtcp_tick(self, now_ms=None):
+        # (Split in three so that the per-frame part keeps its frame on the C stack:
+        # see _out.)
         if self._rtcp is None:
             return
         if now_ms is None:
             now_ms = time.ticks_ms()
         if self._rtcp_connected:
-            sock = self._rtcp
-            buf = self._rtcp_rx
-            while True:
-                try:
-                    n = sock.readinto(buf)
-                except OSError:
-                    break
-                if not n:
-                    break
-                rtcp.parse(self, buf, n, now_ms)
-            k = receiver.drain(self, self._rtcp_catch)
+            k = self._rtcp_in(now_ms)
         else:
             k = receiver.drain(self, self._rtcp)
         if k:
             self.rtcp_strangers += k
-        due = self._rtcp_due
-        if due is None:
+        if self._rtcp_due is None:
             self._rtcp_due = time.ticks_add(now_ms, _RTCP_INTERVAL_MS // 2)
-            return
-        if time.ticks_diff(now_ms, due) < 0:
-            return
+        elif time.ticks_diff(now_ms, self._rtcp_due) >= 0:
+            self._rtcp_report(now_ms)
+
+    def _rtcp_in(self, now_ms):
+        """The peer's reports from the connected RTCP socket, then the strangers' on
+        the other one dropped (returns how many)."""
+        try:
+            # (the length kept on self, not in a local: see receiver.drain)
+            while True:
+                self._rtcp_n = self._rtcp.readinto(self._rtcp_rx)
+                if not self._rtcp_n:
+                    break
+                _rtcp_parse(self, self._rtcp_rx, self._rtcp_n, now_ms)
+        except OSError:
+            pass
+        return receiver.drain(self, self._rtcp_catch)
+
+    def _rtcp_report(self, now_ms):
         # RFC 3550 6.3.1: randomise to 0.5-1.5 of the interval (a small LCG: a call to
         # os.urandom here would allocate its result in the frame)
         self._rtcp_rand = (self._rtcp_rand * 1103 + 12345) & 0xFFFF
