@@ -29,6 +29,21 @@ def copy8(dst, doff: int, src, soff: int, n: int):
 
 
 @micropython.viper
+def rtp_header(tx, b1: int, seq: int, th: int, tl: int):
+    # The first 8 bytes of an RTP header (version 2, no padding/extension/CSRC): the
+    # marker and payload type byte, the sequence number, the timestamp's halves.
+    t = ptr8(tx)
+    t[0] = 0x80
+    t[1] = b1
+    t[2] = seq >> 8
+    t[3] = seq
+    t[4] = th >> 8
+    t[5] = th
+    t[6] = tl >> 8
+    t[7] = tl
+
+
+@micropython.viper
 def fill8(dst, doff: int, value: int, n: int):
     d = ptr8(dst)
     i = 0

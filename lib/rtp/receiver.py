@@ -30,8 +30,9 @@ def addr_parts(a):
     return "%d.%d.%d.%d" % (a[4], a[5], a[6], a[7]), (a[2] << 8) | a[3]
 
 
-def readable(s):
-    for _ in s._poll.ipoll(0):
+def ready(p):
+    """Something (or an error) is waiting on a socket of poll object p."""
+    for _ in p.ipoll(0):
         return True
     return False
 
@@ -51,13 +52,15 @@ def receive(s, now_ms=None):
             s._ok_ms = now_ms
             s._ok_have = True
         catch = s._catch
+        poll = s._catch_poll
     else:
         catch = s.sock  # no address signalled yet: every packet is a stranger's
+        poll = s._poll
     if catch is not None:
         if s.symmetric and (not s._ok_have or
                             time.ticks_diff(now_ms, s._ok_ms) > _SILENT_MS):
             got += _candidates(s, catch)
-        else:
+        elif ready(poll):
             k = drain(s, catch)
             if k:
                 s.strangers += k
@@ -118,7 +121,7 @@ def _read(s):
 def _recv(s):
     """While the sizes are being learned: one datagram (recv allocates), filed; 1, or
     -1 when none is queued or on an error (counted)."""
-    if not readable(s):
+    if not ready(s._poll):
         return -1
     try:
         data = s.sock.recv(_RX_BUF)
