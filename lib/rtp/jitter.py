@@ -6,6 +6,11 @@ from micropython import const
 
 from rtp import _fast
 
+# bound once: the per-frame code calls them without a module lookup (and with one
+# stack slot fewer: see _advance)
+_copy8 = _fast.copy8
+_clear_blocks = _fast.clear_blocks
+
 AUDIO = const(1)  # pull(): a frame of received audio
 LOST = const(2)  # pull(): a frame is missing; the caller conceals it
 EMPTY = const(0)  # pull(): nothing to play (not started, silence, RFC 4733 event)
@@ -105,7 +110,7 @@ class JitterBuffer:
         self.pl = lo
         # Clear the flags of the blocks just played: the ring reuses them.
         r = self.rp
-        _fast.clear_blocks(self.flags, self.nblocks, r // _BLOCK, n // _BLOCK)
+        _clear_blocks(self.flags, self.nblocks, r // _BLOCK, n // _BLOCK)
         r += n - n % _BLOCK
         if r >= self.size:
             r -= self.size
@@ -258,14 +263,12 @@ class JitterBuffer:
                                   self.frame // _BLOCK)
 
     def _copy_out(self, out):
-        f = self.frame
-        pos = self.rp
-        first = self.size - pos
-        if first >= f:
-            _fast.copy8(out, 0, self.ring, pos, f)
+        first = self.size - self.rp
+        if first >= self.frame:
+            _copy8(out, 0, self.ring, self.rp, self.frame)
         else:
-            _fast.copy8(out, 0, self.ring, pos, first)
-            _fast.copy8(out, first, self.ring, 0, f - first)
+            _copy8(out, 0, self.ring, self.rp, first)
+            _copy8(out, first, self.ring, 0, self.frame - first)
 
     def _window(self):
         wn = self.wn + 1
