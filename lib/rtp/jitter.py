@@ -2,6 +2,8 @@
 # RTP timestamp, filled by put() and drained one frame per audio tick by pull().
 # All timestamp arithmetic uses 16-bit halves so nothing becomes a big int on a
 # 32-bit port (ESP32 small ints are 31 bits; RTP timestamps are 32).
+# put() and _write() run per packet in the native emitter: see rtp/receiver.py.
+import micropython
 from micropython import const
 
 from rtp import _fast
@@ -150,6 +152,7 @@ class JitterBuffer:
             self.pmax += n
 
     # ---- input ------------------------------------------------------------------
+    @micropython.native
     def put(self, b, tsi, pi, n, marker, in_order):
         """Store n payload bytes b[pi:pi+n] with the timestamp at b[tsi:tsi+4]."""
         res = OK
@@ -213,6 +216,7 @@ class JitterBuffer:
         self.state = 1
         self.drop_pending = 0
 
+    @micropython.native
     def _write(self, b, pi, off, n):
         # Skip the part that is already past the play point.
         if off < 0:
