@@ -400,6 +400,8 @@ class UserAgent(Inbound):
             except Exception as e:  # keep the timers running whatever a callback did
                 self.counters["errors"] += 1
                 self.log("sip: timer error: %r" % e)
+            if not self.calls:
+                continue
             for c in list(self.calls.values()):
                 try:
                     c.tick(now)
