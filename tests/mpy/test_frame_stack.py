@@ -8,6 +8,7 @@
 # frames of every function on the stack above it. With the collector off and nothing
 # else allocating (test_media_heap), it must read what it read before the frame.
 import gc
+import time
 from array import array
 
 from media import FRAME_SAMPLES
@@ -142,7 +143,8 @@ def test_call_frame_functions_keep_their_frames_on_the_c_stack():
     try:
         for k in range(100):
             if k % 20 == 0:
-                rtp._rtcp_due = 0            # a report (and the RTCP socket's read) now
+                # a report now (and so the RTCP socket's read next frame): due 1 ms ago
+                rtp._rtcp_due = time.ticks_add(time.ticks_ms(), -1)
             _frames(m, mic, 1)
     finally:
         gc.enable()
