@@ -15,7 +15,7 @@ from media import FRAME_SAMPLES
 from rtp import jitter, session
 from rtp import plc as plc_mod
 from check import eq
-from test_media_heap import Port, free_even_port, mic_tone
+from test_media_heap import mic_tone, self_call
 
 _NPROBES = 8
 _grown = array("i", [0] * _NPROBES)   # the most a probe saw the heap above the frame's base
@@ -77,20 +77,6 @@ def _p_type(x):
     return type(x)
 
 
-def _call():
-    from media import Media
-    from rtp import RtpSession
-    from rtp.plc import Concealer
-    port = free_even_port()
-    rtp = RtpSession("127.0.0.1", port)
-    rtp.open()
-    rtp.set_remote("127.0.0.1", port)        # talks to itself: send and receive both run
-    m = Media(Port())
-    m.listen_dtmf(True)
-    m.start_call(rtp, 0, Concealer(FRAME_SAMPLES))
-    return m, rtp
-
-
 def _frames(m, mic, count):
     for _ in range(count):
         m._tx_count = 0          # no codec here to take the earpiece frames
@@ -116,7 +102,7 @@ def test_a_probe_sees_a_heap_frame():
 
 
 def test_call_frame_functions_keep_their_frames_on_the_c_stack():
-    m, rtp = _call()
+    m, rtp = self_call()
     mic = mic_tone()
     _frames(m, mic, 30)                      # learned sizes, RTCP aimed, jitter running
     names = ("Media.frame (DTMF detector)", "send (RTP header)", "pull/_copy_out",

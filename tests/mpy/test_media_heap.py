@@ -38,6 +38,19 @@ def free_even_port():
     raise OSError("no free port")
 
 
+def self_call(plc=None, dtmf=True):
+    """A Media in a call whose RTP session talks to itself (send and receive both
+    run; the earpiece gets our own audio): (media, session)."""
+    port = free_even_port()
+    rtp = RtpSession("127.0.0.1", port)
+    rtp.open()
+    rtp.set_remote("127.0.0.1", port)
+    m = Media(Port())
+    m.listen_dtmf(dtmf)
+    m.start_call(rtp, 0, plc or Concealer(FRAME_SAMPLES))
+    return m, rtp
+
+
 def frames(m, mic, count):
     for _ in range(count):
         m._tx_count = 0          # no codec here to take the earpiece frames
@@ -71,13 +84,7 @@ def test_tone_and_dtmf_listening_frames_do_not_allocate():
 
 
 def test_call_frames_do_not_allocate():
-    port = free_even_port()
-    rtp = RtpSession("127.0.0.1", port)
-    rtp.open()
-    rtp.set_remote("127.0.0.1", port)        # talks to itself: send and receive both run
-    m = Media(Port())
-    m.listen_dtmf(True)
-    m.start_call(rtp, 0, Concealer(FRAME_SAMPLES))
+    m, rtp = self_call()
     mic = mic_tone()
     frames(m, mic, 30)
     rtcp_before = (rtp.rtcp_sent, rtp.rtcp_received)
@@ -110,13 +117,8 @@ def test_call_frames_do_not_allocate():
 def test_call_frames_with_loss_do_not_allocate():
     # Frames the far end never sent (here: our own stream on hold for a few frames)
     # play as LOST and the concealer fills them: that branch under the lock too.
-    port = free_even_port()
-    rtp = RtpSession("127.0.0.1", port)
-    rtp.open()
-    rtp.set_remote("127.0.0.1", port)
-    m = Media(Port())
     plc = Concealer(FRAME_SAMPLES)
-    m.start_call(rtp, 0, plc)
+    m, rtp = self_call(plc, dtmf=False)
     mic = mic_tone()
     frames(m, mic, 30)
     micropython.heap_lock()
@@ -148,13 +150,7 @@ def test_call_frames_with_gains_that_saturate_do_not_allocate():
     # line.rx_gain_db, then line.tx_gain_db, at +12 dB on a loud microphone: each
     # multiply runs (and clips) in locked frames, and muted frames (a digit sent as
     # SIP INFO) too. The session talks to itself: the earpiece gets our own audio.
-    port = free_even_port()
-    rtp = RtpSession("127.0.0.1", port)
-    rtp.open()
-    rtp.set_remote("127.0.0.1", port)
-    m = Media(Port())
-    m.listen_dtmf(True)
-    m.start_call(rtp, 0, Concealer(FRAME_SAMPLES))
+    m, rtp = self_call()
     mic = array("h", bytes(2 * FRAME_SAMPLES))
     for i in range(FRAME_SAMPLES):
         mic[i] = (i % 16 - 8) * 3000           # -24000..21000: x3.98 clips
