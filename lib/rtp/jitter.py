@@ -238,7 +238,6 @@ class JitterBuffer:
             self.ahead = off + n
             self.dry = 0
 
-
     def put_event(self, b, tsi, duration):
         """An RFC 4733 packet: the span it covers plays as silence instead of loss."""
         if self.state == 0:
