@@ -12,6 +12,7 @@ from rtp import _fast
 # stack slot fewer: see _advance)
 _copy8 = _fast.copy8
 _clear_blocks = _fast.clear_blocks
+_frame_blocks = _fast.frame_blocks
 
 AUDIO = const(1)  # pull(): a frame of received audio
 LOST = const(2)  # pull(): a frame is missing; the caller conceals it
@@ -274,10 +275,7 @@ class JitterBuffer:
             _copy8(out, first, self.ring, 0, self.frame - first)
 
     def _window(self):
-        wn = self.wn + 1
-        self.wn = wn
-        if wn < _WINDOW:
-            return
+        # The end of an adaptation window (pull counts its pulls: a call a frame less).
         # Shrink when every packet of the last two windows came a frame or more early:
         # by that many frames, down to the minimum depth.
         lo = min(self.wmin, self.pmin)
@@ -294,9 +292,11 @@ class JitterBuffer:
     def pull(self, out):
         if self.state == 0:
             return EMPTY
-        self._window()
+        self.wn += 1
+        if self.wn >= _WINDOW:
+            self._window()
         f = self.frame
-        kind = self._frame_flags()
+        kind = _frame_blocks(self.flags, self.nblocks, self.rp // _BLOCK, f // _BLOCK)
         if kind == 1 or kind == 2:
             # Shrinking drops a frame: only a quiet one (a dropped speech frame costs
             # more than the extra 20 ms), or in silence below.
@@ -309,7 +309,10 @@ class JitterBuffer:
                 self.drops += 1
                 kind = self._frame_flags()
         if kind == 1 or kind == 2:
-            self._copy_out(out)
+            if self.size - self.rp >= f:
+                _copy8(out, 0, self.ring, self.rp, f)
+            else:
+                self._copy_out(out)
             if kind == 2:
                 self._fill_missing(out)
             self._advance(f)

@@ -22,7 +22,6 @@ _PORT_TRIES = const(24)  # random even ports tried before open() gives up
 PORT_MIN = const(10000)  # default range of local RTP ports (RTCP on port+1)
 PORT_MAX = const(20000)
 LATCH_PACKETS = receiver.LATCH_PACKETS
-_receive = receiver.receive  # bound once: the frame's call skips the module lookup
 _rtcp_parse = rtcp.parse
 _rtp_header = _fast.rtp_header
 
@@ -409,9 +408,9 @@ class RtpSession:
         return self._ev_state != 0
 
     # ---- receiving --------------------------------------------------------------
-    def receive(self, now_ms=None):
-        """Drain the socket into the jitter buffer; returns the packets read."""
-        return _receive(self, now_ms)
+    # receive(now_ms=None): drain the socket into the jitter buffer; returns the
+    # packets read. rtp.receiver's function is the method itself: a call a frame less.
+    receive = receiver.receive
 
     def pull(self, out):
         """One frame for the audio tick: AUDIO (out filled), LOST (conceal) or EMPTY.

@@ -105,7 +105,7 @@ def test_call_frame_functions_keep_their_frames_on_the_c_stack():
     m, rtp = self_call()
     mic = mic_tone()
     _frames(m, mic, 30)                      # learned sizes, RTCP aimed, jitter running
-    names = ("Media.frame (DTMF detector)", "send (RTP header)", "pull/_copy_out",
+    names = ("Media.frame (DTMF detector)", "send (RTP header)", "pull (its copy out)",
              "pull/_advance", "receive/_accepted/_read", "rtcp_tick/_rtcp_in",
              "Concealer.good")
     saved = (m.dtmf.process, session._rtp_header, jitter._copy8, jitter._clear_blocks,
