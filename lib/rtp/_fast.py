@@ -97,16 +97,6 @@ def mark_blocks(flags, nb: int, pos: int, n: int, flag: int, block: int):
 
 
 @micropython.viper
-def clear_blocks(flags, nb: int, first: int, k: int):
-    # k blocks' flags from block `first` on, around the ring of nb: empty (played).
-    fl = ptr8(flags)
-    i = 0
-    while i < k:
-        fl[(first + i) % nb] = 0
-        i += 1
-
-
-@micropython.viper
 def frame_blocks(flags, nb: int, first: int, blocks: int) -> int:
     # What the frame of `blocks` blocks from block `first` holds: 1 all audio, 2 some
     # audio, 3 events/silence only, 0 nothing (flags 1 audio, 2 event).

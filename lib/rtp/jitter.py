@@ -11,7 +11,7 @@ from rtp import _fast
 # bound once: the per-frame code calls them without a module lookup (and with one
 # stack slot fewer: see _advance)
 _copy8 = _fast.copy8
-_clear_blocks = _fast.clear_blocks
+_mark_blocks = _fast.mark_blocks
 _frame_blocks = _fast.frame_blocks
 
 AUDIO = const(1)  # pull(): a frame of received audio
@@ -77,11 +77,13 @@ class JitterBuffer:
         self.pmax = -_BIG
 
     # ---- timestamps -------------------------------------------------------------
-    def offset(self, b, i):
-        """Signed offset in samples of the timestamp in b[i:i+4] from the play point,
-        or _FAR when it is more than 255*65536 samples away."""
-        dl = ((b[i + 2] << 8) | b[i + 3]) - self.pl
-        dh = ((b[i] << 8) | b[i + 1]) - self.ph
+    @micropython.viper
+    def offset(self, buf, i: int) -> int:
+        """Signed offset in samples of the timestamp in buf[i:i+4] from the play
+        point, or _FAR when it is more than 255*65536 samples away."""
+        b = ptr8(buf)
+        dl = ((b[i + 2] << 8) | b[i + 3]) - int(self.pl)
+        dh = ((b[i] << 8) | b[i + 1]) - int(self.ph)
         if dl < 0:
             dl += 0x10000
             dh -= 1
@@ -105,22 +107,35 @@ class JitterBuffer:
         self.ahead = 0
         self.dry = 0
 
-    def _advance(self, n):
-        lo = self.pl + n
+    @micropython.viper
+    def _advance(self, n: int):
+        # Viper: per frame, and with its arithmetic inline it is cheaper than the
+        # bytecode (attribute reads are the same lookups either way).
+        lo = int(self.pl) + n
         if lo >= 0x10000:
             lo -= 0x10000
-            self.ph = (self.ph + 1) & 0xFFFF
+            self.ph = (int(self.ph) + 1) & 0xFFFF
         self.pl = lo
         # Clear the flags of the blocks just played: the ring reuses them.
-        r = self.rp
-        _clear_blocks(self.flags, self.nblocks, r // _BLOCK, n // _BLOCK)
+        r = int(self.rp)
+        nb = int(self.nblocks)
+        fl = ptr8(self.flags)
+        b = r // _BLOCK
+        k = n // _BLOCK
+        while k > 0:
+            fl[b] = _F_NONE
+            b += 1
+            if b == nb:
+                b = 0
+            k -= 1
         r += n - n % _BLOCK
-        if r >= self.size:
-            r -= self.size
+        size = int(self.size)
+        if r >= size:
+            r -= size
         self.rp = r
-        ahead = self.ahead - n
+        ahead = int(self.ahead) - n
         if ahead < 0:
-            self.dry -= ahead
+            self.dry = int(self.dry) - ahead
             ahead = 0
         self.ahead = ahead
 
@@ -153,48 +168,50 @@ class JitterBuffer:
             self.pmax += n
 
     # ---- input ------------------------------------------------------------------
-    @micropython.native
-    def put(self, b, tsi, pi, n, marker, in_order):
+    @micropython.viper
+    def put(self, b, tsi: int, pi: int, n: int, marker: int, in_order: int) -> int:
         """Store n payload bytes b[pi:pi+n] with the timestamp at b[tsi:tsi+4]."""
         res = OK
-        if self.state == 0:
+        if int(self.state) == 0:
             self._start(b, tsi, self.initial_slack())
             res = RESYNC
-        off = self.offset(b, tsi)
-        if marker and self.ahead == 0 and self.state == 2 and off != _FAR:
+        off = int(self.offset(b, tsi))
+        if marker and int(self.ahead) == 0 and int(self.state) == 2 and off != _FAR:
             # New talkspurt and nothing queued: move the play point freely (silent).
             # The slack statistics move with it.
-            self._anchor(b, tsi, self._target() - self.frame)
+            self._anchor(b, tsi, int(self._target()) - int(self.frame))
             self.state = 1
-            new = self.offset(b, tsi)
+            new = int(self.offset(b, tsi))
             self._shift_stats(new - off)
             off = new
+        late_run = int(self.late_run)
         if in_order:
             # Late beyond what the buffer may grow to, packet after packet: the peer's
             # timestamps moved back (a stall's burst is over in a few packets).
-            if off != _FAR and off < -self.max_depth:
-                self.late_run += 1
+            if off != _FAR and off < -int(self.max_depth):
+                late_run += 1
             else:
-                self.late_run = 0
-        if off == _FAR or off + n > self.size - self.frame or (in_order and (
-                off < -8000 or self.late_run >= _LATE_RUN)):
+                late_run = 0
+            self.late_run = late_run
+        if off == _FAR or off + n > int(self.size) - int(self.frame) or (in_order and (
+                off < -8000 or late_run >= _LATE_RUN)):
             # Timestamp jump (either way) or a stream restart: begin again; the jitter
             # seen so far still holds, re-centred on this packet as the earliest one.
-            self._start(b, tsi, self._target() - self.frame)
-            self.resyncs += 1
+            self._start(b, tsi, int(self._target()) - int(self.frame))
+            self.resyncs = int(self.resyncs) + 1
             self.late_run = 0
-            off = self.offset(b, tsi)
-            hi = max(self.wmax, self.pmax)
+            off = int(self.offset(b, tsi))
+            hi = int(max(self.wmax, self.pmax))
             if hi != -_BIG:
                 self._shift_stats(off - hi)
             res = RESYNC
-        if off < self.wmin:
+        if off < int(self.wmin):
             self.wmin = off
-        if off > self.wmax:
+        if off > int(self.wmax):
             self.wmax = off
         if off < 0:
             # (Partly) after its playout time: counted; what is still ahead is kept.
-            self.late += 1
+            self.late = int(self.late) + 1
             if off + n <= 0:
                 return LATE
             res = LATE
@@ -217,25 +234,25 @@ class JitterBuffer:
         self.state = 1
         self.drop_pending = 0
 
-    @micropython.native
-    def _write(self, b, pi, off, n):
+    @micropython.viper
+    def _write(self, b, pi: int, off: int, n: int):
         # Skip the part that is already past the play point.
         if off < 0:
             pi -= off
             n += off
             off = 0
-        size = self.size
-        pos = self.rp + off
+        size = int(self.size)
+        pos = int(self.rp) + off
         if pos >= size:
             pos -= size
         first = size - pos
         if first >= n:
-            _fast.copy8(self.ring, pos, b, pi, n)
+            _copy8(self.ring, pos, b, pi, n)
         else:
-            _fast.copy8(self.ring, pos, b, pi, first)
-            _fast.copy8(self.ring, 0, b, pi + first, n - first)
-        _fast.mark_blocks(self.flags, self.nblocks, pos, n, _F_AUDIO, _BLOCK)
-        if off + n > self.ahead:
+            _copy8(self.ring, pos, b, pi, first)
+            _copy8(self.ring, 0, b, pi + first, n - first)
+        _mark_blocks(self.flags, self.nblocks, pos, n, _F_AUDIO, _BLOCK)
+        if off + n > int(self.ahead):
             self.ahead = off + n
             self.dry = 0
 

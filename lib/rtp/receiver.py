@@ -94,37 +94,36 @@ def drain(s, sock):
     return s._drained
 
 
-def _accepted(s):
+@micropython.viper
+def _accepted(s) -> int:
     # The RTP socket is connected to the accepted source: the kernel gives it only
-    # that source's datagrams. (Four locals and no try: a function whose locals,
-    # stack and try blocks take over 11 words gets its frame from the heap at every
-    # call (MicroPython without a Python stack, as on the ESP32); the reads with
-    # their try are the two helpers below.)
+    # that source's datagrams. readinto() of a multiple of the learned size reads
+    # what is queued, datagram after datagram, until the request is full or the
+    # queue is empty (MicroPython's stream read loops until EAGAIN): a read that
+    # came back short emptied the queue, and another would find nothing.
     got = 0
     reads = 0
     while reads < _MAX_READS:
         reads += 1
         if s._learned:
-            n = _read(s)
-            if n <= 0:
+            req = int(s._rx_req)
+            try:
+                r = s.sock.readinto(s._rx, req)
+            except OSError:  # e.g. ICMP port unreachable on a connected socket
+                s.rx_errors = int(s.rx_errors) + 1
                 break
-            got += _split(s, n)
+            if not r:  # None: nothing queued (0: an empty datagram)
+                break
+            n = int(r)
+            got += int(_split(s, n))
+            if n < req:
+                break
         else:
-            n = _recv(s)
+            n = int(_recv(s))
             if n < 0:
                 break
             got += n
     return got
-
-
-def _read(s):
-    """Datagrams of the learned size, concatenated into s._rx: their length, 0 when
-    none is queued, -1 on an error (counted)."""
-    try:
-        return s.sock.readinto(s._rx, s._rx_req) or 0
-    except OSError:  # e.g. ICMP port unreachable on a connected socket
-        s.rx_errors += 1
-        return -1
 
 
 def _recv(s):
@@ -210,37 +209,37 @@ def sweep(s, a):
             packet(s, 0, n)
 
 
-@micropython.native
-def _split(s, n):
+@micropython.viper
+def _split(s, n: int) -> int:
     # readinto() concatenates the queued datagrams: cut them apart by their header
     # lengths and the learned payload sizes (audio: the peer's constant size, events:
     # 4 bytes, RTCP: its length field).
-    b = s._rx
-    pt_audio = s.pt
-    pt_event = s.dtmf_pt
-    audio_len = s._learn_len
+    b = ptr8(s._rx)
+    pt_audio = int(s.pt)
+    pt_event = int(s.dtmf_pt)
+    audio_len = int(s._learn_len)
     o = 0
     count = 0
     while o < n:
         r = n - o
         b0 = b[o]
         if r < 8 or (b0 & 0xC0) != 0x80:
-            return _unsplittable(s, count, n)
+            return int(_unsplittable(s, count, n))
         b1 = b[o + 1]
         if 192 <= b1 <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
             ln = (((b[o + 2] << 8) | b[o + 3]) + 1) * 4
             if ln > r:
-                return _unsplittable(s, count, n)
+                return int(_unsplittable(s, count, n))
             _rtcp_in(s, o, ln)
             count += 1
             o += ln
             continue
         if r < 12 or b0 & 0x20:  # padded: its length is not in its header
-            return _unsplittable(s, count, n)
+            return int(_unsplittable(s, count, n))
         hl = 12 + 4 * (b0 & 0x0F)
         if b0 & 0x10:
             if r < hl + 4:
-                return _unsplittable(s, count, n)
+                return int(_unsplittable(s, count, n))
             hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
         pt = b1 & 0x7F
         if pt == pt_audio:
@@ -248,9 +247,9 @@ def _split(s, n):
         elif pt == pt_event:
             ln = hl + 4
         else:
-            return _unsplittable(s, count, n)
+            return int(_unsplittable(s, count, n))
         if ln > r:
-            return _unsplittable(s, count, n)
+            return int(_unsplittable(s, count, n))
         packet(s, o, ln)
         count += 1
         o += ln
@@ -270,48 +269,53 @@ def _unsplittable(s, count, n):
     return count + 1
 
 
-@micropython.native
-def packet(s, o, n):
+@micropython.viper
+def packet(s, o: int, n: int) -> bool:
     """Validate and file one packet at s._rx[o:o+n]; True when it is ours."""
-    b = s._rx
+    rx = s._rx
+    b = ptr8(rx)
     b0 = b[o]
     if n < 8 or (b0 & 0xC0) != 0x80:
-        s.discarded += 1
+        s.discarded = int(s.discarded) + 1
         return False
     b1 = b[o + 1]
     if 192 <= b1 <= 223:  # RTCP on the RTP port (RFC 5761 demultiplexing)
         _rtcp_in(s, o, n)
         return False
     if n < 12:
-        s.discarded += 1
+        s.discarded = int(s.discarded) + 1
         return False
     hl = 12 + 4 * (b0 & 0x0F)
     if b0 & 0x10:
         if n < hl + 4:
-            s.discarded += 1
+            s.discarded = int(s.discarded) + 1
             return False
         hl += 4 + 4 * ((b[o + hl + 2] << 8) | b[o + hl + 3])
     plen = n - hl
     if b0 & 0x20 and plen > 0:
         plen -= b[o + n - 1]
     if plen < 0:
-        s.discarded += 1
+        s.discarded = int(s.discarded) + 1
         return False
     pt = b1 & 0x7F
-    pt_event = s.dtmf_pt
-    if pt != s.pt and pt != pt_event:
-        s.discarded += 1
+    pt_event = int(s.dtmf_pt)
+    if pt != int(s.pt) and pt != pt_event:
+        s.discarded = int(s.discarded) + 1
         return False
-    ss = s._rx_ssrc
-    have = s._have_ssrc
+    ss = ptr8(s._rx_ssrc)
+    have = bool(s._have_ssrc)
     if not have or ss[0] != b[o + 8] or ss[1] != b[o + 9] or (
             ss[2] != b[o + 10]) or ss[3] != b[o + 11]:
         if have:
-            s.jb.resyncs += 1
+            jb = s.jb
+            jb.resyncs = int(jb.resyncs) + 1
         s._reset_rx()
         s._have_ssrc = True
-        _fast.copy8(ss, 0, b, o + 8, 4)
-    st = _update_seq(s, (b[o + 2] << 8) | b[o + 3])
+        ss[0] = b[o + 8]
+        ss[1] = b[o + 9]
+        ss[2] = b[o + 10]
+        ss[3] = b[o + 11]
+    st = int(_update_seq(s, (b[o + 2] << 8) | b[o + 3]))
     if st < 0:
         return True
     if pt == pt_event:
@@ -320,18 +324,19 @@ def packet(s, o, n):
     if not s._learned and not b0 & 0x20:
         # Unpadded: its payload length is known from its header alone. CSRCs and
         # header extensions are fine: _split reads their length per packet.
-        if plen == s._learn_len and n == s._learn_n_bytes:
-            s._learn_n += 1
-            if s._learn_n >= _LEARN:
+        if plen == int(s._learn_len) and n == int(s._learn_n_bytes):
+            k = int(s._learn_n) + 1
+            s._learn_n = k
+            if k >= _LEARN:
                 s._learned = True
                 s._rx_req = ((_RX_BUF - 64) // n) * n  # whole datagrams: no truncation
         else:
             s._learn_len = plen
             s._learn_n_bytes = n
             s._learn_n = 1
-    _jitter(s, b, o + 4)
+    _jitter(s, rx, o + 4)
     if plen:
-        s.jb.put(b, o + 4, o + hl, plen, b1 & 0x80, st)
+        s.jb.put(rx, o + 4, o + hl, plen, b1 & 0x80, st)
     return True
 
 
@@ -340,65 +345,81 @@ def _rtcp_in(s, o, n):
     rtcp.parse(s, memoryview(s._rx)[o:o + n], n, s._now)
 
 
-@micropython.native
-def _update_seq(s, seq):
+@micropython.viper
+def _update_seq(s, seq: int) -> int:
     # RFC 3550 A.1. Returns 1 for a new highest sequence number, 0 for an older
     # one, -1 for a duplicate or a packet to discard.
+    seen = ptr32(s._seen)
     if not s._seq_init:
         s._seq_init = True
         s._base_seq = seq
         s._max_seq = seq
         s._cycles = 0
         s._bad_seq = -1
-        s._seen[seq % SEEN] = seq
+        seen[seq % SEEN] = seq
         s._stream_rcv = 1
-        s.received += 1
+        s.received = int(s.received) + 1
         return 1
-    seen = s._seen
     slot = seq % SEEN
-    if seen[slot] == seq:
-        s.duplicates += 1
+    if int(seen[slot]) == seq:
+        s.duplicates = int(s.duplicates) + 1
         return -1
-    top = s._max_seq
+    top = int(s._max_seq)
     ud = (seq - top) & 0xFFFF
     res = 0
     if ud < _MAX_DROPOUT:
         if seq < top:
-            s._cycles += 1
+            s._cycles = int(s._cycles) + 1
         s._max_seq = seq
         res = 1
     elif ud <= 0x10000 - _MAX_MISORDER:
-        if seq == s._bad_seq:
+        if seq == int(s._bad_seq):
             # Two in a row after a big jump: the peer restarted its sequence.
             s._seq_init = False
-            for i in range(SEEN):
+            i = 0
+            while i < SEEN:
                 seen[i] = -1
-            return _update_seq(s, seq)
+                i += 1
+            return int(_update_seq(s, seq))
         s._bad_seq = (seq + 1) & 0xFFFF
-        s.discarded += 1
+        s.discarded = int(s.discarded) + 1
         return -1
     seen[slot] = seq
-    s._stream_rcv += 1
-    s.received += 1
+    s._stream_rcv = int(s._stream_rcv) + 1
+    s.received = int(s.received) + 1
     return res
 
 
-@micropython.native
-def _jitter(s, b, tsi):
+_ticks_diff = time.ticks_diff
+_JITTER_MAX = const(0x1000000)  # timestamp units (35 min): bounds the 32-bit sums
+
+
+@micropython.viper
+def _jitter(s, rx, tsi: int):
     # RFC 3550 A.8 interarrival jitter, with the arrival time of this receive().
+    b = ptr8(rx)
     th = (b[tsi] << 8) | b[tsi + 1]
     tl = (b[tsi + 2] << 8) | b[tsi + 3]
     now = s._now
     if s._jit_have:
-        dh = (th - s._jit_h) & 0xFFFF
+        dh = (th - int(s._jit_h)) & 0xFFFF
         if dh == 0 or dh == 0xFFFF or dh == 1:
             if dh == 0xFFFF:
                 dh = -1
-            sd = dh * 0x10000 + tl - s._jit_l
-            d = time.ticks_diff(now, s._jit_ms) * 8 - sd
+            sd = dh * 0x10000 + tl - int(s._jit_l)
+            ms = int(_ticks_diff(now, s._jit_ms))
+            # a viper int is 32 bits on the ESP32: a gap of hours (a call on hold)
+            # counts as _JITTER_MAX, not as an overflowed product
+            if ms > _JITTER_MAX // 8:
+                ms = _JITTER_MAX // 8
+            elif ms < -_JITTER_MAX // 8:
+                ms = -_JITTER_MAX // 8
+            d = ms * 8 - sd
             if d < 0:
                 d = -d
-            q4 = s._jitter_q4
+            if d > _JITTER_MAX:
+                d = _JITTER_MAX
+            q4 = int(s._jitter_q4)
             s._jitter_q4 = q4 + d - ((q4 + 8) >> 4)
     s._jit_have = True
     s._jit_ms = now

@@ -67,9 +67,9 @@ def _p_copy8(dst, doff, src, soff, n):
     _real["copy8"](dst, doff, src, soff, n)
 
 
-def _p_clear(flags, nb, first, k):
+def _p_blocks(flags, nb, first, blocks):
     _seen(3)
-    _real["clear"](flags, nb, first, k)
+    return _real["blocks"](flags, nb, first, blocks)
 
 
 def _p_type(x):
@@ -106,18 +106,18 @@ def test_call_frame_functions_keep_their_frames_on_the_c_stack():
     mic = mic_tone()
     _frames(m, mic, 30)                      # learned sizes, RTCP aimed, jitter running
     names = ("Media.frame (DTMF detector)", "send (RTP header)", "pull (its copy out)",
-             "pull/_advance", "receive/_accepted/_read", "rtcp_tick/_rtcp_in",
+             "pull (its block flags)", "receive/_accepted", "rtcp_tick/_rtcp_in",
              "Concealer.good")
-    saved = (m.dtmf.process, session._rtp_header, jitter._copy8, jitter._clear_blocks,
+    saved = (m.dtmf.process, session._rtp_header, jitter._copy8, jitter._frame_blocks,
              rtp.sock, rtp._rtcp)
     _real["process"] = m.dtmf.process
     _real["header"] = session._rtp_header
     _real["copy8"] = jitter._copy8
-    _real["clear"] = jitter._clear_blocks
+    _real["blocks"] = jitter._frame_blocks
     m.dtmf.process = _p_process
     session._rtp_header = _p_header
     jitter._copy8 = _p_copy8
-    jitter._clear_blocks = _p_clear
+    jitter._frame_blocks = _p_blocks
     rtp.sock = ProbeSock(rtp.sock, 4)
     rtp._rtcp = ProbeSock(rtp._rtcp, 5)
     plc_mod.type = _p_type                   # Concealer.good's first call: type(pcm)
@@ -134,7 +134,7 @@ def test_call_frame_functions_keep_their_frames_on_the_c_stack():
             _frames(m, mic, 1)
     finally:
         gc.enable()
-        (m.dtmf.process, session._rtp_header, jitter._copy8, jitter._clear_blocks,
+        (m.dtmf.process, session._rtp_header, jitter._copy8, jitter._frame_blocks,
          rtp.sock, rtp._rtcp) = saved
         del plc_mod.type
         rtp.close()
