@@ -2,7 +2,8 @@
 # RTP timestamp, filled by put() and drained one frame per audio tick by pull().
 # All timestamp arithmetic uses 16-bit halves so nothing becomes a big int on a
 # 32-bit port (ESP32 small ints are 31 bits; RTP timestamps are 32).
-# put() and _write() run per packet in the native emitter: see rtp/receiver.py.
+# put(), _write(), offset() and _advance() run per packet or frame in the viper
+# emitter (see rtp/receiver.py); pull() stays bytecode: it mostly reads attributes.
 import micropython
 from micropython import const
 

@@ -3,13 +3,17 @@
 # source that proved itself), packet validation, RFC 3550 sequence and jitter
 # statistics, and filing audio into the jitter buffer.
 #
-# The per-packet functions are in the native emitter: machine code runs them ~1.5x
-# faster than bytecode, and a native function's frame is on the C stack, where a
-# bytecode function with over 11 words of locals and stack gets its frame from the
-# heap at every call (MicroPython without a Python stack, as the ESP32 port; on a
-# fragmented heap each such allocation searched ~4 k x86 instructions). The price is
-# code size: ~4.8 KB more of Xtensa code for this module (frozen: in flash; from a
-# .mpy file: copied to exec RAM).
+# The per-packet functions are in the viper emitter: their byte reads (ptr8) and
+# integer arithmetic are machine instructions (the native emitter calls the runtime
+# for every subscript and operator: ~7 k x86 instructions a frame more), and their
+# frames are on the C stack, where a bytecode function with over 11 words of locals
+# and stack gets its frame from the heap at every call (MicroPython without a Python
+# stack, as the ESP32 port). Attribute reads cost the same lookups in viper as in
+# bytecode, or more (bytecode has a fast path for instance attributes), so
+# functions that mostly read attributes (receive, drain) stay bytecode. Code size:
+# this module's xtensawin .mpy is 9.3 KB (frozen: in flash; from a .mpy file, its
+# machine code is copied to exec RAM). A viper int is 32 bits on the ESP32: every
+# sum below is bounded.
 import time
 
 import micropython
