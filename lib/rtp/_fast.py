@@ -142,18 +142,6 @@ def g711_loud(buf, off: int, n: int, alaw: int) -> int:
 
 
 @micropython.viper
-def _isqrt(v: int) -> int:
-    if v < 2:
-        return v
-    x = v
-    y = (x + 1) >> 1
-    while y < x:
-        x = y
-        y = (x + v // x) >> 1
-    return x
-
-
-@micropython.viper
 def max_abs16(buf, n: int) -> int:
     b = ptr16(buf)
     m = 0
@@ -169,44 +157,68 @@ def max_abs16(buf, n: int) -> int:
 
 
 @micropython.viper
-def _corr(b, lstart: int, rstart: int, n: int, step: int, sh: int) -> int:
-    # Sum of x[l+i]*x[r+i] over n samples; |x >> sh| <= 2^11 so each product <= 2^22
-    # and 160 of them stay below 2^30.
-    p = ptr16(b)
-    acc = 0
-    i = 0
-    while i < n:
-        a = p[lstart + i]
-        if a & 0x8000:
-            a -= 0x10000
-        c = p[rstart + i]
-        if c & 0x8000:
-            c -= 0x10000
-        acc += (a >> sh) * (c >> sh)
-        i += step
-    return acc
-
-
-def find_pitch(buf, end, sh, pmin, pmax, corrlen, ndec):
+def find_pitch(buf, end: int, sh: int, pmin: int, pmax: int, corrlen: int, ndec: int) -> int:
     """Pitch period (samples) of the signal ending at buf[end] by normalised cross-
     correlation of the last corrlen samples with earlier ones (G.711 Appendix I:
     coarse search on every ndec-th sample, then a full-rate search around the best).
-    Returns pmax - j of the best j."""
+    Returns pmax - j of the best j. Samples are taken >> sh with |x >> sh| <= 2^11:
+    a product is <= 2^22 and a sum of corrlen (<= 160) of them stays below 2^30."""
+    # One viper call for the whole search: the window energy at each coarse lag is
+    # kept running (one sample leaves, one enters) instead of summed again, and
+    # nothing is a call (a viper-to-viper call costs ~400 x86 instructions).
+    p = ptr16(buf)
     diff = pmax - pmin
     lstart = end - corrlen
     base = end - corrlen - pmax
+    m = (corrlen + ndec - 1) // ndec       # samples in a coarse window
+    e = 0
+    i = 0
+    while i < corrlen:
+        a = p[base + i]
+        if a & 0x8000:
+            a -= 0x10000
+        a >>= sh
+        e += a * a
+        i += ndec
     best = -0x3FFFFFFF
     bestj = 0
     j = 0
     while j <= diff:
-        e = _corr(buf, base + j, base + j, corrlen, ndec, sh)
-        if e < 1:
-            e = 1
-        c = _corr(buf, lstart, base + j, corrlen, ndec, sh)
-        score = c // _isqrt(e)
+        c = 0
+        i = 0
+        while i < corrlen:
+            a = p[lstart + i]
+            if a & 0x8000:
+                a -= 0x10000
+            b = p[base + j + i]
+            if b & 0x8000:
+                b -= 0x10000
+            c += (a >> sh) * (b >> sh)
+            i += ndec
+        r = e
+        if r < 1:
+            r = 1
+        # integer square root of the energy (Newton from above)
+        x = r
+        y = (x + 1) >> 1
+        while y < x:
+            x = y
+            y = (x + r // x) >> 1
+        score = c // x
         if score >= best:
             best = score
             bestj = j
+        # the next coarse window: sample base+j leaves, base+j+m*ndec enters
+        a = p[base + j]
+        if a & 0x8000:
+            a -= 0x10000
+        a >>= sh
+        e -= a * a
+        a = p[base + j + m * ndec]
+        if a & 0x8000:
+            a -= 0x10000
+        a >>= sh
+        e += a * a
         j += ndec
     lo = bestj - (ndec - 1)
     if lo < 0:
@@ -217,11 +229,28 @@ def find_pitch(buf, end, sh, pmin, pmax, corrlen, ndec):
     best = -0x3FFFFFFF
     j = lo
     while j <= hi:
-        e = _corr(buf, base + j, base + j, corrlen, 1, sh)
+        e = 0
+        c = 0
+        i = 0
+        while i < corrlen:
+            a = p[lstart + i]
+            if a & 0x8000:
+                a -= 0x10000
+            b = p[base + j + i]
+            if b & 0x8000:
+                b -= 0x10000
+            b >>= sh
+            e += b * b
+            c += (a >> sh) * b
+            i += 1
         if e < 1:
             e = 1
-        c = _corr(buf, lstart, base + j, corrlen, 1, sh)
-        score = c // _isqrt(e)
+        x = e
+        y = (x + 1) >> 1
+        while y < x:
+            x = y
+            y = (x + e // x) >> 1
+        score = c // x
         if score >= best:
             best = score
             bestj = j
