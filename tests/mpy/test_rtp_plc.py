@@ -61,6 +61,48 @@ def test_pitch_found():
         near(c._pitch, period, 1, "pitch of %d Hz" % f0)
 
 
+def _isqrt(v):
+    x = v
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + v // x) >> 1
+    return x
+
+
+def _pitch_by_sums(b, end, sh, pmin, pmax, corrlen, ndec):
+    # G.711 Appendix I's search written out: every lag's energy and correlation
+    # summed from scratch (the viper search keeps the coarse energy running).
+    base = end - corrlen - pmax
+
+    def x(i):
+        return b[i] >> sh
+
+    def score(j, step):
+        e = sum(x(base + j + i) * x(base + j + i) for i in range(0, corrlen, step))
+        c = sum(x(end - corrlen + i) * x(base + j + i) for i in range(0, corrlen, step))
+        return c // _isqrt(max(e, 1))
+
+    diff = pmax - pmin
+    bestj = max(range(0, diff + 1, ndec), key=lambda j: (score(j, ndec), j))
+    fine = range(max(0, bestj - ndec + 1), min(diff, bestj + ndec - 1) + 1)
+    return pmax - max(fine, key=lambda j: (score(j, 1), j))
+
+
+def test_pitch_search_matches_the_sums_written_out():
+    from rtp import _fast
+    seed = 12345
+    for t in range(24):
+        b = array("h", bytes(2 * 390))
+        f0 = 60 + 13 * t
+        for i in range(390):
+            seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+            noise = (seed >> 16) % 1001 - 500
+            b[i] = int(2000 * math.sin(2 * math.pi * f0 * i / 8000)) + noise * (t % 3)
+        got = _fast.find_pitch(b, 390, 0, 40, 120, 160, 2)
+        eq(got, _pitch_by_sums(b, 390, 0, 40, 120, 160, 2), "pitch lag, signal %d" % t)
+
+
 def test_concealment_is_continuous_and_follows_the_waveform():
     c = Concealer(F)
     out, inp = run(c, 125, 6, 1, 3)
