@@ -13,6 +13,7 @@ from dsp.dtmf import DtmfDetector
 from dsp.tone import ToneGen, dtmf_freqs, preset
 from dsp.tone import _zero as zero_fill  # array('h')[:] = ... allocates; this does not
 from rtp import AUDIO, EVENT_CHARS, LOST
+from rtp.roomy import roomy
 
 FRAME_SAMPLES = 160      # 20 ms at 8 kHz
 _N = const(160)          # the same, folded into the per-frame code
@@ -122,6 +123,8 @@ class Media:
         self.conf_rtp = None     # leg B's RtpSession in a conference (see stop_call)
         self.in_conference = False
         self.last_rtp = None     # the last call's RTP source-check counters
+        roomy(self)              # attribute tables with room: see rtp/roomy.py
+        roomy(self.tone)
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
     def _rx_done(self, _i2s):
@@ -311,6 +314,9 @@ class Media:
         self.encode = _ENCODERS[pt]
         self.decode = _DECODERS[pt]
         self._make_rx_table(pt)
+        for obj in (rtp, rtp.jb, plc):   # (the session has all its attributes now)
+            if obj is not None:
+                roomy(obj)
         self.plc = plc
         self.rtp = rtp
         self.sending = True
@@ -331,6 +337,9 @@ class Media:
             from conference import Conference
             self.conf = Conference()
         rtp2.on_event = self._far_event
+        for obj in (rtp2, rtp2.jb, plc2):
+            if obj is not None:
+                roomy(obj)
         self.conf.start(rtp2, _ENCODERS[pt2], _DECODERS[pt2], plc2)
         self.conf_rtp = rtp2
         self.in_conference = True

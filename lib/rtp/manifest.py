@@ -9,6 +9,6 @@ metadata(
 package(
     "rtp",
     files=("__init__.py", "_fast.py", "events.py", "jitter.py", "plc.py",
-           "receiver.py", "rtcp.py", "session.py"),
+           "receiver.py", "roomy.py", "rtcp.py", "session.py"),
     base_path="..",
 )
