@@ -190,6 +190,7 @@ def command(cc, line, clock, cmd):
         return {"txs": held}
     if c == "warp":
         clock.offset += int(cmd["ms"])
+        cc.ua.wake_timers()        # the UA sleeps until its soonest timer, in real time
         return {"offset": clock.offset}
     return {"error": "unknown command"}
 

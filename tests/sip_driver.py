@@ -101,6 +101,7 @@ def command(ua, cmd):
         return {"call": watch(call)}
     if c == "warp":
         CLOCK.offset += int(cmd["ms"])
+        ua.wake_timers()           # the UA sleeps until its soonest timer, in real time
         return {"offset": CLOCK.offset}
     if c == "heap":
         import gc

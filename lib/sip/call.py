@@ -8,6 +8,7 @@ from sip.dialog import Dialog
 from sip.indialog import InDialog, sdp_ok as _sdp_ok
 from sip.message import Message
 from sip.refer import Refer
+from sip.transaction import soonest
 
 _MAX_AUTH = 2        # challenges answered per INVITE
 _MAX_FORKS = 4       # extra 2xx (forks) per INVITE answered with ACK + BYE; more are ignored
@@ -140,6 +141,10 @@ class Call(InDialog, Refer):
         if d.peer is None:
             raise ValueError("bad Record-Route" if d.routes else "bad Contact")
         return d
+
+    def next_ms(self, now, best):
+        """ms until this call's timer (tick), or best if sooner."""
+        return soonest(now, best, self._ring_until)
 
     def tick(self, now):
         """The user agent's timer: ends an incoming call nobody answers."""

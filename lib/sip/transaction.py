@@ -1,5 +1,6 @@
 # SIP transactions over UDP (RFC 3261 17, RFC 6026): client and server, INVITE and
-# non-INVITE, timers A-K. Stepped by tick(now_ms) from the user agent's timer task.
+# non-INVITE, timers A-K. Stepped by tick(now_ms) from the user agent's timer task,
+# which sleeps until next_ms() says the soonest timer is due.
 import time
 
 from micropython import const
@@ -24,6 +25,14 @@ _TERMINATED = const(5)
 
 def _due(now, t):
     return t is not None and time.ticks_diff(now, t) >= 0
+
+
+def soonest(now, best, t):
+    """The smaller of best (ms, or None) and the ms from now until t (None: no timer)."""
+    if t is None:
+        return best
+    ms = time.ticks_diff(t, now)
+    return ms if best is None or ms < best else best
 
 
 class ClientTx:
@@ -52,6 +61,12 @@ class ClientTx:
 
     def send(self):
         self.layer.send(self.data, self.addr)
+
+    def next_ms(self, now, best):
+        """ms until this transaction's next timer (see tick), or best if sooner."""
+        best = soonest(now, best, self.end_at)
+        best = soonest(now, best, self.dead_at)
+        return soonest(now, best, self.retx_at)
 
     def cancel_sent(self):
         """CANCEL went out for this INVITE: without a final response within 64*T1 the
@@ -182,6 +197,14 @@ class ServerTx:
             self.state = _COMPLETED
             self.end_at = time.ticks_add(now, 64 * T1)     # timer J
         return True
+
+    def next_ms(self, now, best):
+        """ms until this transaction's next timer (see tick), or best if sooner."""
+        best = soonest(now, best, self.end_at)
+        if self.state == _PROCEEDING:
+            best = soonest(now, best, self.give_up_at)
+        best = soonest(now, best, self.dead_at)
+        return soonest(now, best, self.retx_at)
 
     def retransmitted(self):
         """The same request came again: repeat our last response (absorb)."""
@@ -320,8 +343,17 @@ class TxLayer:
         self.server[key] = tx
         return tx
 
+    def next_ms(self, now):
+        """ms until the soonest timer of any transaction (<= 0: due), None for none."""
+        best = None
+        for tx in self.client.values():
+            best = tx.next_ms(now, best)
+        for tx in self.server.values():
+            best = tx.next_ms(now, best)
+        return best
+
     def tick(self, now):
-        # Every TICK_MS: an empty table costs a test (no tuple, no list made).
+        # An empty table costs a test (no tuple, no list made).
         if self.client:
             self._tick(self.client, now)
         if self.server:

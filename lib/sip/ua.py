@@ -14,7 +14,6 @@ from sip.transaction import TxLayer
 from sip.wire import (RateBucket, cidr_match, is_ip_literal, parse_acl_entry, peer_of, rand_hex,
                       stamp_via)
 
-TICK_MS = const(50)             # ms: transaction timer resolution
 RECV_BYTES = const(8193)        # bytes read per datagram: one more than M.MAX_MESSAGE, so
                                 # an oversize datagram is seen as such and dropped
 RATE_REQ_PER_S = const(50)      # accepted requests per second (token bucket) ...
@@ -88,6 +87,9 @@ class UserAgent(Inbound):
         self.calls = {}            # (call_id, local_tag) -> Call
         self.sock = None
         self.tx = TxLayer(self._send, self.resolve, self._tx_error)
+        # Set by every datagram sent or received: the only moments a SIP timer starts
+        # or moves (see _timer_loop).
+        self._timers_moved = asyncio.Event()
         self.reg = Registration(self)
         self.last_error = None
         self._tasks = []
@@ -272,6 +274,7 @@ class UserAgent(Inbound):
     def _send(self, data, addr):
         if self.sock is None:
             return
+        self._timers_moved.set()
         try:
             self.sock.sendto(data, self._sockaddr(addr))
             self.counters["tx"] += 1
@@ -389,11 +392,24 @@ class UserAgent(Inbound):
                     self.counters["errors"] += 1
                     self.log("sip: error handling datagram: %r" % e)
                 data = raw = None
+                self._timers_moved.set()
                 await asyncio.sleep_ms(0)
 
     async def _timer_loop(self):
+        # Sleeps until the soonest timer (a transaction's, a ringing call's) is due, or
+        # until a datagram went out or came in (timers start and move only then): no
+        # wake-ups while nothing is pending (idle between REGISTERs, a settled call).
+        moved = self._timers_moved
         while self.running:
-            await asyncio.sleep_ms(TICK_MS)
+            moved.clear()
+            ms = self.timers_ms(time.ticks_ms())
+            if ms is None:
+                await moved.wait()
+            else:
+                try:   # (at least 1 ms: a timer that stayed due must not spin the loop)
+                    await asyncio.wait_for_ms(moved.wait(), max(ms, 1))
+                except asyncio.TimeoutError:
+                    pass
             now = time.ticks_ms()
             try:
                 self.tx.tick(now)
@@ -409,6 +425,17 @@ class UserAgent(Inbound):
                     self.counters["errors"] += 1
                     self.log("sip: call timer error: %r" % e)
                     self.remove_call(c)
+
+    def wake_timers(self):
+        """Make the timer task look again now (a test that moves the clock does)."""
+        self._timers_moved.set()
+
+    def timers_ms(self, now):
+        """ms until the soonest SIP timer is due (<= 0: now), None when none runs."""
+        best = self.tx.next_ms(now)
+        for c in self.calls.values():
+            best = c.next_ms(now, best)
+        return best
 
     async def _keepalive_loop(self):
         if self.keepalive_s <= 0 or self.keepalive == "none":

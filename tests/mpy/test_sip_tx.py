@@ -53,3 +53,36 @@ def test_client_table_capped_and_pending_evicted():
             r.add(k, req.get(k))
         stx.respond(r)
     eq(layer.pending(), 2, "pending capped")
+
+
+def test_next_ms_follows_every_timer():
+    # The user agent's timer task sleeps next_ms(); each timer must show in it.
+    layer = TxLayer(lambda data, addr: None)
+    now = time.ticks_ms()
+    eq(layer.next_ms(now), None, "no transaction: no timer")
+    req = M.Message("OPTIONS", "sip:x@127.0.0.1")
+    req.branch = "z9hG4bKn1"
+    req.add("via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + req.branch)
+    req.add("cseq", "1 OPTIONS")
+    ctx = layer.request(req, ("127.0.0.1", 5060))
+    ms = layer.next_ms(time.ticks_ms())
+    eq(400 < ms <= 500, True, "timer E: T1 (%r ms)" % ms)
+    eq(layer.next_ms(time.ticks_add(time.ticks_ms(), 600)) <= -100, True,
+       "due 100 ms ago, seen as due")
+    r = M.Message(status=200, reason="OK")
+    r.add("cseq", "1 OPTIONS")
+    ctx.receive(r)
+    ms = layer.next_ms(time.ticks_ms())
+    eq(4900 < ms <= 5000, True, "after the final response: timer K, T4 (%r ms)" % ms)
+    # an INVITE we answer 486: timer G (T1) is sooner than K
+    stx = layer.new_server(M.parse(INVITE), ("127.0.0.1", 5062))
+    ms = layer.next_ms(time.ticks_ms())
+    eq(4900 < ms <= 5000, True, "a proceeding INVITE adds only its 300 s bound (%r)" % ms)
+    r = M.Message(status=486, reason="Busy")
+    for k in ("via", "from", "to", "call-id", "cseq"):
+        r.add(k, stx.req.get(k))
+    stx.respond(r)
+    ms = layer.next_ms(time.ticks_ms())
+    eq(400 < ms <= 500, True, "timer G: T1 (%r ms)" % ms)
+    layer.tick(time.ticks_add(time.ticks_ms(), 40000))   # past H, K: all gone
+    eq(layer.next_ms(time.ticks_ms()), None, "every transaction ended: no timer")
