@@ -19,7 +19,7 @@ import micropython
 from rtp import AUDIO, LOST
 from dsp.tone import _zero as zero_fill
 # media imports this module only once it is itself loaded: no import cycle
-from media import FRAME_SAMPLES as _N, _TX_RING, _UNITY, apply_gain
+from media import FRAME_SAMPLES as _N, RTCP_FRAMES, _TX_RING, _UNITY, apply_gain
 
 
 @micropython.viper
@@ -141,8 +141,11 @@ class Conference:
         else:
             rtp.send(None)      # on hold: nothing sent, the RTP clocks run on
             rtp2.send(None)
-        rtp.rtcp_tick()
-        rtp2.rtcp_tick()
+        m.rtcp_wait -= 1
+        if m.rtcp_wait <= 0:
+            m.rtcp_wait = RTCP_FRAMES
+            rtp.rtcp_tick()
+            rtp2.rtcp_tick()
         if not room:
             return
         if own == 1:
