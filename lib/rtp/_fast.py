@@ -163,98 +163,78 @@ def find_pitch(buf, end: int, sh: int, pmin: int, pmax: int, corrlen: int, ndec:
     coarse search on every ndec-th sample, then a full-rate search around the best).
     Returns pmax - j of the best j. Samples are taken >> sh with |x >> sh| <= 2^11:
     a product is <= 2^22 and a sum of corrlen (<= 160) of them stays below 2^30."""
-    # One viper call for the whole search: the window energy at each coarse lag is
-    # kept running (one sample leaves, one enters) instead of summed again, and
-    # nothing is a call (a viper-to-viper call costs ~400 x86 instructions).
+    # One viper call for the whole search: the window energy at each lag is kept
+    # running (one sample leaves, one enters) instead of summed again, and nothing
+    # is a call (a viper-to-viper call costs ~400 x86 instructions).
     p = ptr16(buf)
     diff = pmax - pmin
     lstart = end - corrlen
     base = end - corrlen - pmax
-    m = (corrlen + ndec - 1) // ndec       # samples in a coarse window
-    e = 0
-    i = 0
-    while i < corrlen:
-        a = p[base + i]
-        if a & 0x8000:
-            a -= 0x10000
-        a >>= sh
-        e += a * a
-        i += ndec
-    best = -0x3FFFFFFF
-    bestj = 0
+    # Two passes of the same search: lags 0..diff every ndec-th (each window every
+    # ndec-th sample), then lags around the best at full rate. In both the lag step is
+    # the sample step, so the next lag's window is this one less its first sample
+    # plus one more at its end.
+    step = ndec
     j = 0
-    while j <= diff:
-        c = 0
-        i = 0
-        while i < corrlen:
-            a = p[lstart + i]
-            if a & 0x8000:
-                a -= 0x10000
-            b = p[base + j + i]
-            if b & 0x8000:
-                b -= 0x10000
-            c += (a >> sh) * (b >> sh)
-            i += ndec
-        r = e
-        if r < 1:
-            r = 1
-        # integer square root of the energy (Newton from above)
-        x = r
-        y = (x + 1) >> 1
-        while y < x:
-            x = y
-            y = (x + r // x) >> 1
-        score = c // x
-        if score >= best:
-            best = score
-            bestj = j
-        # the next coarse window: sample base+j leaves, base+j+m*ndec enters
-        a = p[base + j]
-        if a & 0x8000:
-            a -= 0x10000
-        a >>= sh
-        e -= a * a
-        a = p[base + j + m * ndec]
-        if a & 0x8000:
-            a -= 0x10000
-        a >>= sh
-        e += a * a
-        j += ndec
-    lo = bestj - (ndec - 1)
-    if lo < 0:
-        lo = 0
-    hi = bestj + (ndec - 1)
-    if hi > diff:
-        hi = diff
-    best = -0x3FFFFFFF
-    j = lo
-    while j <= hi:
+    last = diff
+    bestj = 0
+    while True:
+        m = (corrlen + step - 1) // step       # samples in a window
         e = 0
-        c = 0
         i = 0
         while i < corrlen:
-            a = p[lstart + i]
+            a = p[base + j + i]
             if a & 0x8000:
                 a -= 0x10000
-            b = p[base + j + i]
-            if b & 0x8000:
-                b -= 0x10000
-            b >>= sh
-            e += b * b
-            c += (a >> sh) * b
-            i += 1
-        if e < 1:
-            e = 1
-        x = e
-        y = (x + 1) >> 1
-        while y < x:
-            x = y
-            y = (x + e // x) >> 1
-        score = c // x
-        if score >= best:
-            best = score
-            bestj = j
-        j += 1
+            a >>= sh
+            e += a * a
+            i += step
+        best = -0x3FFFFFFF
+        while j <= last:
+            c = 0
+            i = 0
+            while i < corrlen:
+                a = p[lstart + i]
+                if a & 0x8000:
+                    a -= 0x10000
+                b = p[base + j + i]
+                if b & 0x8000:
+                    b -= 0x10000
+                c += (a >> sh) * (b >> sh)
+                i += step
+            r = e
+            if r < 1:
+                r = 1
+            # integer square root of the energy (Newton from above)
+            x = r
+            y = (x + 1) >> 1
+            while y < x:
+                x = y
+                y = (x + r // x) >> 1
+            score = c // x
+            if score >= best:
+                best = score
+                bestj = j
+            a = p[base + j]                    # leaves the window
+            if a & 0x8000:
+                a -= 0x10000
+            a >>= sh
+            e -= a * a
+            a = p[base + j + m * step]         # enters it
+            if a & 0x8000:
+                a -= 0x10000
+            a >>= sh
+            e += a * a
+            j += step
+        if step == 1:
+            break
+        j = bestj - (ndec - 1)
+        if j < 0:
+            j = 0
+        last = bestj + (ndec - 1)
+        if last > diff:
+            last = diff
+        step = 1
     return pmax - bestj
 
 

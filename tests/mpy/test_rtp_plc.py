@@ -62,12 +62,13 @@ def test_pitch_found():
 
 
 def _isqrt(v):
-    x = v
-    y = (x + 1) >> 1
-    while y < x:
-        x = y
-        y = (x + v // x) >> 1
-    return x
+    # floor(sqrt(v)), from the float root and corrected to be exact
+    r = int(math.sqrt(v))
+    while r * r > v:
+        r -= 1
+    while (r + 1) * (r + 1) <= v:
+        r += 1
+    return r
 
 
 def _pitch_by_sums(b, end, sh, pmin, pmax, corrlen, ndec):
