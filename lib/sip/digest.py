@@ -5,6 +5,11 @@ import os
 
 from sip import headers as H
 
+# Longest realm, nonce or opaque answered. They are kept (the nonce for its count, all
+# three in the Authorization header of the request kept for refreshes), so a challenge
+# may not make the UA hold kilobytes: registrars' values are 10-100 characters.
+MAX_VALUE = 256
+
 
 def md5_hex(text):
     return binascii.hexlify(hashlib.md5(text.encode()).digest()).decode()
@@ -28,6 +33,10 @@ def parse_challenge(value):
         out[k] = H.unquote(val.strip())
     if "nonce" not in out or "realm" not in out:
         raise ValueError("challenge without realm/nonce")
+    for k in ("realm", "nonce", "opaque"):
+        if len(out.get(k, "")) > MAX_VALUE:
+            raise ValueError("challenge %s of %d characters (at most %d answered)"
+                             % (k, len(out[k]), MAX_VALUE))
     out["qop"] = [q.strip().lower() for q in out.get("qop", "").split(",") if q.strip()]
     out["stale"] = out.get("stale", "").lower() == "true"
     alg = out.get("algorithm", "MD5")

@@ -37,3 +37,16 @@ def test_challenge_and_header():
     raises(ValueError, digest.parse_challenge, 'Basic realm="x"')
     raises(ValueError, digest.parse_challenge, 'Digest realm="x", nonce="y", algorithm=SHA-256')
     raises(ValueError, digest.parse_challenge, 'Digest realm="x"')
+
+
+def test_oversize_challenge_values_are_refused():
+    # The UA keeps a challenge's realm, nonce and opaque: at most 256 characters each.
+    form = 'Digest realm="%(realm)s", nonce="%(nonce)s", opaque="%(opaque)s"'
+    for key in ("realm", "nonce", "opaque"):
+        fields = {"realm": "pbx", "nonce": "abc", "opaque": "o"}
+        fields[key] = "n" * 256
+        eq(len(digest.parse_challenge(form % fields)[key]), 256,
+           "a 256-character %s is answered" % key)
+        fields[key] = "n" * 257
+        e = raises(ValueError, digest.parse_challenge, form % fields)
+        eq(str(e), "challenge %s of 257 characters (at most 256 answered)" % key, "why")
