@@ -66,6 +66,14 @@ def decode_with(data: ptr8, pcm: ptr16, n: int, tbl: ptr16):
         pcm = ptr16(uint(pcm) + 2)
 
 
+def _roomy_leg(rtp, plc):
+    """A call leg's objects get attribute tables with room (rtp/roomy.py)."""
+    roomy(rtp)
+    roomy(rtp.jb)
+    if plc is not None:
+        roomy(plc)
+
+
 _ENCODERS = {0: g711.ulaw_encode, 8: g711.alaw_encode}
 _DECODERS = {0: g711.ulaw_decode, 8: g711.alaw_decode}
 
@@ -128,7 +136,6 @@ class Media:
         self.last_rtp = None     # the last call's RTP source-check counters
         self.rtcp_wait = 1       # frames until RTCP is looked after (conference.py too)
         roomy(self)              # attribute tables with room: see rtp/roomy.py
-        roomy(self.tone)
 
     # -- codec callbacks (interrupt context on a board: no allocation) -------------
     def _rx_done(self, _i2s):
@@ -321,9 +328,7 @@ class Media:
         self.encode = _ENCODERS[pt]
         self.decode = _DECODERS[pt]
         self._make_rx_table(pt)
-        for obj in (rtp, rtp.jb, plc):   # (the session has all its attributes now)
-            if obj is not None:
-                roomy(obj)
+        _roomy_leg(rtp, plc)     # (the session has all its attributes now)
         self.plc = plc
         self.rtp = rtp
         self.sending = True
@@ -344,9 +349,7 @@ class Media:
             from conference import Conference
             self.conf = Conference()
         rtp2.on_event = self._far_event
-        for obj in (rtp2, rtp2.jb, plc2):
-            if obj is not None:
-                roomy(obj)
+        _roomy_leg(rtp2, plc2)
         self.conf.start(rtp2, _ENCODERS[pt2], _DECODERS[pt2], plc2)
         self.conf_rtp = rtp2
         self.in_conference = True

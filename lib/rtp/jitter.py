@@ -9,8 +9,7 @@ from micropython import const
 
 from rtp import _fast
 
-# bound once: the per-frame code calls them without a module lookup (and with one
-# stack slot fewer: see _advance)
+# bound once: the per-frame code calls them without a lookup in the _fast module
 _copy8 = _fast.copy8
 _mark_blocks = _fast.mark_blocks
 _frame_blocks = _fast.frame_blocks
@@ -110,8 +109,8 @@ class JitterBuffer:
 
     @micropython.viper
     def _advance(self, n: int):
-        # Viper: per frame, and with its arithmetic inline it is cheaper than the
-        # bytecode (attribute reads are the same lookups either way).
+        # Viper: per frame; its arithmetic and the flag loop inline make it cheaper
+        # than the bytecode was, attribute reads included (see rtp/receiver.py).
         lo = int(self.pl) + n
         if lo >= 0x10000:
             lo -= 0x10000
