@@ -6,7 +6,8 @@
 #
 # Imports are counted through builtins.__import__: a module's own figure leaves out
 # the modules it imports the first time (they get their own rows, indented).
-# Driven by tools/ata/heap_census.py (`python -m ata.heap_census`).
+# Driven by tools/ata/heap_census.py (`python -m ata.heap_census`). With --holders
+# (tools/ata/heap_holders.py) it also dumps the heap after boot and in a call.
 import builtins
 import gc
 import micropython
@@ -15,6 +16,7 @@ import sys
 _orig_import = builtins.__import__
 _rows = []         # [depth, label, own bytes, bytes with what it imported]
 _depth = [0]
+HOLDERS = "--holders" in sys.argv
 
 
 def live():
@@ -76,6 +78,22 @@ def report(t_start):
         print("census: %d %d %s %d %d" % (id(row), depth, label.replace(" ", "~"), n, total))
     print("census: total %d bytes live (image excluded: %d at start)" % (live() - t_start, t_start))
     micropython.qstr_info()
+
+
+def holders(tag, app, port, more=()):
+    """With --holders: the heap's bytes and roots for tools/ata/heap_holders.py."""
+    import asyncio
+    here = sys.argv[0].rsplit("/", 1)[0]
+    if here not in sys.path:
+        sys.path.append(here)
+    import heap_dump_mp
+    print("holders: dump %s" % tag)
+    heap_dump_mp.dump([("census task", asyncio.current_task().coro), ("board", app.board),
+                       ("media", port.media), ("call control", port.calls),
+                       ("user agent", port.sip), ("line", port.line), ("port", port),
+                       ("supervisor", app.supervisor), ("application", app)] + list(more),
+                      ("board", "vmachine", "phonelink", "codec", "vesp32"))  # heap_holders.SIM_MODULES
+    del sys.modules["heap_dump_mp"]
 
 
 class _Port:
@@ -148,6 +166,8 @@ def main():
             sys.modules.pop(n, None) for n in ("config", "cfgports", "country")])
         app._board_name = board.Board.name
         _rows.append([0, "-- after boot: %d bytes live" % (live() - t_start), 0, 0])
+        if HOLDERS:
+            holders("after-boot", app, port)
         # the console's REPL: loaded when its first input byte arrives
         step("console (on first input)", lambda: __import__("console").Console(app))
         # what a call makes (without a far end): its RTP session, the media started
@@ -156,6 +176,8 @@ def main():
         step("media.start_call (pcmu)", port.media.start_call, calls.rtp, 0, calls.plc)
         from sip.sdp import offer
         step("an SDP offer", offer, ip, calls.rtp.local_port, 2, calls.codecs, 101)
+        if HOLDERS:      # (built only then: a stale copy on the stack would keep the session)
+            holders("in-a-call", app, port, [("rtp session", calls.rtp)])
         step("calls._close_rtp", calls._close_rtp)
         builtins.__import__ = _orig_import
         report(t_start)

@@ -1,0 +1,47 @@
+"""ata.heap_holders: every live block of the firmware's heap is given to one holder,
+the qstr pools it finds are the ones MicroPython counts, and the walk reaches the
+firmware (what no root reaches is the VM's own, small)."""
+import pytest
+
+from ata import heap_holders
+from ata.heap_bench import image
+
+
+@pytest.fixture(scope="module")
+def dumps():
+    return heap_holders.run(image())
+
+
+def test_after_boot_and_in_a_call_are_dumped(dumps):
+    assert [d[0] for d in dumps] == ["after-boot", "in-a-call"]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_every_block_has_one_holder_and_the_pools_match_qstr_info(dumps, which):
+    tag, heap, roots, sim_types, names, pool = dumps[which]
+    by_group, got, total, image_bytes = heap_holders.groups(heap, roots, sim_types)
+    assert sum(by_group.values()) == total
+    assert image_bytes > 100_000             # the ROMFS image buffer, left out
+    # pools found by their headers == micropython.qstr_info()'s pool bytes (its
+    # n_total_bytes less the names, which stay in the image)
+    assert by_group["VM: qstr pools"] == pool, (by_group, pool)
+    # the walk follows the firmware's references: the VM keeps only a few KB alone
+    assert by_group["VM: the rest (sys.modules, sys.path, ...)"] < 16 * 1024, by_group
+    assert by_group["firmware code (modules)"] > 60 * 1024, by_group
+    assert by_group["sim's virtual hardware"] > 4 * 1024, by_group
+    # the sim's modules are its roots, and no firmware holder counts an instance of
+    # a class they define (the sim's virtual pins, timers, I2S are not firmware)
+    sim_roots = {label for side, label, _ in roots if side == "sim"}
+    assert {"module:board", "module:vmachine", "module:phonelink"} <= sim_roots
+    assert sim_types
+    for label, by_type in got.items():
+        if not label.startswith("sim") and label not in sim_roots:
+            assert not set(by_type) & sim_types, label
+
+
+def test_a_call_adds_its_rtp_session_to_the_state(dumps):
+    boot = heap_holders.groups(*dumps[0][1:4])[0]
+    call = heap_holders.groups(*dumps[1][1:4])[0]
+    labels = {label for _, label, _ in dumps[1][2]}
+    assert "rtp session" in labels
+    assert call["firmware state (objects)"] - boot["firmware state (objects)"] > 8 * 1024

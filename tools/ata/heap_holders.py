@@ -1,0 +1,266 @@
+"""Who holds the firmware's heap: every live block of the GC heap, attributed.
+
+    PYTHONPATH=tools .venv/bin/python -m ata.heap_holders      # ~15 s, no PBX needed
+
+Runs the heap census (tools/ata/heap_census_mp.py under simboot, the ROMFS image
+mounted as in `ata bench --only heap`) with `--holders`: after boot and again with a
+call's RTP session and media up, tools/ata/heap_dump_mp.py writes the heap's bytes
+and its block map. Here every allocation is given to the first root that reaches it
+through the words it holds, as MicroPython's own collector marks (a word that points
+into an allocation's first block keeps it), walking the roots in this order:
+
+1. each firmware module in sys.modules (its globals, functions, raw code, constant
+   table, names table): the code;
+2. the firmware's objects (board, media, call control, user agent, line, port,
+   supervisor, application): the state;
+3. the census's own coroutine and its dump module: what only the census holds (its
+   locals: main.py's globals, which a board keeps in __main__, the config, modules
+   main.py drops after boot);
+4. asyncio (its task queue);
+5. the sim's own modules and every instance of a class they define: the virtual
+   pins, timers, I2S and phone link that a board has in silicon.
+
+A walk stops at any other root, so a module that imports another does not take it.
+What no root reaches is the VM's own: the qstr pools (allocations that hold a pool
+header) and the rest (sys.modules' table, sys.path, ...). Each heap is x64, in bytes;
+the 32-byte GC block is the unit. docs/bench-heap.md has the figures and the reading.
+"""
+import argparse
+import collections
+import json
+import pathlib
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+from . import paths
+
+BLOCK = 32                                   # bytes per GC block on x64
+SIM_MODULES = ("board", "vmachine", "phonelink", "codec", "vesp32")   # boards/sim
+_LINE = re.compile(r"^[0-9a-f]{8}: (.*)$")
+_FREE = re.compile(r"^\s*\((\d+) lines all free\)")
+_POOL = re.compile(r"qstr pool: .*n_str_data_bytes=(\d+), n_total_bytes=(\d+)")
+
+
+def parse_map(lines):
+    """(heap start address, one character per block) from mem_info(1)'s output."""
+    text = "".join(lines)
+    start = int(re.search(r"GC memory layout; from ([0-9a-f]+)", text).group(1), 16)
+    cells = []
+    for line in lines:
+        m = _LINE.match(line.rstrip("\n"))
+        if m:
+            cells.append(m.group(1))
+        m = _FREE.match(line)
+        if m:
+            cells.append("." * 64 * int(m.group(1)))
+    return start, "".join(cells)
+
+
+class Heap:
+    """The heap's bytes and block map: allocations by their first block."""
+
+    def __init__(self, start, kinds, data):
+        self.start, self.kinds = start, kinds
+        self.words = struct.unpack("<%dQ" % (len(data) // 8), data)
+        self.data = data
+        self.size = {}                       # first block -> blocks
+        i, n = 0, len(kinds)
+        while i < n:
+            if kinds[i] in ".=":
+                i += 1
+                continue
+            j = i + 1
+            while j < n and kinds[j] == "=":
+                j += 1
+            self.size[i] = j - i
+            i = j
+
+    def block(self, word):
+        """The allocation a word points into the first block of, or None."""
+        off = word - self.start
+        if 0 <= off < len(self.kinds) * BLOCK:
+            b = off // BLOCK
+            if b in self.size:
+                return b
+        return None
+
+    def refs(self, b):
+        for k in range(b * 4, (b + self.size[b]) * 4):
+            t = self.block(self.words[k])
+            if t is not None:
+                yield t
+
+    def is_pool(self, b):
+        """A qstr pool: prev, total_prev_len, alloc, len, hashes, lengths, qstrs[alloc]."""
+        w = self.words[b * 4: b * 4 + 4]
+        return (self.size[b] > 1 and 0 < w[3] <= w[2] < 1 << 20
+                and self.size[b] * BLOCK >= 48 + w[2] * 8 and 0 < w[1] & ((1 << 63) - 1) < 1 << 20)
+
+
+def attribute(heap, roots, sim_types):
+    """{label: {type name: bytes}} for each root, in walking order (see the module's
+    doc), with the sim's instances met on the way under one label."""
+    owner = {}
+    stops = {heap.block(a) for _, _, a in roots} - {None}
+    got = collections.OrderedDict()
+
+    def is_sim(b):                  # a class the sim defines, or an instance of one
+        return heap.words[b * 4] in sim_types or heap.start + b * BLOCK in sim_types
+
+    def walk(label, first, keep_out_sim):
+        todo = [first]
+        while todo:
+            b = todo.pop()
+            if b in owner or (keep_out_sim and is_sim(b)):
+                continue
+            owner[b] = label
+            got.setdefault(label, collections.Counter())[heap.words[b * 4]] += heap.size[b] * BLOCK
+            todo.extend(t for t in heap.refs(b) if t not in owner and (t not in stops or t == first))
+
+    for side, label, addr in roots:
+        b = heap.block(addr)
+        if b is not None and b not in owner:
+            walk(label, b, side != "sim")
+    for b in list(heap.size):
+        if b not in owner and is_sim(b):
+            walk("sim: classes and instances the firmware holds", b, False)
+    image = max(heap.size, key=heap.size.get)     # the ROMFS image buffer: one allocation
+    pools = sum(heap.size[b] * BLOCK for b in heap.size if b not in owner and heap.is_pool(b))
+    rest = sum(heap.size[b] * BLOCK for b in heap.size
+               if b not in owner and b != image and not heap.is_pool(b))
+    return got, pools, rest
+
+
+def order(roots):
+    """The walking order of the module's doc."""
+    def rank(r):
+        side, label, _ = r
+        if side == "sim":
+            return 5
+        if label.startswith("module:asyncio"):
+            return 4
+        if side == "census":
+            return 3
+        if label.startswith("module:"):
+            return 1
+        return 2
+    return sorted(roots, key=rank)
+
+
+def run(img, image_bytes_out=None):
+    """Boot the census with --holders; returns [(tag, Heap, roots, sim types, type
+    names, qstr pool bytes by micropython.qstr_info() just before the dump)]."""
+    sys.path.insert(0, str(paths.ROOT / "tests"))
+    from simfix import base_config
+    out = []
+    with tempfile.TemporaryDirectory(prefix="ata-holders-") as d:
+        cfg = pathlib.Path(d) / "config.json"
+        cfg.write_text(json.dumps(base_config()))
+        env = paths.micropython_env()
+        env["MICROPYPATH"] = ".frozen"
+        p = subprocess.Popen([paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "simboot.py"),
+                              "--romfs", str(img), str(paths.ROOT / "tools" / "ata" / "heap_census_mp.py"),
+                              str(paths.ROOT / "firmware" / "main.py"), "--config", str(cfg),
+                              "--holders"],
+                             cwd=d, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            tag, lines, in_map = None, [], False
+            roots, sim_types, names, pool = [], set(), {}, None
+            for line in p.stdout:
+                m = _POOL.search(line)
+                if m:
+                    pool = int(m.group(2)) - int(m.group(1))
+                if line.startswith("holders: dump "):
+                    tag, lines, roots, sim_types, names = line.split()[2], [], [], set(), {}
+                elif line.startswith("holders: map end"):
+                    in_map = False
+                    start, kinds = parse_map(lines)
+                    dump = pathlib.Path(d) / ("heap-%s.bin" % tag)
+                    p.stdin.write("%d\n%d\n%s\n" % (start, len(kinds) * BLOCK, dump))
+                    p.stdin.flush()
+                elif line.startswith("holders: map"):
+                    in_map = True
+                elif in_map:
+                    lines.append(line)
+                elif line.startswith("holders: root "):
+                    side, label, addr = line.split()[2:5]
+                    roots.append((side, label.replace("~", " "), int(addr)))
+                elif line.startswith("holders: type "):
+                    label, addr, side = line.split()[2:5]
+                    names[int(addr)] = label.replace("~", " ")
+                    if side == "sim":
+                        sim_types.add(int(addr))
+                elif line.startswith("holders: end"):
+                    heap = Heap(start, kinds, dump.read_bytes())
+                    # a class lives in the heap; a builtin a sim module names does not
+                    sim_types = {t for t in sim_types if heap.block(t) is not None}
+                    out.append((tag, heap, roots, sim_types, names, pool))
+            p.stdin.close()
+        finally:
+            p.kill()
+            p.wait()
+    if not out:
+        raise RuntimeError("the census printed no heap dump")
+    return out
+
+
+def groups(heap, roots, sim_types):
+    """({group: bytes}, {root label: Counter(type address: bytes)}, live heap less
+    the image buffer)."""
+    got, pools, rest = attribute(heap, order(roots), sim_types)
+    image = max(heap.size.values()) * BLOCK   # the ROMFS image buffer (never reached)
+    total = sum(heap.size.values()) * BLOCK - image
+    groups = collections.OrderedDict((g, 0) for g in (
+        "firmware code (modules)", "firmware state (objects)", "asyncio",
+        "the census's own (main.py's globals, config)", "sim's virtual hardware"))
+    for label, by_type in got.items():
+        n = sum(by_type.values())
+        if label == "census task" or label == "module:heap_dump_mp":
+            g = "the census's own (main.py's globals, config)"
+        elif label.startswith("sim") or label.startswith("module:") and label[7:] in SIM_MODULES:
+            g = "sim's virtual hardware"
+        elif label.startswith("module:asyncio"):
+            g = "asyncio"
+        elif label.startswith("module:"):
+            g = "firmware code (modules)"
+        else:
+            g = "firmware state (objects)"
+        groups[g] += n
+    groups["VM: qstr pools"] = pools
+    groups["VM: the rest (sys.modules, sys.path, ...)"] = rest
+    return groups, got, total, image
+
+
+def report(tag, heap, roots, sim_types, names, pool=None, top=12):
+    by_group, got, total, image = groups(heap, roots, sim_types)
+    total_line = "live heap %d B (ROMFS image buffer of %d B left out)" % (total, image)
+    lines = ["who holds the heap: %s (ROMFS, x64), %s" % (tag.replace("-", " "), total_line)]
+    for g, n in by_group.items():
+        lines.append("  %-44s %8d" % (g, n))
+    lines.append("  largest holders (type: bytes):")
+    ranked = sorted(got.items(), key=lambda kv: -sum(kv[1].values()))
+    for label, by_type in ranked[:top]:
+        kinds = sorted(((names.get(t, "other"), n) for t, n in by_type.items()), key=lambda x: -x[1])
+        merged = collections.Counter()
+        for k, n in kinds:
+            merged[k] += n
+        lines.append("  %8d  %-30s %s" % (sum(by_type.values()), label,
+                                          ", ".join("%s %d" % kv for kv in merged.most_common(4))))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m ata.heap_holders", description=__doc__.split("\n")[0])
+    ap.add_argument("--top", type=int, default=12, help="holders listed (default 12)")
+    a = ap.parse_args(argv)
+    from .heap_bench import image
+    for dump in run(image()):
+        print(report(*dump, top=a.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
