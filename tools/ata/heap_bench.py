@@ -45,9 +45,9 @@ def est32(live, lines=1):
     return (max(live - byte_data, 0)) // 2 + min(live, byte_data)
 
 
-def image():
-    img = paths.BUILD / "boards" / "sim.romfs"
-    r = subprocess.run([str(paths.VENV_BIN / "ata"), "build", "--board", "sim", "--romfs"],
+def image(board="sim"):
+    img = paths.BUILD / "boards" / (board + ".romfs")
+    r = subprocess.run([str(paths.VENV_BIN / "ata"), "build", "--board", board, "--romfs"],
                        capture_output=True, text=True)
     if r.returncode or not img.exists():
         raise RuntimeError("ata build --romfs failed:\n" + r.stdout + r.stderr)
@@ -199,6 +199,35 @@ def measure(kind, workdir, heapsize=None):
         kam.stop()
 
 
+def esp32_board_module():
+    """Live bytes the ESP32's own board module (boards/esp32_ag1171/board.py, with the
+    slic.rmt_ring it imports) takes when imported from its ROMFS image on the host
+    (tools/ata/heap_board_mp.py)."""
+    img = image("esp32_ag1171")
+    with tempfile.TemporaryDirectory(prefix="ata-board-") as d:
+        # `network` is a C module on a board (no heap); this empty one lets board.py import
+        (pathlib.Path(d) / "network.py").write_text("# stand-in for the C module\n")
+        env = paths.micropython_env()
+        env["MICROPYPATH"] = ".frozen"
+        r = subprocess.run([paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "heap_board_mp.py"),
+                            str(img), str(paths.ROOT / "boards" / "sim"), d],
+                           cwd=d, env=env, capture_output=True, text=True, timeout=60)
+    m = re.search(r"board module: (\d+) bytes", r.stdout)
+    if r.returncode or not m:
+        raise RuntimeError("heap_board_mp failed:\n" + r.stdout + r.stderr)
+    return int(m.group(1))
+
+
+def sim_hardware():
+    """Live bytes the sim's virtual hardware holds in a call (its board, vmachine,
+    phonelink, codec modules and every instance of their classes), by ata.heap_holders."""
+    from . import heap_holders
+    for tag, heap, roots, sim_types, names, pool in heap_holders.run(image()):
+        if tag == "in-a-call":
+            return heap_holders.groups(heap, roots, sim_types)[0]["sim's virtual hardware"]
+    raise RuntimeError("heap_holders gave no in-a-call dump")
+
+
 def run(log=print):
     work = pathlib.Path(tempfile.mkdtemp(prefix="ata-heap-"))
     try:
@@ -210,6 +239,9 @@ def run(log=print):
         log("bench: heap, sim with two ports booted from romfs, both lines in calls ...")
         rows.append(("romfs2", "ROMFS image, two ports: both lines in calls at once",
                      measure_two_lines(work / "two")))
+        log("bench: heap, the sim's virtual hardware (ata.heap_holders) and the ESP32's "
+            "board module ...")
+        sim_hw, esp32_board = sim_hardware(), esp32_board_module()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     k = 1024.0
@@ -240,6 +272,14 @@ def run(log=print):
         GOAL // 1024, "met" if rom["call"] <= GOAL else "not met"))
     lines.append("32-bit estimate: (live - %d B of byte data) / 2 + byte data; two lines: "
                  "%d B more byte data (the second line's)" % (BYTE_DATA, LINE_BYTE_DATA))
+    # A board holds its own board module, not the sim's with its virtual hardware.
+    board = {p: rom[p] - sim_hw + esp32_board for p in ("boot", "call")}
+    lines.append("ESP32 from ROMFS: romfs less the sim's virtual hardware (%.1f KB in a call, "
+                 "ata.heap_holders) plus the ESP32's board module (%.1f KB): %.1f / %.1f KB "
+                 "x64 after boot / in a call; 32-bit est. %.1f / %.1f KB (its peripherals' "
+                 "objects not counted)" % (
+                     sim_hw / k, esp32_board / k, board["boot"] / k, board["call"] / k,
+                     est32(board["boot"]) / k, est32(board["call"]) / k))
     return "\n".join(lines) + "\n", ok
 
 
