@@ -51,7 +51,10 @@ _W_BUF = const(_NSTATE + _G_TAB + _NTAB)
 _DSTR = tuple(DIGITS)   # one-character strings made once: callbacks get them, no allocation
 
 # Tables, the same as dtmf_ref's (a test compares), at these offsets; stored + 8192 so
-# that ptr16 (unsigned) loads read them on every architecture.
+# that ptr16 (unsigned) loads read them on every architecture. The values are a list
+# display, not a tuple: a tuple of constants becomes a constant object that the
+# module's constant table keeps in the heap for good (2.6 KB on x64); a list display
+# is bytecode, which stays in the image, and the list is garbage after the import.
 _T_COEF = const(0)      # 2cos(w), Q12
 _T_SIN = const(8)       # sin(w), Q12
 _T_COSA = const(16)     # cos(51w), Q12
@@ -62,7 +65,7 @@ _KC = const(48)         # KCORR: phi^2 / sin(phi)^2, Q8
 _T_LEAK = const(176)    # LEAK: other tone's leakage, Q15 complex
 _T_HCOEF = const(304)   # HCOEF: 2cos at the checked harmonic, Q12
 _T_HSIN = const(316)    # HSIN: sin at the checked harmonic, Q12
-_TAB = array('H', [v + 8192 for v in (
+_TAB = array('H', [v + 8192 for v in [
     # COEF
     6995, 6739, 6425, 6055, 4768, 4081, 3271, 2329,
     # SINQ
@@ -99,7 +102,7 @@ _TAB = array('H', [v + 8192 for v in (
     -585, -1975, -3465, -4934, -2641, -4126, -5580, -6868, 7887, 7820, 7738, 7639,
     # HSIN
     4086, 3975, 3712, 3270, 3877, 3539, 2999, 2233, 1107, 1220, 1345, 1479,
-    )])
+    ]])
 assert len(_TAB) == _NTAB
 
 
