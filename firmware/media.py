@@ -10,7 +10,7 @@ import micropython
 from micropython import const
 from dsp import g711
 from dsp.dtmf import DtmfDetector
-from dsp.tone import ToneGen, dtmf_freqs, preset
+from dsp.tone import ToneGen, dtmf_freqs, pair_steps
 from dsp.tone import _zero as zero_fill  # array('h')[:] = ... allocates; this does not
 from rtp import AUDIO, EVENT_CHARS, LOST
 from rtp.roomy import roomy
@@ -124,7 +124,7 @@ class Media:
         self.dtmf_listening = False   # only while off-hook: saves the work on-hook
         self.on_dtmf = None      # fn(digit, down): down at its start, not down at its end
         self.cid = None          # caller-ID sender, made on first use (dsp.callerid is big)
-        self._far_keys = None    # tone presets of the 16 RFC 4733 keys, made per call
+        self._far_keys = None    # the 16 RFC 4733 keys' tones (pair_steps), made at the first call
         self.on_call = None      # fn(active): the board's, e.g. Wi-Fi power saving off
         self.counts = {"frames": 0, "overruns": 0, "underruns": 0}
         self.quiet_frames = 0    # codec frames not processed: quiet (see _rx_done)
@@ -313,15 +313,12 @@ class Media:
         if ended or code > 15:       # 16 is flash: nothing to hear
             self.tone.stop()
         else:
-            self.tone.start(self._far_keys[code])   # preset: set() would allocate here
+            self.tone.start_pair(self._far_keys, code)   # set() would allocate here
 
     def start_call(self, rtp, pt, plc=None):
         if self._far_keys is None:
-            keys = []
-            for code in range(16):
-                lo, hi = dtmf_freqs(EVENT_CHARS[code])
-                keys.append(preset(lo, hi, _DTMF_LEVEL_DBM0))
-            self._far_keys = keys
+            self._far_keys = pair_steps([dtmf_freqs(EVENT_CHARS[code]) for code in range(16)],
+                                        _DTMF_LEVEL_DBM0)
         rtp.on_event = self._far_event
         if self.on_call is not None:
             self.on_call(True)

@@ -6,7 +6,7 @@ from array import array
 import micropython
 
 from check import eq, raises
-from dsp.tone import ToneGen, dbm0_to_peak, hz_to_step
+from dsp.tone import ToneGen, dbm0_to_peak, hz_to_step, pair_steps
 
 
 def _peak(buf, n):
@@ -113,6 +113,27 @@ def test_bad_arguments():
     raises(ValueError, g.set, 400, 0, 4.0)               # above full scale
     raises(ValueError, g.set, 400, 0, -10, (100,))       # not pairs
     raises(ValueError, g.set, 400, 0, -10, (0, 0))       # empty cadence
+
+
+def test_pair_table_plays_what_set_plays_without_allocating():
+    pairs = [(697, 1209), (941, 1477), (852, 1633), (770, 1336)]
+    table = pair_steps(pairs, -10)
+    eq(len(table), 16, "four ints a tone")
+    a, b = ToneGen(), ToneGen()
+    want, got = array('h', bytes(320)), array('h', bytes(320))
+    for i in (3, 0, 2, 1):                   # out of order: each start reads its own row
+        a.set(pairs[i][0], pairs[i][1], -10)
+        a.fill(want, 160)
+        b.fill(got, 37)                       # whatever b played before
+        micropython.heap_lock()
+        try:
+            b.start_pair(table, i)
+            b.fill(got, 160)
+        finally:
+            micropython.heap_unlock()
+        eq(list(got), list(want), "tone %d" % i)
+        eq(b.active, True, "active")
+    raises(ValueError, pair_steps, pairs, 0.0)   # two tones at 0 dBm0 would clip
 
 
 def test_no_allocation_per_frame():
