@@ -404,9 +404,6 @@ class RtpSession:
         """End the event: the end packet goes out on the next three ticks."""
         events.event_end(self)
 
-    def event_active(self):
-        return self._ev_state != 0
-
     # ---- receiving --------------------------------------------------------------
     # receive(now_ms=None): drain the socket into the jitter buffer; returns the
     # packets read. rtp.receiver's function is the method itself: a call a frame less.

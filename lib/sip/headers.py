@@ -305,15 +305,6 @@ def parse_addr(value):
     return display, uri, params
 
 
-def format_addr(uri, display="", params=None):
-    s = "<%s>" % uri
-    if display:
-        s = '"%s" %s' % (display.replace("\\", "\\\\").replace('"', '\\"'), s)
-    if params:
-        s += format_params(params)
-    return s
-
-
 def parse_via(value):
     """'SIP/2.0/UDP host:port;branch=..' -> (transport, host, port, params)."""
     v = value.strip()

@@ -371,10 +371,6 @@ class UserAgent(Inbound):
             self._send(r.encode(), addr)
         return r
 
-    def response_addr(self, req, addr):
-        """Where responses go (RFC 3261 18.2.2 with RFC 3581 rport): the source."""
-        return addr
-
     # ---- tasks
     async def _rx_loop(self):
         from asyncio import core
