@@ -62,3 +62,50 @@ def test_the_esp32_board_module_is_imported_from_its_own_image():
     # without the stand-in `network` the ESP32's board.py cannot be imported: it is
     # that file, not the sim's board, that the figure measures
     assert r.returncode != 0 and "network" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def _tables_bytes(mpy):
+    """A module's name and constant tables as the loader allocates them from its .mpy
+    header (py/bc.h mp_module_context_alloc_tables): names 2 bytes each, rounded up
+    to words, then a word per constant; in 32-byte GC blocks on x64."""
+    data = mpy.read_bytes()
+    i = 4 + (1 if data[2] & 0x40 else 0)       # MP_NATIVE_ARCH_FLAGS_PRESENT: a varint
+    vals = []
+    for _ in range(2):
+        v = 0
+        while True:
+            v = (v << 7) | (data[i] & 0x7F)
+            i += 1
+            if not data[i - 1] & 0x80:
+                break
+        vals.append(v)
+    n_qstr, n_obj = vals
+    words = (2 * n_qstr + 7) // 8 + n_obj
+    return (8 * words + 31) // 32 * 32
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_what_a_frozen_build_keeps_in_flash_matches_the_mpy_headers(dumps, which):
+    """flash_kept's tables are the loaded modules' tables to the byte, as their .mpy
+    headers size them (found through each module's context in the heap dump)."""
+    from ata import paths
+    tag, heap, roots, sim_types, names, pool = dumps[which]
+    owner = heap_holders.attribute(heap, heap_holders.order(roots), sim_types)[3]
+    kept = heap_holders.flash_kept(heap, owner, names)
+    tree = paths.BUILD / "boards" / "sim"
+    want = 0
+    for side, label, _ in roots:
+        name = label[7:]
+        if side != "fw" or not label.startswith("module:") or name.startswith("asyncio"):
+            continue
+        parts = name.split(".")
+        for base in (tree, tree / "lib"):
+            f = base.joinpath(*parts).with_suffix(".mpy")
+            g = base.joinpath(*parts, "__init__.mpy")
+            if f.exists() or g.exists():
+                want += _tables_bytes(f if f.exists() else g)
+                break
+        else:
+            raise AssertionError("no .mpy for " + name)
+    assert kept["name and constant tables"] == want, (kept, want)
+    assert kept["constant objects"] > 8 * 1024 and kept["raw code"] > 0, kept

@@ -218,13 +218,19 @@ def esp32_board_module():
     return int(m.group(1))
 
 
-def sim_hardware():
-    """Live bytes the sim's virtual hardware holds in a call (its board, vmachine,
-    phonelink, codec modules and every instance of their classes), by ata.heap_holders."""
-    from . import heap_holders
-    for tag, heap, roots, sim_types, names, pool in heap_holders.run(image()):
+def holders_in_a_call():
+    """By ata.heap_holders, in a call: {"sim": the sim's virtual hardware (its board,
+    vmachine, phonelink, codec modules and every instance of their classes), "pools":
+    the qstr pools, "flash": what else a frozen build keeps in flash (the modules'
+    name and constant tables, constant objects, raw code)}, live bytes on x64."""
+    from . import heap_holders as hh
+    for tag, heap, roots, sim_types, names, pool in hh.run(image()):
         if tag == "in-a-call":
-            return heap_holders.groups(heap, roots, sim_types)[0]["sim's virtual hardware"]
+            by_group = hh.groups(heap, roots, sim_types)[0]
+            owner = hh.attribute(heap, hh.order(roots), sim_types)[3]
+            return {"sim": by_group["sim's virtual hardware"],
+                    "pools": by_group["VM: qstr pools"],
+                    "flash": sum(hh.flash_kept(heap, owner, names).values())}
     raise RuntimeError("heap_holders gave no in-a-call dump")
 
 
@@ -241,7 +247,8 @@ def run(log=print):
                      measure_two_lines(work / "two")))
         log("bench: heap, the sim's virtual hardware (ata.heap_holders) and the ESP32's "
             "board module ...")
-        sim_hw, esp32_board = sim_hardware(), esp32_board_module()
+        held, esp32_board = holders_in_a_call(), esp32_board_module()
+        sim_hw = held["sim"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     k = 1024.0
@@ -280,6 +287,13 @@ def run(log=print):
                  "objects not counted)" % (
                      sim_hw / k, esp32_board / k, board["boot"] / k, board["call"] / k,
                      est32(board["boot"]) / k, est32(board["call"]) / k))
+    # A frozen build (boards/esp32_ag1171/frozen) keeps the names and the code's
+    # tables, constants and raw code in flash: not built here, so an estimate.
+    frozen = board["call"] - held["pools"] - held["flash"]
+    lines.append("ESP32 frozen (estimate, not built here): that less the qstr pools (%.1f KB) "
+                 "and what else a frozen build keeps in flash (%.1f KB, ata.heap_holders): "
+                 "%.1f KB x64 in a call; 32-bit est. %.1f KB" % (
+                     held["pools"] / k, held["flash"] / k, frozen / k, est32(frozen) / k))
     return "\n".join(lines) + "\n", ok
 
 

@@ -131,7 +131,57 @@ def attribute(heap, roots, sim_types):
     pools = sum(heap.size[b] * BLOCK for b in heap.size if b not in owner and heap.is_pool(b))
     rest = sum(heap.size[b] * BLOCK for b in heap.size
                if b not in owner and b != image and not heap.is_pool(b))
-    return got, pools, rest
+    return got, pools, rest, owner
+
+
+def flash_kept(heap, owner, names):
+    """Of what the firmware's modules hold, what a frozen build keeps in flash instead
+    (mpy-tool.py freezes them as C data), by kind, in bytes: each module's name and
+    constant tables (mp_module_context_t's qstr_table and obj_table), the constant
+    objects the latter points to (str, bytes, tuple, float; a tuple's items too), and
+    the raw code a function keeps for the code it defines (child_table, the raw code
+    records it points to and theirs)."""
+    by_name = {n: t for t, n in names.items()}
+    module, function = by_name["module"], by_name["function"]
+    consts = {by_name[n] for n in ("str", "bytes", "tuple", "float") if n in by_name}
+    tuple_t = by_name.get("tuple")
+    kept = collections.Counter()
+    seen = set()
+
+    def take(b, kind):
+        if b is None or b in seen:
+            return False
+        seen.add(b)
+        kept[kind] += heap.size[b] * BLOCK
+        return True
+
+    def const(b):
+        if b is not None and heap.words[b * 4] in consts and take(b, "constant objects"):
+            if heap.words[b * 4] == tuple_t:
+                for k in range(b * 4 + 2, b * 4 + 2 + heap.words[b * 4 + 1]):
+                    const(heap.block(heap.words[k]))
+
+    def raw_code(table):
+        if take(table, "raw code"):
+            for k in range(table * 4, (table + heap.size[table]) * 4):
+                rc = heap.block(heap.words[k])
+                if take(rc, "raw code"):
+                    raw_code(heap.block(heap.words[rc * 4 + 2]))   # its children
+
+    for b, label in list(owner.items()):
+        if not label.startswith("module:") or label[7:] in SIM_MODULES:
+            continue
+        if heap.words[b * 4] == module:
+            # one allocation holds both tables (mp_module_context_alloc_tables): the
+            # names (2 bytes each), then the constants' pointers up to its end
+            table = heap.block(heap.words[b * 4 + 2])
+            if take(table, "name and constant tables"):
+                first = (heap.words[b * 4 + 3] - heap.start) // 8
+                for k in range(max(first, table * 4), (table + heap.size[table]) * 4):
+                    const(heap.block(heap.words[k]))
+        elif heap.words[b * 4] == function:
+            raw_code(heap.block(heap.words[b * 4 + 2]))
+    return kept
 
 
 def order(roots):
@@ -210,7 +260,7 @@ def run(img, image_bytes_out=None):
 def groups(heap, roots, sim_types):
     """({group: bytes}, {root label: Counter(type address: bytes)}, live heap less
     the image buffer)."""
-    got, pools, rest = attribute(heap, order(roots), sim_types)
+    got, pools, rest, _ = attribute(heap, order(roots), sim_types)
     image = max(heap.size.values()) * BLOCK   # the ROMFS image buffer (never reached)
     total = sum(heap.size.values()) * BLOCK - image
     groups = collections.OrderedDict((g, 0) for g in (
@@ -236,10 +286,13 @@ def groups(heap, roots, sim_types):
 
 def report(tag, heap, roots, sim_types, names, pool=None, top=12):
     by_group, got, total, image = groups(heap, roots, sim_types)
+    kept = flash_kept(heap, attribute(heap, order(roots), sim_types)[3], names)
     total_line = "live heap %d B (ROMFS image buffer of %d B left out)" % (total, image)
     lines = ["who holds the heap: %s (ROMFS, x64), %s" % (tag.replace("-", " "), total_line)]
     for g, n in by_group.items():
         lines.append("  %-44s %8d" % (g, n))
+    lines.append("  of the firmware's code, a frozen build keeps in flash: %s; and the "
+                 "names (qstr pools)" % ", ".join("%s %d" % kv for kv in kept.items()))
     lines.append("  largest holders (type: bytes):")
     ranked = sorted(got.items(), key=lambda kv: -sum(kv[1].values()))
     for label, by_type in ranked[:top]:
