@@ -101,8 +101,10 @@ class Heap:
 
 
 def attribute(heap, roots, sim_types):
-    """{label: {type name: bytes}} for each root, in walking order (see the module's
-    doc), with the sim's instances met on the way under one label."""
+    """(got, pools, rest, owner): got is {root label: Counter(type address: bytes)} in
+    walking order (see the module's doc), with the sim's classes and instances the
+    firmware reaches under one label; pools and rest are the bytes no root reaches
+    (qstr pools, and the rest less the image buffer); owner is {block: label}."""
     owner = {}
     stops = {heap.block(a) for _, _, a in roots} - {None}
     got = collections.OrderedDict()
@@ -200,7 +202,7 @@ def order(roots):
     return sorted(roots, key=rank)
 
 
-def run(img, image_bytes_out=None):
+def run(img):
     """Boot the census with --holders; returns [(tag, Heap, roots, sim types, type
     names, qstr pool bytes by micropython.qstr_info() just before the dump)]."""
     sys.path.insert(0, str(paths.ROOT / "tests"))
