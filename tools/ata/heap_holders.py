@@ -9,8 +9,8 @@ and its block map. Here every allocation is given to the first root that reaches
 through the words it holds, as MicroPython's own collector marks (a word that points
 into an allocation's first block keeps it), walking the roots in this order:
 
-1. each firmware module in sys.modules (its globals, functions, raw code, constant
-   table, names table): the code;
+1. each firmware module in sys.modules and each class it names (their globals,
+   methods, functions, raw code, constant and name tables): the code;
 2. the firmware's objects (board, media, call control, user agent, line, port,
    supervisor, application): the state;
 3. the census's own coroutine and its dump module: what only the census holds (its
@@ -245,6 +245,10 @@ def run(img):
                     names[int(addr)] = label.replace("~", " ")
                     if side == "sim":
                         sim_types.add(int(addr))
+                    if side != "builtin":
+                        # a class is its module's code, whoever reaches it first
+                        # (a Task's type is asyncio's, not the task holder's)
+                        roots.append((side, "module:" + label.rsplit(".", 1)[0], int(addr)))
                 elif line.startswith("holders: end"):
                     heap = Heap(start, kinds, dump.read_bytes())
                     # a class lives in the heap; a builtin a sim module names does not
