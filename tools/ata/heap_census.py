@@ -24,18 +24,24 @@ from . import paths
 _Q = re.compile(r"qstr pool: n_pool=(\d+), n_qstr=(\d+), n_str_data_bytes=(\d+), n_total_bytes=(\d+)")
 
 
-def census(img):
+def command(img, workdir, *extra):
+    """(argv, env) of the census under simboot from the ROMFS image `img`, with the
+    test config written into workdir (its cwd); extra: its options (--holders)."""
     sys.path.insert(0, str(paths.ROOT / "tests"))
     from simfix import base_config
+    cfg = pathlib.Path(workdir) / "config.json"
+    cfg.write_text(json.dumps(base_config()))
+    env = paths.micropython_env()
+    env["MICROPYPATH"] = ".frozen"
+    return [paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "simboot.py"),
+            "--romfs", str(img), str(paths.ROOT / "tools" / "ata" / "heap_census_mp.py"),
+            str(paths.ROOT / "firmware" / "main.py"), "--config", str(cfg), *extra], env
+
+
+def census(img):
     with tempfile.TemporaryDirectory(prefix="ata-census-") as d:
-        cfg = pathlib.Path(d) / "config.json"
-        cfg.write_text(json.dumps(base_config()))
-        env = paths.micropython_env()
-        env["MICROPYPATH"] = ".frozen"
-        r = subprocess.run([paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "simboot.py"),
-                            "--romfs", str(img), str(paths.ROOT / "tools" / "ata" / "heap_census_mp.py"),
-                            str(paths.ROOT / "firmware" / "main.py"), "--config", str(cfg)],
-                           cwd=d, env=env, capture_output=True, text=True, timeout=120)
+        argv, env = command(img, d)
+        r = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=120)
     if r.returncode or "census: total" not in r.stdout:
         raise RuntimeError("census failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
     return r.stdout

@@ -27,7 +27,6 @@ the 32-byte GC block is the unit. docs/bench-heap.md has the figures and the rea
 """
 import argparse
 import collections
-import json
 import pathlib
 import re
 import struct
@@ -35,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 
-from . import paths
 
 BLOCK = 32                                   # bytes per GC block on x64
 SIM_MODULES = ("board", "vmachine", "phonelink", "codec", "vesp32")   # boards/sim
@@ -205,19 +203,12 @@ def order(roots):
 def run(img):
     """Boot the census with --holders; returns [(tag, Heap, roots, sim types, type
     names, qstr pool bytes by micropython.qstr_info() just before the dump)]."""
-    sys.path.insert(0, str(paths.ROOT / "tests"))
-    from simfix import base_config
+    from .heap_census import command
     out = []
     with tempfile.TemporaryDirectory(prefix="ata-holders-") as d:
-        cfg = pathlib.Path(d) / "config.json"
-        cfg.write_text(json.dumps(base_config()))
-        env = paths.micropython_env()
-        env["MICROPYPATH"] = ".frozen"
-        p = subprocess.Popen([paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "simboot.py"),
-                              "--romfs", str(img), str(paths.ROOT / "tools" / "ata" / "heap_census_mp.py"),
-                              str(paths.ROOT / "firmware" / "main.py"), "--config", str(cfg),
-                              "--holders"],
-                             cwd=d, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        argv, env = command(img, d, "--holders")
+        p = subprocess.Popen(argv, cwd=d, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
         try:
             tag, lines, in_map = None, [], False
             roots, sim_types, names, pool = [], set(), {}, None
