@@ -47,20 +47,16 @@ def test_a_call_adds_its_rtp_session_to_the_state(dumps):
     assert call["firmware state (objects)"] - boot["firmware state (objects)"] > 8 * 1024
 
 
-def test_the_esp32_board_module_is_imported_from_its_own_image():
+def test_the_esp32_board_module_is_imported_from_its_own_image(tmp_path):
     """The bench's ESP32 figure swaps the sim's board for the ESP32's: its board.py
     (with slic.rmt_ring, which only the ESP32 board imports) from the ESP32's image."""
-    import subprocess
-    from ata import heap_bench, paths
-    n = heap_bench.esp32_board_module()
-    assert 1024 < n < 16 * 1024, n
+    from ata import heap_bench
     img = heap_bench.image("esp32_ag1171")
-    r = subprocess.run([paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "heap_board_mp.py"),
-                        str(img), str(paths.ROOT / "boards" / "sim"), "/nonexistent"],
-                       capture_output=True, text=True, timeout=60,
-                       env=dict(paths.micropython_env(), MICROPYPATH=".frozen"))
+    n = heap_bench.esp32_board_module(img)
+    assert 1024 < n < 16 * 1024, n
     # without the stand-in `network` the ESP32's board.py cannot be imported: it is
     # that file, not the sim's board, that the figure measures
+    r = heap_bench.board_module_run(img, tmp_path)
     assert r.returncode != 0 and "network" in r.stdout + r.stderr, r.stdout + r.stderr
 
 

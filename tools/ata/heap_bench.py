@@ -199,19 +199,25 @@ def measure(kind, workdir, heapsize=None):
         kam.stop()
 
 
-def esp32_board_module():
+def board_module_run(img, stubs):
+    """tools/ata/heap_board_mp.py on the board image `img`, the stand-in C modules
+    from the folder `stubs`: its CompletedProcess."""
+    env = paths.micropython_env()
+    env["MICROPYPATH"] = ".frozen"
+    return subprocess.run([paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "heap_board_mp.py"),
+                           str(img), str(paths.ROOT / "boards" / "sim"), str(stubs)],
+                          cwd=str(stubs), env=env, capture_output=True, text=True, timeout=60)
+
+
+def esp32_board_module(img=None):
     """Live bytes the ESP32's own board module (boards/esp32_ag1171/board.py, with the
     slic.rmt_ring it imports) takes when imported from its ROMFS image on the host
-    (tools/ata/heap_board_mp.py)."""
-    img = image("esp32_ag1171")
+    (tools/ata/heap_board_mp.py); img: that image (built when None)."""
+    img = img or image("esp32_ag1171")
     with tempfile.TemporaryDirectory(prefix="ata-board-") as d:
         # `network` is a C module on a board (no heap); this empty one lets board.py import
         (pathlib.Path(d) / "network.py").write_text("# stand-in for the C module\n")
-        env = paths.micropython_env()
-        env["MICROPYPATH"] = ".frozen"
-        r = subprocess.run([paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "heap_board_mp.py"),
-                            str(img), str(paths.ROOT / "boards" / "sim"), d],
-                           cwd=d, env=env, capture_output=True, text=True, timeout=60)
+        r = board_module_run(img, d)
     m = re.search(r"board module: (\d+) bytes", r.stdout)
     if r.returncode or not m:
         raise RuntimeError("heap_board_mp failed:\n" + r.stdout + r.stderr)
