@@ -184,6 +184,22 @@ def flash_kept(heap, owner, names):
     return kept
 
 
+def name_table_bytes(heap, owner, names):
+    """Bytes of the firmware modules' name tables alone (2 bytes a name, rounded up to
+    a word: the first part of each module's tables, up to its constant table). A
+    32-bit build needs as many (a name is a 16-bit index there too), where the
+    constant table's pointers halve."""
+    module = {n: t for t, n in names.items()}["module"]
+    n = 0
+    for b, label in owner.items():
+        if label.startswith("module:") and label[7:] not in SIM_MODULES \
+                and heap.words[b * 4] == module:
+            qstr_table, obj_table = heap.words[b * 4 + 2], heap.words[b * 4 + 3]
+            if heap.block(qstr_table) is not None:
+                n += obj_table - qstr_table
+    return n
+
+
 def order(roots):
     """The walking order of the module's doc."""
     def rank(r):
