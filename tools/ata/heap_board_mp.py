@@ -18,7 +18,7 @@ with open(sys.argv[1], "rb") as f:
 vfs.mount(vfs.VfsRom(_image), "/rom")
 sys.path[:] = ["/rom", "/rom/lib", ".frozen", sys.argv[2], sys.argv[3]]
 
-import asyncio  # noqa: E402  (frozen on a board; loaded before the measurement)
+import asyncio  # noqa: E402,F401  (frozen on a board; loaded before the measurement)
 import time  # noqa: E402,F401
 
 import vesp32  # noqa: E402
@@ -36,4 +36,3 @@ gc.collect()
 print("board module: %d bytes" % (gc.mem_alloc() - _before))
 print("modules it loaded: %s" % " ".join(sorted(
     n for n in sys.modules if n not in ("machine", "esp32", "network", "vmachine", "vesp32"))))
-del asyncio

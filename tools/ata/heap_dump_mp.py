@@ -6,8 +6,9 @@
 # start, its size and a file name from the host, which has parsed the map, and
 # writes the heap's bytes there (uctypes.bytearray_at). Then it prints what the host
 # needs to attribute every block: the address of each root (each module in
-# sys.modules, this one marked as the census's, then the named objects), of each class the sim's own modules define
-# (their instances are the board's virtual hardware), and of the builtin types, so
+# sys.modules, this one marked as the census's, then the named objects), of each
+# class a module names (marked "sim" when one of the sim's own modules names it:
+# their instances are the board's virtual hardware), and of the builtin types, so
 # that the host can name what it finds.
 import gc
 import micropython
