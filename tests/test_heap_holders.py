@@ -19,7 +19,7 @@ def test_after_boot_and_in_a_call_are_dumped(dumps):
 @pytest.mark.parametrize("which", [0, 1])
 def test_every_block_has_one_holder_and_the_pools_match_qstr_info(dumps, which):
     tag, heap, roots, sim_types, names, pool = dumps[which]
-    by_group, got, total, image_bytes = heap_holders.groups(heap, roots, sim_types)
+    by_group, got, total, image_bytes, _ = heap_holders.groups(heap, roots, sim_types)
     assert sum(by_group.values()) == total
     assert image_bytes > 100_000             # the ROMFS image buffer, left out
     # pools found by their headers == micropython.qstr_info()'s pool bytes (its

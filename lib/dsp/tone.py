@@ -148,10 +148,10 @@ def pair_steps(pairs, level_dbm0):
     a = int(round(dbm0_to_peak(level_dbm0)))
     if 2 * a > 32767:
         raise ValueError("two tones at %s dBm0 exceed full scale" % level_dbm0)
-    out = array('i', bytes(16 * len(pairs)))
-    for i, (f1, f2) in enumerate(pairs):
-        out[4 * i:4 * i + 4] = array('i', (hz_to_step(f1), hz_to_step(f2), a, a))
-    return out
+    steps = []
+    for f1, f2 in pairs:
+        steps.extend((hz_to_step(f1), hz_to_step(f2), a, a))
+    return array('i', steps)
 
 
 class ToneGen:

@@ -247,8 +247,7 @@ def holders_in_a_call():
     from . import heap_holders as hh
     for tag, heap, roots, sim_types, names, pool in hh.run(image()):
         if tag == "in-a-call":
-            by_group = hh.groups(heap, roots, sim_types)[0]
-            owner = hh.attribute(heap, hh.order(roots), sim_types)[3]
+            by_group, _, _, _, owner = hh.groups(heap, roots, sim_types)
             return {"sim": by_group["sim's virtual hardware"],
                     "pools": by_group["VM: qstr pools"],
                     "names": hh.name_table_bytes(heap, owner, names),

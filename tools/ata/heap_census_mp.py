@@ -16,7 +16,7 @@ import sys
 _orig_import = builtins.__import__
 _rows = []         # [depth, label, own bytes, bytes with what it imported]
 _depth = [0]
-HOLDERS = "--holders" in sys.argv
+HOLDERS = "--holders" in sys.argv   # --holders SIM_MODULES (comma-separated)
 
 
 def live():
@@ -92,7 +92,7 @@ def holders(tag, app, port, more=()):
                        ("media", port.media), ("call control", port.calls),
                        ("user agent", port.sip), ("line", port.line), ("port", port),
                        ("supervisor", app.supervisor), ("application", app)] + list(more),
-                      ("board", "vmachine", "phonelink", "codec", "vesp32"))  # heap_holders.SIM_MODULES
+                      sys.argv[sys.argv.index("--holders") + 1].split(","))
     del sys.modules["heap_dump_mp"]
 
 

@@ -222,7 +222,7 @@ def run(img):
     from .heap_census import command
     out = []
     with tempfile.TemporaryDirectory(prefix="ata-holders-") as d:
-        argv, env = command(img, d, "--holders")
+        argv, env = command(img, d, "--holders", ",".join(SIM_MODULES))
         p = subprocess.Popen(argv, cwd=d, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
         try:
@@ -272,8 +272,8 @@ def run(img):
 
 def groups(heap, roots, sim_types):
     """({group: bytes}, {root label: Counter(type address: bytes)}, live heap less
-    the image buffer)."""
-    got, pools, rest, _ = attribute(heap, order(roots), sim_types)
+    the image buffer, the image buffer's bytes, {block: root label})."""
+    got, pools, rest, owner = attribute(heap, order(roots), sim_types)
     image = max(heap.size.values()) * BLOCK   # the ROMFS image buffer (never reached)
     total = sum(heap.size.values()) * BLOCK - image
     groups = collections.OrderedDict((g, 0) for g in (
@@ -294,12 +294,12 @@ def groups(heap, roots, sim_types):
         groups[g] += n
     groups["VM: qstr pools"] = pools
     groups["VM: the rest (sys.modules, sys.path, ...)"] = rest
-    return groups, got, total, image
+    return groups, got, total, image, owner
 
 
 def report(tag, heap, roots, sim_types, names, pool=None, top=12):
-    by_group, got, total, image = groups(heap, roots, sim_types)
-    kept = flash_kept(heap, attribute(heap, order(roots), sim_types)[3], names)
+    by_group, got, total, image, owner = groups(heap, roots, sim_types)
+    kept = flash_kept(heap, owner, names)
     total_line = "live heap %d B (ROMFS image buffer of %d B left out)" % (total, image)
     lines = ["who holds the heap: %s (ROMFS, x64), %s" % (tag.replace("-", " "), total_line)]
     for g, n in by_group.items():
