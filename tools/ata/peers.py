@@ -35,13 +35,14 @@ STOP_TIMEOUT_S = 10.0        # SIGTERM, then SIGKILL after this long
 def _port_band():
     """Ports tests and tools hand to peers: below the kernel's ephemeral range (so no
     outgoing socket of anyone's is ever given one by the kernel meanwhile) and above
-    the firmware's default RTP range (rtp.port_min..port_max, 10000-20000)."""
+    the firmware's default RTP range (rtp.port_min..port_max, 10000-20000, both ends
+    included: 20000 itself is the range's)."""
     try:
         lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
     except (OSError, ValueError):
         lo, hi = 32768, 60999
-    if lo - 20000 >= 4000:
-        return 20000, lo - 1
+    if lo - 20001 >= 4000:
+        return 20001, lo - 1
     return hi + 1, 65535
 
 
