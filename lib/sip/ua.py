@@ -12,10 +12,11 @@ from sip.inbound import Inbound
 from sip.register import Registration
 from sip.transaction import TxLayer
 from sip.wire import (RateBucket, cidr_match, is_ip_literal, parse_acl_entry, peer_of, rand_hex,
-                      stamp_via)
+                      receive, stamp_via)
 
-RECV_BYTES = const(8193)        # bytes read per datagram: one more than M.MAX_MESSAGE, so
+RECV_BYTES = const(8193)        # most bytes read per datagram: one more than M.MAX_MESSAGE, so
                                 # an oversize datagram is seen as such and dropped
+_NO_ROOM_MS = const(20)         # ms: the pause after a datagram the heap had no room for
 RATE_REQ_PER_S = const(50)      # accepted requests per second (token bucket) ...
 RATE_REQ_BURST = const(100)     # ... with this burst
 RATE_INVITE_PER_S = const(5)    # new INVITEs per second, burst 10: beyond -> 503
@@ -379,9 +380,16 @@ class UserAgent(Inbound):
             yield core._io_queue.queue_read(sock)
             while self.running:   # one datagram, then let the other tasks run
                 try:
-                    data, raw = sock.recvfrom(RECV_BYTES)
+                    data, raw = receive(sock, RECV_BYTES)
                 except OSError:
                     break
+                except MemoryError:
+                    # no room in the heap to read it: dropped (or, if even that failed,
+                    # left for after a pause)
+                    self.counters["dropped"] += 1
+                    self.log("sip: a datagram dropped: no room in the heap to read it")
+                    await asyncio.sleep_ms(_NO_ROOM_MS)
+                    continue
                 try:
                     self.handle(data, peer_of(raw))
                 except Exception as e:  # never let one datagram stop the loop

@@ -1,6 +1,7 @@
 # Datagram-level helpers: addresses, random tokens, rate limiting, Via stamping, bare 400s.
 import binascii
 import os
+import socket
 import time
 
 from sip import headers as H
@@ -29,6 +30,34 @@ class RateBucket:
             self.tokens -= 1
             return True
         return False
+
+
+_PEEK = getattr(socket, "MSG_PEEK", 0)   # exported by the unix, ESP32 and lwIP sockets
+PEEK_BYTES = 2048    # most SIP datagrams (a REGISTER, an INVITE with its SDP) are shorter
+
+
+def receive(sock, most):
+    """(datagram, source as recvfrom gives it) of the next datagram, at most `most`
+    bytes of it, on a non-blocking socket; OSError when none waits. recvfrom(n) asks
+    the heap for n contiguous bytes before it knows the datagram's length, and a
+    fragmented heap may have no such piece while tens of KB are free (8 KB per SIP
+    datagram failed so on the sim under a tight heap limit). So the datagram is peeked
+    at with PEEK_BYTES first: when it is shorter, that is all of it, and it is then
+    taken off the queue with a 1-byte read (the rest of a datagram is discarded by
+    any read). Only a longer one is read with `most`. When the heap has no room for a
+    read, the datagram is discarded and MemoryError raised.
+    (readinto into a kept buffer would not do: a stream read runs on until the buffer
+    is full, and on a datagram socket that joins datagrams together.)"""
+    try:
+        if _PEEK:
+            data, src = sock.recvfrom(PEEK_BYTES, _PEEK)
+            if len(data) < PEEK_BYTES:
+                sock.recv(1)
+                return data, src
+        return sock.recvfrom(most)
+    except MemoryError:
+        sock.recv(1)       # dropped: a datagram nobody can read must not block the rest
+        raise
 
 
 def peer_of(addr):
