@@ -2,7 +2,8 @@
 # whole and one at a time, each with its own source, short and long ones; an oversize
 # one is cut and the next is intact; and a short one is received in a heap fragmented
 # into pieces smaller than what recvfrom(RECV_BYTES) would ask for, where a long one
-# that has no room is dropped without stopping the queue.
+# that has no room is dropped without stopping the queue; the user agent counts such a
+# drop and handles the next datagram.
 import gc
 import socket
 
@@ -112,3 +113,42 @@ def test_works_where_the_heap_has_no_buffer_sized_piece():
         gc.collect()
         rx.close()
         a.close()
+
+
+def test_the_user_agent_counts_a_datagram_it_had_no_room_for_and_goes_on():
+    import asyncio
+    import sip.ua as U
+    from sip import UserAgent
+    a, pa = _sender()
+    port = free_port(pair=False)
+    ua = UserAgent({"server": "127.0.0.1", "port": pa, "user": "1001", "local_ip": "127.0.0.1",
+                    "sip_port": port, "register": False, "keepalive": "none"})
+    real, calls = U.receive, [0]
+
+    def no_room_once(sock, most):
+        calls[0] += 1
+        if calls[0] == 1:            # what receive does when the heap has no room
+            sock.recv(1)
+            raise MemoryError
+        return real(sock, most)
+
+    async def run():
+        await ua.start()
+        try:
+            for _ in range(2):
+                a.sendto(b"\r\n\r\n", _addr(port))     # keep-alives from the registrar
+            for _ in range(50):
+                await asyncio.sleep_ms(10)
+                if ua.counters["keepalive_rx"]:
+                    break
+        finally:
+            await ua.stop()
+
+    U.receive = no_room_once
+    try:
+        asyncio.run(run())
+    finally:
+        U.receive = real
+        a.close()
+    eq(ua.counters["dropped"], 1, "the datagram without room")
+    eq(ua.counters["keepalive_rx"], 1, "the next one, handled")
