@@ -24,7 +24,7 @@ from ata import heap_bench
 from ata.phone import VirtualPhone
 from ata.sim import SimProcess
 
-CALL_BUDGET = 320 * 1024
+CALL_BUDGET = heap_bench.BUDGET_TOP     # 320 KB
 BAR = heap_bench.BAR
 
 

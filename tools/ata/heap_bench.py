@@ -1,6 +1,6 @@
 """`ata bench --only heap`: the firmware's GC heap the way a board holds its code.
 
-The sim board boots three times against Kamailio and baresip, each time through
+The sim board boots three times (and then a few more, below) against Kamailio and baresip, each time through
 tools/ata/simboot.py, and completes one call (the third time two, at once):
 - from the ROMFS image (`ata build --romfs`: build/boards/sim.romfs mounted with
   vfs.VfsRom at /rom, bytecode run in place as from a board's ROMFS partition);
@@ -11,7 +11,9 @@ tools/ata/simboot.py, and completes one call (the third time two, at once):
 simboot collects garbage every TRACE_MS and prints the live heap (the image buffer,
 which the unix port must hold in its heap, left out). Reported: the highest live heap
 after boot (registered, idle) and during the call (dial, talk, hang up), in bytes
-on x64, and a 32-bit estimate (ESP32) with the method in docs/bench-heap.md.
+on x64, and a 32-bit estimate (ESP32) with the method in docs/bench-heap.md. Then
+the least heap budget in which the sim from ROMFS completes its call, by bisection
+(the free heap comes in pieces, so a call needs more than the live heap).
 """
 import argparse
 import pathlib
@@ -26,6 +28,9 @@ from . import paths
 TRACE_MS = 100
 BAR = 128 * 1024          # x64, live heap in a call, image excluded (issue 9)
 GOAL = 96 * 1024
+BUDGET_TOP = 320 * 1024   # the heap budget tests/test_romfs_sim.py gives a call
+BUDGET_STEP = 8 * 1024    # the least budget is found to this
+ESP32_HEAP = 112 * 1024   # GC heap of a PSRAM-less ESP32 after Wi-Fi (issue 9)
 # 32-bit estimate: words halve (pointers, small ints, dict slots, object headers; the
 # GC block is 4 words: 32 bytes on x64, 16 on the ESP32), byte data does not. The
 # firmware's byte data in a call, counted from the code (bytes): media frames
@@ -202,6 +207,12 @@ def measure(kind, workdir, heapsize=None):
         phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
         out = call_and_measure(sim, phone, far)
         out["image"] = img.stat().st_size if kind == "romfs" else 0
+        phone.close()
+        phone = None
+        rc, text = sim.stop(), sim.log_text()
+        sim = None
+        if rc != 0 or "MemoryError" in text or "Traceback" in text:
+            raise RuntimeError("the sim failed (exit %r):\n%s" % (rc, text[-2000:]))
         return out
     finally:
         if phone:
@@ -211,6 +222,36 @@ def measure(kind, workdir, heapsize=None):
         if far:
             far.stop()
         kam.stop()
+
+
+def completes_a_call(workdir, budget, log=print):
+    """True if the sim from ROMFS, under a heap limit of the image plus `budget` bytes,
+    boots, registers and completes the bench's call with nothing failing in its log."""
+    try:
+        measure("romfs", workdir, heapsize=image().stat().st_size + budget)
+        return True
+    except Exception as e:  # noqa: any failure (a call that never came, a MemoryError) = no
+        log("bench: heap budget %d KB failed: %s" % (budget // 1024, str(e).split("\n")[0]))
+        return False
+
+
+def least_budget(workdir, lo, hi, step=BUDGET_STEP, log=print):
+    """The least heap budget (limit less the image), to `step` bytes, in which the sim
+    from ROMFS completes a call: bisection between lo (below the live heap: fails) and
+    hi, one run per budget. Returns (least that passed, most that failed), or None if
+    hi fails. The free heap comes in pieces, so this is above the live heap."""
+    lo, hi = lo // step, -(-hi // step)
+    log("bench: heap budget %d KB ..." % (hi * step // 1024))
+    if not completes_a_call(pathlib.Path(workdir) / ("b%d" % hi), hi * step, log):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        log("bench: heap budget %d KB ..." % (mid * step // 1024))
+        if completes_a_call(pathlib.Path(workdir) / ("b%d" % mid), mid * step, log):
+            hi = mid
+        else:
+            lo = mid
+    return hi * step, lo * step
 
 
 def board_module_run(img, stubs):
@@ -266,6 +307,9 @@ def run(log=print):
         log("bench: heap, sim with two ports booted from romfs, both lines in calls ...")
         rows.append(("romfs2", "ROMFS image, two ports: both lines in calls at once",
                      measure_two_lines(work / "two")))
+        log("bench: heap, the least heap budget in which the sim from ROMFS completes "
+            "a call ...")
+        least = least_budget(work / "budget", rows[0][2]["call"], BUDGET_TOP, log=log)
         log("bench: heap, the sim's virtual hardware (ata.heap_holders) and the ESP32's "
             "board module ...")
         held, esp32_board = holders_in_a_call(), esp32_board_module()
@@ -301,6 +345,15 @@ def run(log=print):
     lines.append("bar (x64, in a call, ROMFS): <= %d KB: %s; goal <= %d KB: %s" % (
         BAR // 1024, "PASS" if ok else "FAIL (%.1f KB)" % (rom["call"] / k),
         GOAL // 1024, "met" if rom["call"] <= GOAL else "not met"))
+    if least is None:
+        lines.append("least heap budget for a call from ROMFS: none up to %d KB" % (BUDGET_TOP // 1024))
+        ratio = None
+    else:
+        ratio = least[0] / rom["call"]
+        lines.append("least heap budget for a call from ROMFS (heap limit less the image, one "
+                     "run each, to %d KB): %d KB passed, %d KB failed; %.2f x the live heap in "
+                     "a call (the free rest comes in pieces)" % (
+                         BUDGET_STEP // 1024, least[0] // 1024, least[1] // 1024, ratio))
     lines.append("32-bit estimate: (live - %d B of byte data) / 2 + byte data; two lines: "
                  "%d B more byte data (the second line's); from ROMFS the qstr pools (%.1f KB) "
                  "count 7/11 and the modules' name tables (%.1f KB) whole (ata.heap_holders); "
@@ -321,6 +374,13 @@ def run(log=print):
                  "and what else a frozen build keeps in flash (%.1f KB, ata.heap_holders): "
                  "%.1f KB x64 in a call; 32-bit est. %.1f KB" % (
                      held["pools"] / k, held["flash"] / k, frozen / k, est32(frozen) / k))
+    if ratio is not None:
+        # The same headroom over the live heap on the ESP32: an estimate on an estimate
+        # (its blocks are 16 bytes, not 32, and its heap holds other things).
+        lines.append("heap an ESP32 would need for a call, the 32-bit estimates times %.2f: "
+                     "from ROMFS %.1f KB, frozen %.1f KB; a PSRAM-less ESP32 has ~%d KB" % (
+                         ratio, ratio * est32_romfs(board["call"], held) / k,
+                         ratio * est32(frozen) / k, ESP32_HEAP // 1024))
     return "\n".join(lines) + "\n", ok
 
 
