@@ -3,6 +3,7 @@
 # every boot) picks the code's A/B slot first, then imports this module from that
 # code (ROMFS image, frozen firmware or .mpy tree: its bytecode runs in place) and
 # runs boot() once start() has handed it main.py's context.
+import gc
 import sys
 
 NET_RETRY_MS = (1000, 60000)   # network retries: first delay, then doubling up to this
@@ -86,6 +87,9 @@ class App:
             sys.modules.pop(name, None)
         for p in self.ports:
             p.ready(ip)
+        # Started: the early collections main.py asked for end. Kept on, they would
+        # follow every allocation in a call too (measured in docs/bench-heap.md).
+        gc.threshold(-1)
         await sup.spawn("console", self._console)   # returns on `shutdown`
         log("console: shutting down")
         for p in self.ports:

@@ -1,11 +1,22 @@
 # The ATA firmware's entry point: the code's A/B slot, then the application
 # (application.py: config, board, line, media, call control, console).
 # On a board it runs from /main.py; on the host: micropython firmware/main.py --config FILE
+import gc
 import sys
 import time
 
 VERSION = "0.1.0"
 DEFAULT_CONFIG = "config.json"
+# While the firmware starts, collect whenever a 16th of the heap free at start has
+# been allocated, not only when the heap is full. Left alone, the imports fill the
+# heap with garbage (dicts outgrown, transient strings) and the collection that
+# finally runs leaves the live objects strewn across it: the free heap then comes in
+# pieces of a few KB, and a SIP datagram or a call's buffers find no piece to fit.
+# Collecting early keeps the live objects packed at the bottom and the free heap in
+# one run. A share of the heap, as a collection sweeps all of it: ~7 KB on a
+# PSRAM-less ESP32. application.py turns it off once the ports are ready (measured:
+# docs/bench-heap.md, The heap a call needs).
+GC_SHARE = 16
 
 _T0 = time.ticks_ms()
 _OTA = []        # the slot this start runs (_Slot), chosen before the app imports
@@ -98,6 +109,8 @@ def choose_slot():
 
 
 def main(argv):
+    gc.collect()
+    gc.threshold(gc.mem_free() // GC_SHARE)
     import asyncio
     path = DEFAULT_CONFIG
     if "--config" in argv:

@@ -4,13 +4,12 @@ boots under a heap limit of the image (the unix port has no flash: the image sit
 its heap) plus a budget, registers at Kamailio and completes a call with baresip.
 
 Budgets, live heap on x64 without the image (docs/bench-heap.md, `ata bench --only heap`):
-- CALL_BUDGET: what passes today, one 32 KB step above the least that did. Measured
-  live heap: ~201 KB after boot, ~222 KB in a call (aeb0dda). The free rest is in
-  pieces: before `sip.wire.receive` the SIP receive task read each datagram with
-  `recvfrom(8193)`, which wants one contiguous 8 KB block, and died of MemoryError
-  with a budget of 288 KB (320 passed). `sip.wire.receive` peeks with 2 KB first:
-  288 KB passes (three runs of three), 256 KB does not (the INVITE is dropped for
-  want of 2 KB in one piece, logged, and the call never starts).
+- CALL_BUDGET: the call runs without the heap trace (its collections every 100 ms
+  keep the heap tidier than a board's), in 320 KB. Live heap: ~201 KB after boot,
+  ~222 KB in a call; the free rest comes in pieces, so a call needs more. The least
+  budget that passed in the bench's bisections (single runs, untraced): 304 KB before
+  main.py's early collections, 264 and 280 KB (two bisections) with them. So 320 KB
+  leaves 40 KB over the worst of those.
 - BAR (issue 9): 128 KB in a call. Not met: the strict xfail turns into a failure
   the day it is, so the marker comes off then.
 """
@@ -36,18 +35,20 @@ def image():
     return ROOT / "build" / "boards" / "sim.romfs"
 
 
-def call_from_romfs(pbx, tmp_path, image, budget):
+def call_from_romfs(pbx, tmp_path, image, budget, traced=True):
+    """Boot from the image under image + budget, call, hang up: the heap figures
+    (none untraced). Fails if the call does not complete or the log shows an error."""
     kam, far = pbx
     cfg = base_config(kam.port)
     size = image.stat().st_size
     sim = SimProcess(cfg, run_dir=tmp_path / "sim", romfs=image, heapsize=size + budget,
-                     heap_trace_ms=heap_bench.TRACE_MS)
+                     heap_trace_ms=heap_bench.TRACE_MS if traced else 0)
     try:
         sim.start()
         assert "simboot: romfs" in sim.log_text()
         phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
         try:
-            figures = heap_bench.call_and_measure(sim, phone, far)
+            figures = heap_bench.call_and_measure(sim, phone, far, traced=traced)
         finally:
             phone.close()
     finally:
@@ -55,14 +56,14 @@ def call_from_romfs(pbx, tmp_path, image, budget):
     log = sim.log_text()
     assert "MemoryError" not in log and "Traceback" not in log, log[-3000:]
     assert rc == 0, log[-3000:]
-    print("heap limit %d = image %d + %d; live heap (x64): after boot %d, in a call %d"
-          % (size + budget, size, budget, figures["boot"], figures["call"]))
+    if traced:
+        print("heap limit %d = image %d + %d; live heap (x64): after boot %d, in a call %d"
+              % (size + budget, size, budget, figures["boot"], figures["call"]))
     return figures
 
 
 def test_sim_boots_from_romfs_and_completes_a_call_under_the_heap_limit(pbx, tmp_path, image):
-    figures = call_from_romfs(pbx, tmp_path, image, CALL_BUDGET)
-    assert figures["call"] <= CALL_BUDGET
+    call_from_romfs(pbx, tmp_path, image, CALL_BUDGET, traced=False)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9 bar: <= 128 KB live heap in a call on x64 "

@@ -78,9 +78,10 @@ def samples(text, start=0, end=None):
             re.finditer(r"heap: live (\d+) max \d+", text[start:end])]
 
 
-def call_and_measure(sim, phone, far, talk_ms=3000):
+def call_and_measure(sim, phone, far, talk_ms=3000, traced=True):
     """With the sim registered: measure idle, make a call to 1002, talk, hang up.
-    Returns {"boot": bytes, "call": bytes} (highest live heap sampled in each phase)."""
+    Returns {"boot": bytes, "call": bytes} (highest live heap sampled in each phase);
+    traced=False: the sim runs without the heap trace, returns {}."""
     import time
     sim.wait_log("sip: registered", 15)
     ready = sim.log_text().find("sip: registered")
@@ -100,6 +101,8 @@ def call_and_measure(sim, phone, far, talk_ms=3000):
     sim.wait_log("line: call -> idle", 5, start=mark)
     time.sleep(3 * TRACE_MS / 1000)
     call = samples(sim.log_text(), mark)
+    if not traced:
+        return {}
     if not boot or not call:
         raise RuntimeError("no heap trace in the sim's log:\n" + sim.log_text()[-2000:])
     return {"boot": max(boot), "call": max(call)}
@@ -180,9 +183,11 @@ def measure_two_lines(workdir, heapsize=None):
         kam.stop()
 
 
-def measure(kind, workdir, heapsize=None):
+def measure(kind, workdir, heapsize=None, traced=True):
     """kind: "romfs" or "files". Boots the sim that way against a fresh Kamailio and
-    baresip in workdir and returns the figures (plus the image size for romfs)."""
+    baresip in workdir and returns the figures (plus the image size for romfs).
+    traced=False: no heap trace (its collections every TRACE_MS, which a board does
+    not make, would keep the heap tidier than the firmware alone does)."""
     sys.path.insert(0, str(paths.ROOT / "tests"))
     from simfix import base_config
     from ata import peers
@@ -203,9 +208,9 @@ def measure(kind, workdir, heapsize=None):
         cfg = base_config(kam.port)
         code = {"romfs": img} if kind == "romfs" else {"mpy_tree": img.with_suffix("")}
         sim = SimProcess(cfg, run_dir=workdir / ("sim-" + kind), heapsize=heapsize,
-                         heap_trace_ms=TRACE_MS, **code).start()
+                         heap_trace_ms=TRACE_MS if traced else 0, **code).start()
         phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
-        out = call_and_measure(sim, phone, far)
+        out = call_and_measure(sim, phone, far, traced=traced)
         out["image"] = img.stat().st_size if kind == "romfs" else 0
         phone.close()
         phone = None
@@ -228,7 +233,7 @@ def completes_a_call(workdir, budget, log=print):
     """True if the sim from ROMFS, under a heap limit of the image plus `budget` bytes,
     boots, registers and completes the bench's call with nothing failing in its log."""
     try:
-        measure("romfs", workdir, heapsize=image().stat().st_size + budget)
+        measure("romfs", workdir, heapsize=image().stat().st_size + budget, traced=False)
         return True
     except Exception as e:  # noqa: any failure (a call that never came, a MemoryError) = no
         log("bench: heap budget %d KB failed: %s" % (budget // 1024, str(e).split("\n")[0]))
