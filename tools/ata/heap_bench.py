@@ -1,7 +1,8 @@
 """`ata bench --only heap`: the firmware's GC heap the way a board holds its code.
 
-The sim board boots three times (and then a few more, below) against Kamailio and baresip, each time through
-tools/ata/simboot.py, and completes one call (the third time two, at once):
+The sim board boots three times (and then a few more, below) against Kamailio and
+baresip, each time through tools/ata/simboot.py, and completes one call (the third
+time two, at once):
 - from the ROMFS image (`ata build --romfs`: build/boards/sim.romfs mounted with
   vfs.VfsRom at /rom, bytecode run in place as from a board's ROMFS partition);
 - from the .mpy tree (`ata build`: build/boards/sim/, bytecode loaded into the heap,
