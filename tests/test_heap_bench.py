@@ -7,7 +7,7 @@ from ata import heap_bench
 def _edge_at(monkeypatch, edge):
     tried = []
 
-    def completes(workdir, budget, log=print):
+    def completes(workdir, budget, img, log=print):
         tried.append(budget)
         return budget >= edge
     monkeypatch.setattr(heap_bench, "completes_a_call", completes)
@@ -18,7 +18,8 @@ def test_least_budget_found_to_its_step(monkeypatch, tmp_path):
     k = 1024
     for edge in (222 * k, 272 * k + 1, 280 * k, 319 * k, 320 * k):
         tried = _edge_at(monkeypatch, edge)
-        got = heap_bench.least_budget(tmp_path, 221 * k, 320 * k, step=8 * k, log=lambda m: None)
+        got = heap_bench.least_budget(tmp_path, 221 * k, 320 * k, tmp_path / "img", step=8 * k,
+                                     log=lambda m: None)
         passed, failed = got
         assert passed - failed == 8 * k and failed < edge <= passed, (edge, got)
         assert tried[0] == 320 * k and len(tried) <= 5, tried   # the top first, then halving
@@ -26,5 +27,6 @@ def test_least_budget_found_to_its_step(monkeypatch, tmp_path):
 
 def test_no_least_budget_when_the_top_fails(monkeypatch, tmp_path):
     tried = _edge_at(monkeypatch, 400 * 1024)
-    assert heap_bench.least_budget(tmp_path, 200 * 1024, 320 * 1024, log=lambda m: None) is None
+    assert heap_bench.least_budget(tmp_path, 200 * 1024, 320 * 1024, tmp_path / "img",
+                                 log=lambda m: None) is None
     assert tried == [320 * 1024]

@@ -142,16 +142,17 @@ def two_calls_and_measure(sim, phones, fars, talk_ms=3000):
     return {"boot": max(boot), "call": max(call)}
 
 
-def measure_two_lines(workdir, heapsize=None):
-    """The sim with two ports from the ROMFS image, both lines in calls at once (line
-    1 with baresip 1002, line 2 with 1003) against a fresh Kamailio in workdir."""
+def measure_two_lines(workdir, heapsize=None, img=None):
+    """The sim with two ports from the ROMFS image `img` (built when None), both lines
+    in calls at once (line 1 with baresip 1002, line 2 with 1003) against a fresh
+    Kamailio in workdir."""
     sys.path.insert(0, str(paths.ROOT / "tests"))
     from simfix import base_config
     from ata import peers
     from ata.phone import VirtualPhone
     from ata.sim import SimProcess
     workdir = pathlib.Path(workdir)
-    img = image()
+    img = img or image()
     users = {"1001": "secret1", "1002": "secret2", "1003": "secret3", "1004": "secret4"}
     kam = peers.Kamailio(workdir / "kamailio", users=users)
     kam.start()
@@ -184,8 +185,9 @@ def measure_two_lines(workdir, heapsize=None):
         kam.stop()
 
 
-def measure(kind, workdir, heapsize=None, traced=True):
-    """kind: "romfs" or "files". Boots the sim that way against a fresh Kamailio and
+def measure(kind, workdir, heapsize=None, traced=True, img=None):
+    """kind: "romfs" or "files". Boots the sim that way (from `img`, the ROMFS image,
+    or the .mpy tree built beside it; built when None) against a fresh Kamailio and
     baresip in workdir and returns the figures (plus the image size for romfs).
     traced=False: no heap trace (its collections every TRACE_MS, which a board does
     not make, would keep the heap tidier than the firmware alone does)."""
@@ -195,7 +197,7 @@ def measure(kind, workdir, heapsize=None, traced=True):
     from ata.phone import VirtualPhone
     from ata.sim import SimProcess
     workdir = pathlib.Path(workdir)
-    img = image()
+    img = img or image()
     kam = peers.Kamailio(workdir / "kamailio")
     kam.start()
     far = None
@@ -217,8 +219,9 @@ def measure(kind, workdir, heapsize=None, traced=True):
         phone = None
         rc, text = sim.stop(), sim.log_text()
         sim = None
-        if rc != 0 or "MemoryError" in text or "Traceback" in text:
-            raise RuntimeError("the sim failed (exit %r):\n%s" % (rc, text[-2000:]))
+        why = sim_failure(rc, text)
+        if why:
+            raise RuntimeError(why)
         return out
     finally:
         if phone:
@@ -230,30 +233,41 @@ def measure(kind, workdir, heapsize=None, traced=True):
         kam.stop()
 
 
-def completes_a_call(workdir, budget, log=print):
-    """True if the sim from ROMFS, under a heap limit of the image plus `budget` bytes,
-    boots, registers and completes the bench's call with nothing failing in its log."""
+def sim_failure(rc, text):
+    """Why a sim run failed, by its exit code and its log (a MemoryError, a traceback),
+    or None."""
+    if rc != 0 or "MemoryError" in text or "Traceback" in text:
+        return "the sim failed (exit %r):\n%s" % (rc, text[-3000:])
+    return None
+
+
+def completes_a_call(workdir, budget, img, log=print):
+    """True if the sim from the ROMFS image `img`, under a heap limit of the image plus
+    `budget` bytes, boots, registers and completes the bench's call with nothing
+    failing in its log."""
     try:
-        measure("romfs", workdir, heapsize=image().stat().st_size + budget, traced=False)
+        measure("romfs", workdir, heapsize=img.stat().st_size + budget, traced=False, img=img)
         return True
     except Exception as e:  # noqa: any failure (a call that never came, a MemoryError) = no
         log("bench: heap budget %d KB failed: %s" % (budget // 1024, str(e).split("\n")[0]))
         return False
 
 
-def least_budget(workdir, lo, hi, step=BUDGET_STEP, log=print):
+def least_budget(workdir, lo, hi, img=None, step=BUDGET_STEP, log=print):
     """The least heap budget (limit less the image), to `step` bytes, in which the sim
     from ROMFS completes a call: bisection between lo (below the live heap: fails) and
     hi, one run per budget. Returns (least that passed, most that failed), or None if
-    hi fails. The free heap comes in pieces, so this is above the live heap."""
+    hi fails. The free heap comes in pieces, so this is above the live heap. img: the
+    ROMFS image (built when None)."""
+    img = img or image()
     lo, hi = lo // step, -(-hi // step)
     log("bench: heap budget %d KB ..." % (hi * step // 1024))
-    if not completes_a_call(pathlib.Path(workdir) / ("b%d" % hi), hi * step, log):
+    if not completes_a_call(pathlib.Path(workdir) / ("b%d" % hi), hi * step, img, log):
         return None
     while hi - lo > 1:
         mid = (lo + hi) // 2
         log("bench: heap budget %d KB ..." % (mid * step // 1024))
-        if completes_a_call(pathlib.Path(workdir) / ("b%d" % mid), mid * step, log):
+        if completes_a_call(pathlib.Path(workdir) / ("b%d" % mid), mid * step, img, log):
             hi = mid
         else:
             lo = mid
@@ -285,14 +299,14 @@ def esp32_board_module(img=None):
     return int(m.group(1))
 
 
-def holders_in_a_call():
+def holders_in_a_call(img=None):
     """By ata.heap_holders, in a call: {"sim": the sim's virtual hardware (its board,
     vmachine, phonelink, codec modules and every instance of their classes), "pools":
     the qstr pools, "names": the modules' name tables, "flash": what else a frozen
     build keeps in flash (the modules' name and constant tables, constant objects,
-    raw code)}, live bytes on x64."""
+    raw code)}, live bytes on x64. img: the sim's ROMFS image (built when None)."""
     from . import heap_holders as hh
-    for tag, heap, roots, sim_types, names, pool in hh.run(image()):
+    for tag, heap, roots, sim_types, names, pool in hh.run(img or image()):
         if tag == "in-a-call":
             by_group, _, _, _, owner = hh.groups(heap, roots, sim_types)
             return {"sim": by_group["sim's virtual hardware"],
@@ -305,20 +319,21 @@ def holders_in_a_call():
 def run(log=print):
     work = pathlib.Path(tempfile.mkdtemp(prefix="ata-heap-"))
     try:
+        img = image()          # built once: every run below boots from it (or its tree)
         rows = []
         for kind, what in (("romfs", "ROMFS image at /rom (as a board's ROMFS partition)"),
                            ("files", ".mpy files (as a board's filesystem)")):
             log("bench: heap, sim booted from %s, one call ..." % kind)
-            rows.append((kind, what, measure(kind, work / kind)))
+            rows.append((kind, what, measure(kind, work / kind, img=img)))
         log("bench: heap, sim with two ports booted from romfs, both lines in calls ...")
         rows.append(("romfs2", "ROMFS image, two ports: both lines in calls at once",
-                     measure_two_lines(work / "two")))
+                     measure_two_lines(work / "two", img=img)))
         log("bench: heap, the least heap budget in which the sim from ROMFS completes "
             "a call ...")
-        least = least_budget(work / "budget", rows[0][2]["call"], BUDGET_TOP, log=log)
+        least = least_budget(work / "budget", rows[0][2]["call"], BUDGET_TOP, img, log=log)
         log("bench: heap, the sim's virtual hardware (ata.heap_holders) and the ESP32's "
             "board module ...")
-        held, esp32_board = holders_in_a_call(), esp32_board_module()
+        held, esp32_board = holders_in_a_call(img), esp32_board_module()
         sim_hw = held["sim"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
