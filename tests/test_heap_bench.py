@@ -7,7 +7,7 @@ from ata import heap_bench
 def _edge_at(monkeypatch, edge):
     tried = []
 
-    def completes(workdir, budget, img, log=print):
+    def completes(workdir, budget, img, log=print, micropython=None):
         tried.append(budget)
         return budget >= edge
     monkeypatch.setattr(heap_bench, "completes_a_call", completes)

@@ -18,7 +18,8 @@ from ata import build, manifest
 
 BOARD = ROOT / "boards" / "esp32_ag1171"
 FROZEN = BOARD / "frozen"
-MPY_ARCH = {"x64": 2, "xtensawin": 10}    # .mpy header byte 2, bits 2..7 (native code)
+MPY_ARCH = {"x86": 1, "x64": 2, "xtensawin": 10}    # .mpy header byte 2, bits 2..7 (native code)
+SIM = ROOT / "boards" / "sim"
 
 
 def device_modules(folder):
@@ -58,6 +59,22 @@ def test_board_manifests_name_every_module_and_nothing_else():
     assert ("include", "$(PORT_DIR)/boards/manifest.py") in frozen.external
 
 
+def test_sim_manifests_name_the_firmware_and_the_sims_modules():
+    """The sim's manifest (which its frozen unix build includes) holds what `ata build`
+    puts in the sim's tree: every firmware module but main.py, every lib package, the
+    sim's board module and its virtual hardware."""
+    want = set(device_modules(ROOT / "firmware")) - {"main.py"}
+    want |= set(device_modules(SIM))
+    for pkg in manifest.packages():
+        want |= {pkg + "/" + f for f in device_modules(ROOT / "lib" / pkg)}
+    for path in (SIM / "manifest.py", SIM / "frozen" / "manifest.py"):
+        m = manifest.evaluate(path)
+        assert not m.missing, m.missing
+        assert set(m.files) == want, set(m.files) ^ want
+    frozen = manifest.evaluate(SIM / "frozen" / "manifest.py")
+    assert ("include", "$(MPY_DIR)/extmod/asyncio") in frozen.external   # the unix port's
+
+
 def test_frozen_board_definition_is_complete():
     cmake = (FROZEN / "mpconfigboard.cmake").read_text()
     assert "set(IDF_TARGET esp32)" in cmake
@@ -87,13 +104,18 @@ def test_frozen_board_definition_is_complete():
 
 @pytest.fixture(scope="module")
 def built():
-    r = subprocess.run([str(VENV_BIN / "ata"), "build", "--romfs"], capture_output=True,
-                       text=True, cwd=ROOT, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
+    out = ""
+    # every board for its own arch; the sim for a 32-bit unix MicroPython too
+    for extra in ([], ["--board", "sim", "--arch", "x86"]):
+        r = subprocess.run([str(VENV_BIN / "ata"), "build", "--romfs"] + extra,
+                           capture_output=True, text=True, cwd=ROOT, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        out += r.stdout
+    return out
 
 
-@pytest.mark.parametrize("board,arch", [("esp32_ag1171", "xtensawin"), ("sim", "x64")])
+@pytest.mark.parametrize("board,arch", [("esp32_ag1171", "xtensawin"), ("sim", "x64"),
+                                        ("sim-x86", "x86")])
 def test_romfs_image_holds_the_boards_mpy_for_its_arch_and_no_reference_code(built, board, arch):
     img = build.romfs_path(board).read_bytes()
     assert img[:3] == b"\xd2\xcd\x31", img[:8]     # ROMFS header (mpremote's VfsRomWriter)

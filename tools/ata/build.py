@@ -8,7 +8,9 @@ build/boards/<name>/ for its own architecture. Reference and test-only modules
 filesystem) into a ROMFS image, build/boards/<name>.romfs, with `mpremote romfs
 build`: on the board it is mounted at /rom and its bytecode runs in place, from flash.
 `--check` also runs pyright over each real board's code against the official
-MicroPython stubs of its port.
+MicroPython stubs of its port. `--arch ARCH` builds the boards' trees (and images)
+for another architecture than their own, into build/boards/<name>-<arch>/: the sim
+for a 32-bit unix MicroPython (x86) to measure its heap there (docs/bench-heap.md).
 """
 import argparse
 import json
@@ -58,10 +60,15 @@ def compile_tree(src_root, dst_root, arch, errors):
     return count
 
 
-def build(only_board=None):
+def tree_name(name, arch=None):
+    """A board's tree and image name: its own, or with -<arch> when built for another."""
+    return name + "-" + arch if arch else name
+
+
+def build(only_board=None, arch_override=None):
     errors = []
     out = paths.BUILD / "mpy"
-    for arch in ARCHS:
+    for arch in ((arch_override,) if arch_override else ARCHS):
         shutil.rmtree(out / arch, ignore_errors=True)    # no stale or excluded module stays
         n = compile_tree(paths.ROOT / "lib", out / arch / "lib", arch, errors)
         n += compile_tree(paths.ROOT / "firmware", out / arch / "firmware", arch, errors)
@@ -69,8 +76,8 @@ def build(only_board=None):
     for name, spec in boards().items():
         if only_board and name != only_board:
             continue
-        arch = spec["mpy_arch"]
-        tree = paths.BUILD / "boards" / name
+        arch = arch_override or spec["mpy_arch"]
+        tree = paths.BUILD / "boards" / tree_name(name, arch_override)
         shutil.rmtree(tree, ignore_errors=True)
         shutil.copytree(out / arch / "lib", tree / "lib")
         for mpy in (out / arch / "firmware").glob("*.mpy"):
@@ -89,9 +96,10 @@ def romfs_path(name):
 
 
 def romfs(name, errors):
-    """Pack build/boards/<name>/ (built first) into a ROMFS image, main.py left out.
-    The .mpy files are already compiled for the board's arch: `--no-mpy` keeps
-    mpremote from compiling anything itself (its own step knows no arch)."""
+    """Pack build/boards/<name>/ (built first; name as tree_name gives it) into a ROMFS
+    image, main.py left out. The .mpy files are already compiled for the board's arch:
+    `--no-mpy` keeps mpremote from compiling anything itself (its own step knows no
+    arch)."""
     tree = paths.BUILD / "boards" / name
     stage = paths.BUILD / "romfs" / name
     shutil.rmtree(stage, ignore_errors=True)
@@ -142,6 +150,9 @@ def main(argv):
     ap.add_argument("--check", action="store_true", help="also type-check board code with pyright")
     ap.add_argument("--romfs", action="store_true",
                     help="also pack each board's tree into build/boards/<board>.romfs")
+    ap.add_argument("--arch", choices=("x86", "x64", "armv6m", "armv7m", "xtensawin"),
+                    help="build the trees for this arch instead of each board's own, into "
+                    "build/boards/<board>-<arch>/ (e.g. the sim for a 32-bit unix MicroPython)")
     ap.add_argument("--package-json", action="store_true",
                     help="(re)write lib/<pkg>/package.json from each package's manifest.py")
     args = ap.parse_args(argv)
@@ -149,11 +160,11 @@ def main(argv):
         from . import manifest
         for path in manifest.write_package_jsons():
             print("build: wrote %s" % path.relative_to(paths.ROOT))
-    errors = build(args.board)
+    errors = build(args.board, args.arch)
     if args.romfs and not errors:
         for name in boards():
             if not args.board or name == args.board:
-                romfs(name, errors)
+                romfs(tree_name(name, args.arch), errors)
     for e in errors:
         print("build error: " + e, file=sys.stderr)
     failures = check(args.board) if args.check else []

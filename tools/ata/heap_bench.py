@@ -65,10 +65,12 @@ def est32_romfs(live, held, lines=1):
     return est32(live - pools - names, lines) + pools * num // den + names
 
 
-def image(board="sim"):
-    img = paths.BUILD / "boards" / (board + ".romfs")
-    r = subprocess.run([str(paths.VENV_BIN / "ata"), "build", "--board", board, "--romfs"],
-                       capture_output=True, text=True)
+def image(board="sim", arch=None):
+    """The board's ROMFS image, built now (for `arch` instead of the board's own: the
+    sim for a 32-bit unix MicroPython is x86)."""
+    img = paths.BUILD / "boards" / ((board + "-" + arch if arch else board) + ".romfs")
+    r = subprocess.run([str(paths.VENV_BIN / "ata"), "build", "--board", board, "--romfs"]
+                       + (["--arch", arch] if arch else []), capture_output=True, text=True)
     if r.returncode or not img.exists():
         raise RuntimeError("ata build --romfs failed:\n" + r.stdout + r.stderr)
     return img
@@ -185,19 +187,21 @@ def measure_two_lines(workdir, heapsize=None, img=None):
         kam.stop()
 
 
-def measure(kind, workdir, heapsize=None, traced=True, img=None):
-    """kind: "romfs" or "files". Boots the sim that way (from `img`, the ROMFS image,
-    or the .mpy tree built beside it; built when None) against a fresh Kamailio and
-    baresip in workdir and returns the figures (plus the image size for romfs).
-    traced=False: no heap trace (its collections every TRACE_MS, which a board does
-    not make, would keep the heap tidier than the firmware alone does)."""
+def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=None):
+    """kind: "romfs", "files" or "frozen". Boots the sim that way (from `img`, the
+    ROMFS image, or the .mpy tree built beside it, built when None; frozen: the code
+    frozen into `micropython`) against a fresh Kamailio and baresip in workdir and
+    returns the figures (plus the image size for romfs). micropython: the binary
+    (default the venv's). traced=False: no heap trace (its collections every
+    TRACE_MS, which a board does not make, would keep the heap tidier than the
+    firmware alone does)."""
     sys.path.insert(0, str(paths.ROOT / "tests"))
     from simfix import base_config
     from ata import peers
     from ata.phone import VirtualPhone
     from ata.sim import SimProcess
     workdir = pathlib.Path(workdir)
-    img = img or image()
+    img = img or (None if kind == "frozen" else image())
     kam = peers.Kamailio(workdir / "kamailio")
     kam.start()
     far = None
@@ -209,9 +213,11 @@ def measure(kind, workdir, heapsize=None, traced=True, img=None):
         far = peers.Baresip(workdir / "baresip", "1002", "secret2", kam.port, audio_wav=wav)
         far.start()
         cfg = base_config(kam.port)
-        code = {"romfs": img} if kind == "romfs" else {"mpy_tree": img.with_suffix("")}
+        code = ({"romfs": img} if kind == "romfs" else {"frozen": True} if kind == "frozen"
+                else {"mpy_tree": img.with_suffix("")})
         sim = SimProcess(cfg, run_dir=workdir / ("sim-" + kind), heapsize=heapsize,
-                         heap_trace_ms=TRACE_MS if traced else 0, **code).start()
+                         heap_trace_ms=TRACE_MS if traced else 0, micropython=micropython,
+                         **code).start()
         phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
         out = call_and_measure(sim, phone, far, traced=traced)
         out["image"] = img.stat().st_size if kind == "romfs" else 0
@@ -241,33 +247,39 @@ def sim_failure(rc, text):
     return None
 
 
-def completes_a_call(workdir, budget, img, log=print):
-    """True if the sim from the ROMFS image `img`, under a heap limit of the image plus
-    `budget` bytes, boots, registers and completes the bench's call with nothing
-    failing in its log."""
+def completes_a_call(workdir, budget, img, log=print, micropython=None):
+    """True if the sim from the ROMFS image `img` (None: the code frozen into
+    `micropython`), under a heap limit of the image plus `budget` bytes, boots,
+    registers and completes the bench's call with nothing failing in its log."""
+    kind, image_bytes = ("romfs", img.stat().st_size) if img else ("frozen", 0)
     try:
-        measure("romfs", workdir, heapsize=img.stat().st_size + budget, traced=False, img=img)
+        measure(kind, workdir, heapsize=image_bytes + budget, traced=False, img=img,
+                micropython=micropython)
         return True
     except Exception as e:  # noqa: any failure (a call that never came, a MemoryError) = no
         log("bench: heap budget %d KB failed: %s" % (budget // 1024, str(e).split("\n")[0]))
         return False
 
 
-def least_budget(workdir, lo, hi, img=None, step=BUDGET_STEP, log=print):
+def least_budget(workdir, lo, hi, img=None, step=BUDGET_STEP, log=print, micropython=None,
+                 frozen=False):
     """The least heap budget (limit less the image), to `step` bytes, in which the sim
     from ROMFS completes a call: bisection between lo (below the live heap: fails) and
     hi, one run per budget. Returns (least that passed, most that failed), or None if
     hi fails. The free heap comes in pieces, so this is above the live heap. img: the
-    ROMFS image (built when None)."""
-    img = img or image()
+    ROMFS image (built when None). frozen: the code frozen into `micropython` instead."""
+    img = None if frozen else (img or image())
     lo, hi = lo // step, -(-hi // step)
-    log("bench: heap budget %d KB ..." % (hi * step // 1024))
-    if not completes_a_call(pathlib.Path(workdir) / ("b%d" % hi), hi * step, img, log):
+
+    def passes(units):
+        log("bench: heap budget %d KB ..." % (units * step // 1024))
+        return completes_a_call(pathlib.Path(workdir) / ("b%d" % units), units * step, img,
+                                log, micropython)
+    if not passes(hi):
         return None
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        log("bench: heap budget %d KB ..." % (mid * step // 1024))
-        if completes_a_call(pathlib.Path(workdir) / ("b%d" % mid), mid * step, img, log):
+        if passes(mid):
             hi = mid
         else:
             lo = mid
@@ -405,12 +417,62 @@ def run(log=print):
     return "\n".join(lines) + "\n", ok
 
 
+def run_other(micropython, arch, frozen, log=print):
+    """The sim on a MicroPython of one's own (a 32-bit unix build, say; docs/bench-heap.md,
+    The heap on 32 bits, measured): its code from the ROMFS image built for `arch`, or
+    frozen into the binary (boards/sim/frozen/manifest.py). One call measured with the
+    heap trace, then the least heap budget for it. Returns (text, within ESP32_HEAP)."""
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ata-heap-"))
+    kind = "frozen" if frozen else "romfs"
+    try:
+        # x64 is the sim's own arch: its image as `ata build --romfs` makes it
+        img = None if frozen else image(arch=None if arch == "x64" else arch)
+        log("bench: heap, sim on %s, code %s (%s), one call ..." % (micropython, kind, arch))
+        f = measure(kind, work / kind, img=img, micropython=micropython)
+        log("bench: heap, the least heap budget in which it completes a call ...")
+        least = least_budget(work / "budget", f["call"], BUDGET_TOP, img, log=log,
+                             micropython=micropython, frozen=frozen)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    k = 1024.0
+    lines = ["ata bench: GC heap of the firmware on the sim, MicroPython %s (code %s, %s), "
+             "live bytes after gc.collect() every %d ms%s; see docs/bench-heap.md" % (
+                 micropython, kind, arch, TRACE_MS, "" if frozen else ", image buffer excluded"),
+             "",
+             "after boot: %.1f KB; in a call: %.1f KB (the sim's virtual hardware included)" % (
+                 f["boot"] / k, f["call"] / k)]
+    if least is None:
+        lines.append("least heap budget for a call: none up to %d KB" % (BUDGET_TOP // 1024))
+    else:
+        lines.append("least heap budget for a call (one run each, to %d KB): %d KB passed, %d KB "
+                     "failed; %.2f x the live heap in a call" % (
+                         BUDGET_STEP // 1024, least[0] // 1024, least[1] // 1024,
+                         least[0] / f["call"]))
+    fits = least is not None and least[0] <= ESP32_HEAP
+    lines.append("a PSRAM-less ESP32 has ~%d KB of GC heap after Wi-Fi: %s" % (
+        ESP32_HEAP // 1024, "within it" if fits else "over it"))
+    return "\n".join(lines) + "\n", fits
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="ata bench --only heap", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=None, help="table file (default build/bench-heap.txt)")
+    ap.add_argument("--out", default=None, help="table file (default build/bench-heap.txt, "
+                    "or build/bench-heap-<arch>[-frozen].txt with --micropython)")
+    ap.add_argument("--micropython", metavar="BIN", help="run the sim on this unix MicroPython "
+                    "instead of the venv's (one's own build, e.g. 32-bit)")
+    ap.add_argument("--arch", default="x64", help="with --micropython: the arch its native "
+                    "code is (x86 for a 32-bit build; the image is built for it)")
+    ap.add_argument("--frozen", action="store_true", help="with --micropython: the firmware is "
+                    "frozen into it (boards/sim/frozen/manifest.py)")
     a = ap.parse_args(argv)
-    text, ok = run(log=lambda m: print(m, file=sys.stderr, flush=True))
-    out = pathlib.Path(a.out) if a.out else paths.BUILD / "bench-heap.txt"
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if a.micropython:
+        text, ok = run_other(str(pathlib.Path(a.micropython).resolve()), a.arch, a.frozen, log)
+        name = "bench-heap-%s%s.txt" % (a.arch, "-frozen" if a.frozen else "")
+    else:
+        text, ok = run(log=log)
+        name = "bench-heap.txt"
+    out = pathlib.Path(a.out) if a.out else paths.BUILD / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text, end="", flush=True)

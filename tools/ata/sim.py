@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -39,19 +40,27 @@ def _more_phone_ports(raw, first):
 
 class SimProcess:
     def __init__(self, config, run_dir=None, heapsize=None, echo=False, romfs=None,
-                 mpy_tree=None, heap_trace_ms=None, flash=False):
+                 mpy_tree=None, heap_trace_ms=None, flash=False, frozen=False,
+                 micropython=None):
         """config: a path to a JSON file or a dict. romfs: run the firmware's code from
         this ROMFS image mounted at /rom (`ata build --romfs`); mpy_tree: from this .mpy
         tree (`ata build`); flash: main.py and the code from the run folder, the
-        board's flash filesystem (what `ata deploy` wrote there); default: from source.
-        heap_trace_ms: print the live heap that often (tools/ata/simboot.py)."""
+        board's flash filesystem (what `ata deploy` wrote there); frozen: the code is
+        frozen into the MicroPython binary (`micropython`, a unix build of one's own;
+        board.json is then put in the run folder, as a frozen board keeps it on its
+        filesystem); default: from source. micropython: the binary (default the
+        venv's). heap_trace_ms: print the live heap that often (tools/ata/simboot.py)."""
         self.flash = flash
+        self.micropython = micropython or paths.MICROPYTHON
         self.boot = (["--romfs", str(romfs)] if romfs else
-                     ["--tree", str(mpy_tree)] if mpy_tree else [])
+                     ["--tree", str(mpy_tree)] if mpy_tree else
+                     ["--frozen"] if frozen else [])
         if heap_trace_ms and self.boot:
             self.boot += ["--heap-trace", str(heap_trace_ms)]
         self.run_dir = pathlib.Path(run_dir or paths.BUILD / "sim" / ("%d-%d" % (os.getpid(), time.time_ns() % 10**6)))
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if frozen:
+            shutil.copy(paths.ROOT / "boards" / "sim" / "board.json", self.run_dir / "board.json")
         if flash:
             self.boot = ["--tree", str(self.run_dir.resolve())] + self.boot[2:]
         if isinstance(config, dict):
@@ -84,7 +93,7 @@ class SimProcess:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self, wait_ready=True, timeout=20):
-        cmd = [paths.MICROPYTHON]
+        cmd = [self.micropython]
         if self.heapsize:
             cmd += ["-X", "heapsize=%s" % self.heapsize]
         if self.boot:        # code from an image or .mpy tree: simboot.py mounts it first

@@ -3,6 +3,7 @@
 #
 #   micropython simboot.py --romfs IMAGE [--heap-trace MS] MAIN.py ARGS...
 #   micropython simboot.py --tree DIR    [--heap-trace MS] MAIN.py ARGS...
+#   micropython simboot.py --frozen      [--heap-trace MS] MAIN.py ARGS...
 #
 # --romfs: the board's ROMFS image (`ata build --romfs`) is mounted with vfs.VfsRom at
 #   /rom and /rom, /rom/lib come first on sys.path, as on a board with a ROMFS
@@ -11,6 +12,9 @@
 #   below leaves it out.
 # --tree: the board's .mpy tree (`ata build`) on the filesystem: bytecode loaded
 #   into the heap, as from a board's flash filesystem.
+# --frozen: the code is frozen into this MicroPython binary (a unix build whose
+#   frozen manifest holds the board's .mpy tree, as boards/esp32_ag1171/frozen does
+#   the ESP32's): nothing on sys.path but the filesystem and .frozen.
 # --heap-trace MS: every MS milliseconds collect garbage and print the live heap
 #   ("heap: live N max M", bytes, image excluded).
 import gc
@@ -63,8 +67,11 @@ def boot(argv):
     roots = None
     trace = 0
     while args and args[0].startswith("--"):
-        opt, val = args[0], args[1]
-        args = args[2:]
+        opt = args.pop(0)
+        if opt == "--frozen":
+            roots = []
+            continue
+        val = args.pop(0)
         if opt == "--romfs":
             _mount(val)
             roots = ["/rom", "/rom/lib"]
@@ -75,7 +82,7 @@ def boot(argv):
         else:
             raise SystemExit("simboot: unknown option " + opt)
     if roots is None:
-        raise SystemExit("simboot: --romfs IMAGE or --tree DIR needed")
+        raise SystemExit("simboot: --romfs IMAGE, --tree DIR or --frozen needed")
     # A board's order: its filesystem (cwd), frozen modules, then the code.
     sys.path[:] = ["", ".frozen"] + roots
     print("simboot: heap after mount %d" % live_heap())
