@@ -2,6 +2,7 @@
 # pipeline. Line events (number dialled, answer, hang-up) become SIP actions;
 # SIP call states become tones, ringing and media on the line.
 from rtp import RtpSession
+from rtp.roomy import roomy
 from flashcall import FlashFeatures
 from rtp.plc import Concealer
 from sip import UserAgent, sdp
@@ -77,6 +78,14 @@ class CallControl(CallWaiting, FlashFeatures):
         self.call = None
         self.rtp = None
         self.plc = Concealer(160)
+        # The line's RTP session, made now while the heap is in one piece and renewed
+        # for each call: a call then allocates no ring, buffer or attribute table (a
+        # second call at once makes a session of its own). A closed session is never
+        # used again by whoever held it: it may be the next call's.
+        self.rtp_spare = RtpSession(local_ip)
+        roomy(self.rtp_spare)      # as media.start_call would make them, now
+        roomy(self.rtp_spare.jb)
+        roomy(self.plc)
         self.session_id = 1
         self.codecs = tuple(cfg["rtp"]["codecs"].split(","))
         s = cfg["sip"]
@@ -409,11 +418,17 @@ class CallControl(CallWaiting, FlashFeatures):
         r = self.cfg["rtp"]
         # a second call needs a port of its own: a fixed rtp.port is the first call's
         port = r["port"] if self.rtp is None and self.other_rtp is None else 0
-        rtp = RtpSession(self.ip, port, dtmf_pt=r["dtmf_pt"], symmetric=r["symmetric"],
-                         port_range=(r["port_min"], r["port_max"]))
+        spare = self.rtp_spare
+        if spare.sock is None:     # closed: no call has it
+            rtp = spare.renew(port, dtmf_pt=r["dtmf_pt"], symmetric=r["symmetric"],
+                              port_range=(r["port_min"], r["port_max"]))
+        else:
+            rtp = RtpSession(self.ip, port, dtmf_pt=r["dtmf_pt"], symmetric=r["symmetric"],
+                             port_range=(r["port_min"], r["port_max"]))
         try:
             rtp.open()           # rtp.port, or (0) a random even port from the range
         except OSError as e:
+            rtp.close()          # (the spare's next call takes it again)
             self.log("call: no RTP port (%s)" % (e,))
             return None
         self.log("call: RTP on port %d" % rtp.local_port)

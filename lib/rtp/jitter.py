@@ -50,12 +50,16 @@ class JitterBuffer:
         self.flags = bytearray(nblocks)
         self.alaw = 0
         self.quiet_check = True
+        self.clear_counts()
+        self.reset()
+
+    def clear_counts(self):
+        """The counts start over (a new call; reset() keeps them: a new stream)."""
         self.late = 0
         self.concealed = 0
         self.resyncs = 0
         self.holds = 0
         self.drops = 0
-        self.reset()
 
     def reset(self):
         _fast.fill8(self.flags, 0, _F_NONE, self.nblocks)

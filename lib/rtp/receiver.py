@@ -14,6 +14,7 @@
 # this module's xtensawin .mpy is 9.3 KB (frozen: in flash; from a .mpy file, its
 # machine code is copied to exec RAM). A viper int is 32 bits on the ESP32: every
 # sum below is bounded.
+import socket
 import time
 
 import micropython
@@ -34,6 +35,9 @@ MAX_PACKET = const(1500)  # longest datagram taken from the peer (an Ethernet MT
 LATCH_PACKETS = const(5)  # symmetric RTP: packets in a row, one SSRC, one new source
 SEEN = const(128)  # sequence numbers remembered for duplicate detection
 RX_BUF = _RX_BUF
+_PEEK = getattr(socket, "MSG_PEEK", 0)  # exported by the unix, ESP32 and lwIP sockets
+_PEEK_BYTES = const(512)  # while learning: a datagram shorter than this (a 60 ms G.711
+#                          packet is 492 bytes) is measured by a peek of this size
 
 
 def addr_parts(a):
@@ -130,21 +134,40 @@ def _accepted(s) -> int:
     return got
 
 
+def _read_one(s, sock):
+    """The next queued datagram on sock (s.sock or the catch-all) into s._rx: (its
+    length, its source as recvfrom gives it); OSError when none is queued. Its length
+    and source come from a peek of _PEEK_BYTES, then readinto(s._rx, n) takes it off
+    the queue (this one only: the stream read stops once n bytes came). So a read asks
+    the heap for a few hundred bytes, not for RX_BUF in one piece, which a call in a
+    heap in pieces could not get (docs/bench-heap.md). An empty or a longer datagram
+    is read whole (recvfrom allocates); one longer than MAX_PACKET is not copied."""
+    if _PEEK:
+        data, src = sock.recvfrom(_PEEK_BYTES, _PEEK)
+        n = len(data)
+        if 0 < n < _PEEK_BYTES:
+            sock.readinto(s._rx, n)
+            return n, src
+    data, src = sock.recvfrom(_RX_BUF)
+    n = len(data)
+    if n <= MAX_PACKET:
+        s._rx[:n] = data  # a whole object on the right: a memmove, no allocation
+    return n, src
+
+
 def _recv(s):
-    """While the sizes are being learned: one datagram (recv allocates), filed; 1, or
-    -1 when none is queued or on an error (counted)."""
+    """While the sizes are being learned: one datagram, filed; 1, or -1 when none is
+    queued or on an error (counted)."""
     if not ready(s._poll):
         return -1
     try:
-        data = s.sock.recv(_RX_BUF)
+        n = _read_one(s, s.sock)[0]
     except OSError:
         s.rx_errors += 1
         return -1
-    n = len(data)
-    if n > MAX_PACKET:  # (recv cut it at RX_BUF if longer still)
+    if n > MAX_PACKET:  # (cut at RX_BUF if longer still)
         s.oversize += 1
     else:
-        s._rx[:n] = data  # a whole object on the right: a memmove, no allocation
         packet(s, 0, n)
     return 1
 
@@ -157,12 +180,12 @@ def _candidates(s, sock):
     # the source address allocates (recvfrom): this runs only while the accepted
     # source is silent (call set-up, a NAT that rewrote the peer's address).
     got = 0
+    data = s._rx
     for _ in range(_MAX_READS):
         try:
-            data, a = sock.recvfrom(_RX_BUF)
+            n, a = _read_one(s, sock)
         except OSError:
             break
-        n = len(data)
         pt = data[1] & 0x7F
         if (n < 12 or n > MAX_PACKET or (data[0] & 0xC0) != 0x80
                 or (pt != s.pt and pt != s.dtmf_pt)):
@@ -182,10 +205,11 @@ def _candidates(s, sock):
         if s._cand_n < s.latch_packets:
             s.strangers += 1
             continue
+        kept = data[:n]  # _follow sweeps the queue through s._rx: this packet aside
         if not s._follow(a, True):
             s.strangers += 1
             continue
-        s._rx[:n] = data
+        s._rx[:n] = kept
         packet(s, 0, n)
         s._ok_ms = s._now
         s._ok_have = True
@@ -200,16 +224,14 @@ def sweep(s, a):
     want = addr_parts(a)
     for _ in range(_SWEEP_MAX):  # all of it: anything left would pass as a's
         try:
-            data, src = s.sock.recvfrom(_RX_BUF)
+            n, src = _read_one(s, s.sock)
         except OSError:
             break
-        n = len(data)
         if addr_parts(src) != want:
             s.strangers += 1
         elif n > MAX_PACKET:
             s.oversize += 1
         else:
-            s._rx[:n] = data
             packet(s, 0, n)
 
 

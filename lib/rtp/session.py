@@ -18,6 +18,7 @@ from rtp.events import EVENT_CHARS, EVENT_VOLUME  # noqa: F401
 import select
 
 _RTCP_INTERVAL_MS = const(5000)  # RFC 3550 minimum interval
+_RTCP_RX = const(512)  # RTCP receive buffer: an SR+SDES+BYE compound is < 200 bytes
 _PORT_TRIES = const(24)  # random even ports tried before open() gives up
 PORT_MIN = const(10000)  # default range of local RTP ports (RTCP on port+1)
 PORT_MAX = const(20000)
@@ -56,43 +57,71 @@ class RtpSession:
     (RTCP on port+1), another one when a bind fails. Media is accepted only from the
     address set_remote() named (the SDP's); symmetric=True also follows a new source
     once the named one is silent and the new one sent latch_packets packets in a row
-    of one SSRC (NAT). Everything else is counted (`strangers`) and dropped."""
+    of one SSRC (NAT). Everything else is counted (`strangers`) and dropped.
+
+    A closed session can be made new for the next call with renew(): the buffers and
+    the attribute table it has are kept, so that call allocates none of them (a call
+    in a heap whose free part is in pieces finds no room for a ring of 3.9 KB or a
+    table of 1 KB; docs/bench-heap.md)."""
 
     def __init__(self, local_ip, local_port=0, pt=0, dtmf_pt=101, ptime_ms=20,
                  jitter_min_ms=20, jitter_max_ms=200, symmetric=False,
                  latch_packets=LATCH_PACKETS, port_range=(PORT_MIN, PORT_MAX)):
         if ptime_ms % 10 or ptime_ms <= 0:
             raise ValueError("ptime_ms must be a multiple of 10")
-        if latch_packets < 1:
-            raise ValueError("latch_packets must be at least 1")
         self.local_ip = local_ip
-        self.local_port = local_port
-        self.port_range = port_range
         self.frame = ptime_ms * 8  # samples (= G.711 bytes) per frame
-        self.symmetric = symmetric
-        self.latch_packets = latch_packets
         self.jb = JitterBuffer(self.frame, jitter_min_ms, jitter_max_ms)
         # pull() is the buffer's own, bound once here: the frame calls it directly.
         self.pull = self.jb.pull
-        self.set_payload_type(pt)
-        self.dtmf_pt = dtmf_pt
-        self.on_event = None  # callback(event, ended) for received RFC 4733 events
-        self.event_volume = EVENT_VOLUME
         self.cname = "ata@" + local_ip
         self._tx = bytearray(12 + max(self.frame, 4))
         self._tx_audio = memoryview(self._tx)[:12 + self.frame]
         self._tx_event = memoryview(self._tx)[:16]
         self._rx = bytearray(RX_BUF)
-        self._seen = array("i", [-1] * SEEN)
+        self._seen = array("i", bytes(4 * SEEN))
         self._rx_ssrc = bytearray(4)
         self._one = bytearray(1)  # strangers are read one byte each: one datagram per read
-        self._drained = 0  # receiver.drain's count
-        self._rtcp_n = 0  # _rtcp_in's last read
         self._cand_ssrc = bytearray(4)
+        self._rtcp_rx = bytearray(_RTCP_RX)
+        self._rr = array("i", bytes(16))  # the peer's last report block about our stream:
+        #                                  fraction lost/256, lost, jitter, highest seq
+        self._ntp_tmp = array("i", bytes(16))
         self.sock = None
         self._catch = None  # same port, unconnected: gets every other source's packets
         self._rtcp = None
         self._rtcp_catch = None
+        # What open() and the call set, named now: the attribute table holds them all
+        # from the start, so neither roomy() at boot nor a renewed session's call grows it.
+        self.ssrc = None
+        self._seq = self._th = self._tl = 0
+        self._poll = self._catch_poll = self._rtcp_poll = None
+        self._learn_len = self._learn_n_bytes = self._rx_req = 0
+        self._t0_ms = 0
+        self._dest = self._rtcp_dest = None
+        self._rtcp_sdes = self._rtcp_tx = self._rtcp_views = None
+        self._ntp0_hi = self._ntp0_lo = 0
+        self.renew(local_port, pt, dtmf_pt, symmetric, latch_packets, port_range)
+
+    def renew(self, local_port=0, pt=0, dtmf_pt=101, symmetric=False,
+              latch_packets=LATCH_PACKETS, port_range=(PORT_MIN, PORT_MAX)):
+        """This closed session made new for another call, with these settings (as the
+        constructor's): every count, the source, the stream and RTCP state start over;
+        open() then takes a new port, SSRC, sequence and timestamp. Returns it."""
+        if self.sock is not None:
+            raise ValueError("renew: the session is open")
+        if latch_packets < 1:
+            raise ValueError("latch_packets must be at least 1")
+        self.local_port = local_port
+        self.port_range = port_range
+        self.symmetric = symmetric
+        self.latch_packets = latch_packets
+        self.set_payload_type(pt)
+        self.dtmf_pt = dtmf_pt
+        self.on_event = None  # callback(event, ended) for received RFC 4733 events
+        self.event_volume = EVENT_VOLUME
+        self._drained = 0  # receiver.drain's count
+        self._rtcp_n = 0  # _rtcp_in's last read
         self._rtcp_connected = False
         self._remote = None
         self._remote_ip = None
@@ -102,7 +131,9 @@ class RtpSession:
         self._latched = False
         self._latched_ip = None
         self._latched_port = 0
+        self.jb.clear_counts()
         self._reset()
+        return self
 
     # ---- set-up -----------------------------------------------------------------
     def _reset(self):
@@ -137,13 +168,13 @@ class RtpSession:
         self._ev_left = 0
         self.rtcp_sent = 0
         self.rtcp_received = 0
-        self._rr = array("i", [0] * 4)  # the peer's last report block about our stream:
-        self._rr_valid = False          # fraction lost/256, lost, jitter, highest seq
+        for i in range(4):
+            self._rr[i] = 0
+        self._rr_valid = False
         self.remote_bye = False
         self._sr_mid_hi = 0  # middle 32 bits of the peer's last SR NTP time, in halves
         self._sr_mid_lo = 0
         self._sr_ms = 0
-        self._ntp_tmp = array("i", [0] * 4)
         self._rtcp_to = None  # the peer's RTCP address, resolved once per remote
         self._rtcp_to_ip = None
         self._rtcp_to_port = 0
@@ -186,7 +217,6 @@ class RtpSession:
             self._bind_fixed()
         else:
             self._bind_random()
-        self._rtcp_rx = bytearray(512)  # an SR+SDES+BYE compound is < 200 bytes
         self._poll = select.poll()
         self._poll.register(self.sock, select.POLLIN)
         # The sockets that are mostly idle (the catch-all on our port, RTCP and its

@@ -33,7 +33,28 @@ class RateBucket:
 
 
 _PEEK = getattr(socket, "MSG_PEEK", 0)   # exported by the unix, ESP32 and lwIP sockets
-PEEK_BYTES = 2048    # most SIP datagrams (a REGISTER, an INVITE with its SDP) are shorter
+# The short peek and the long one (receive): most responses and requests are shorter
+# than 1 KB, an INVITE or a 200 with its SDP and a few Record-Routes than 2 KB.
+PEEK_BYTES = (1024, 2048)
+
+
+def _announced(head):
+    """The datagram's length as its first PEEK_BYTES[0] bytes tell it (the end of the
+    headers plus Content-Length, the full or the compact form as UAs send them), or 0
+    when they do not (headers longer than the peek, no or another spelling)."""
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        return 0
+    for name in (b"\r\nContent-Length:", b"\r\nl:"):
+        i = head.find(name, 0, end)
+        if i >= 0:
+            i += len(name)
+            j = head.find(b"\r\n", i, end + 2)
+            try:
+                return end + 4 + int(head[i:j])
+            except ValueError:
+                return 0
+    return 0
 
 
 def receive(sock, most):
@@ -41,19 +62,36 @@ def receive(sock, most):
     bytes of it, on a non-blocking socket; OSError when none waits. recvfrom(n) asks
     the heap for n contiguous bytes before it knows the datagram's length, and a
     fragmented heap may have no such piece while tens of KB are free (8 KB per SIP
-    datagram failed so on the sim under a tight heap limit). So the datagram is peeked
-    at with PEEK_BYTES first: when it is shorter, that is all of it, and it is then
-    taken off the queue with a 1-byte read (the rest of a datagram is discarded by
-    any read). Only a longer one is read with `most`. When the heap has no room for a
-    read, the datagram is discarded and MemoryError raised.
+    datagram failed so on the sim under a tight heap limit, and 2 KB in a tighter one).
+    So the datagram is peeked at first: when it is shorter than the peek, that is all
+    of it, and it is then taken off the queue with a 1-byte read (the rest of a
+    datagram is discarded by any read). A longer one is peeked at again with the
+    length its headers announce, which asks the heap for no more than the message
+    itself, and taken when that was all of it; else with the longer peek; only a
+    longer one still is read with `most`. When the heap has no room for a read, the
+    datagram is discarded and MemoryError raised.
     (readinto into a kept buffer would not do: a stream read runs on until the buffer
     is full, and on a datagram socket that joins datagrams together.)"""
     try:
         if _PEEK:
-            data, src = sock.recvfrom(PEEK_BYTES, _PEEK)
-            if len(data) < PEEK_BYTES:
+            short, long = PEEK_BYTES
+            data, src = sock.recvfrom(short, _PEEK)
+            if len(data) < short:
                 sock.recv(1)
                 return data, src
+            size = _announced(data)
+            data = None
+            if short <= size < most:
+                data, src = sock.recvfrom(size + 1, _PEEK)
+                if len(data) == size:
+                    sock.recv(1)
+                    return data, src
+                data = None
+            data, src = sock.recvfrom(long, _PEEK)
+            if len(data) < long:
+                sock.recv(1)
+                return data, src
+            data = None
         return sock.recvfrom(most)
     except MemoryError:
         sock.recv(1)       # dropped: a datagram nobody can read must not block the rest

@@ -2,12 +2,14 @@
 # whole and one at a time, each with its own source, short and long ones; an oversize
 # one is cut and the next is intact; and a short one is received in a heap fragmented
 # into pieces smaller than what recvfrom(RECV_BYTES) would ask for, where a long one
-# that has no room is dropped without stopping the queue; the user agent counts such a
-# drop and handles the next datagram.
+# that has no room is dropped without stopping the queue; a short one needs only the
+# short peek, a longer one the length its headers announce (a wrong or a missing one
+# still reads it whole); the user agent counts such a drop and handles the next one.
 import gc
 import socket
 
 from check import eq
+from heap_pieces import fragment, no_piece
 
 from sip.wire import PEEK_BYTES, peer_of, receive
 from test_rtp_send import _addr, free_port
@@ -37,7 +39,10 @@ def test_datagrams_come_whole_with_their_own_source():
     b, pb = _sender()
     try:
         sent = [(a, pa, b"x"), (b, pb, bytes(range(256)) * 6), (a, pa, b"S" * 8192),
-                (b, pb, b""), (a, pa, b"P" * PEEK_BYTES), (b, pb, b"Q" * (PEEK_BYTES - 1))]
+                (b, pb, b"")]
+        for i, size in enumerate(PEEK_BYTES):     # each peek's edge, both sides of it
+            sent += [((a, b)[i % 2], (pa, pb)[i % 2], b"P" * size),
+                     ((b, a)[i % 2], (pb, pa)[i % 2], b"Q" * (size - 1))]
         for s, _, d in sent:
             s.sendto(d, to)
         for _, port, d in sent:
@@ -74,23 +79,9 @@ def test_oversize_cut_to_the_buffer_and_the_next_intact():
 def test_works_where_the_heap_has_no_buffer_sized_piece():
     rx, to = _pair()
     a, _ = _sender()
-    held = [None] * 20000
     long_one, short_one = b"L" * 5000, b"R" * 1400    # made while the heap is whole
+    held = fragment(4096)       # half the heap free, in 4 KB holes
     try:
-        # fill the heap with 4 KB pieces, then free every other one: half the heap is
-        # free, in 4 KB holes
-        gc.collect()
-        n = 0
-        try:
-            while n < len(held):
-                held[n] = bytearray(4096)
-                n += 1
-        except MemoryError:
-            pass
-        for i in range(0, n, 2):
-            held[i] = None
-        gc.collect()
-        assert n > 100, "heap not filled (%d pieces)" % n
         a.sendto(long_one, to)
         a.sendto(short_one, to)
         a.sendto(short_one, to)
@@ -102,15 +93,73 @@ def test_works_where_the_heap_has_no_buffer_sized_piece():
         data, _ = receive(rx, BUF)
         eq(data, short_one, "received in a fragmented heap")
         # the heap really is in pieces: what recvfrom(BUF) needs is not there
-        try:
-            rx.recvfrom(BUF)
-            raise AssertionError("recvfrom(%d) found a whole piece: the heap was not "
-                                 "fragmented, the test proved nothing" % BUF)
-        except MemoryError:
-            pass
+        assert no_piece(BUF), "the heap was not fragmented, the test proved nothing"
     finally:
         held = None
         gc.collect()
+        rx.close()
+        a.close()
+
+
+def test_a_short_one_needs_only_the_short_peek():
+    rx, to = _pair()
+    a, _ = _sender()
+    short_one = b"S" * (PEEK_BYTES[0] - 1)   # a REGISTER's 200, a 100 Trying
+    held = fragment(PEEK_BYTES[0] + 256)     # holes between the two peeks' sizes
+    try:
+        assert no_piece(PEEK_BYTES[1]), "the heap was not fragmented: proves nothing"
+        a.sendto(short_one, to)
+        data, _ = receive(rx, BUF)
+        eq(data, short_one, "received where no longer peek fits")
+    finally:
+        held = None
+        gc.collect()
+        rx.close()
+        a.close()
+
+
+def _sip(body_len, announce=None, name=b"Content-Length", pad=700):
+    """A SIP response of about pad + body_len bytes whose headers announce a body of
+    `announce` bytes (default: the body's own length); with the default pad the
+    headers end within the short peek, as a 200 OK's before its SDP."""
+    head = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n"
+            b"X-Pad: " + b"p" * pad + b"\r\n" + name + b": %d\r\n\r\n"
+            % (body_len if announce is None else announce))
+    return head + b"v" * body_len
+
+
+def test_a_longer_one_asks_for_its_announced_length_and_no_more():
+    rx, to = _pair()
+    a, _ = _sender()
+    full, compact = _sip(800), _sip(780, name=b"l")      # ~1.6 KB each
+    held = fragment(1800)       # holes hold the message, not the longer peek
+    try:
+        assert no_piece(PEEK_BYTES[1]), "the heap was not fragmented: proves nothing"
+        for msg in (full, compact):
+            assert PEEK_BYTES[0] < len(msg) < 1800
+            a.sendto(msg, to)
+            data, _ = receive(rx, BUF)
+            eq(data, msg, "a %d-byte message in a heap without a 2 KB piece" % len(msg))
+    finally:
+        held = None
+        gc.collect()
+        rx.close()
+        a.close()
+
+
+def test_a_wrong_or_missing_length_still_reads_the_datagram_whole():
+    rx, to = _pair()
+    a, _ = _sender()
+    try:
+        sent = [_sip(800, announce=10), _sip(800, announce=900), _sip(800, announce=-5),
+                _sip(800, name=b"Content-length"), _sip(3000, pad=100), _sip(50, pad=3000),
+                _sip(800, announce=7000)]
+        for msg in sent:
+            a.sendto(msg, to)
+        for msg in sent:
+            data, _ = receive(rx, BUF)
+            eq(data, msg, "%d bytes" % len(msg))
+    finally:
         rx.close()
         a.close()
 
