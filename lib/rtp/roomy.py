@@ -21,22 +21,29 @@ _SIZES = (0, 2, 4, 6, 8, 10, 12, 17, 23, 29, 37, 47, 59, 73, 97, 127, 167, 223, 
 
 def roomy(obj):
     """Give obj's attribute table room (see above). Call it once the object has all
-    its attributes; returns how many placeholders were added."""
+    its attributes; returns how many placeholders were added. Again on the same object
+    it does nothing: `obj.__dict__` copies the whole table (~1.3 KB for a session on
+    32 bits), which a call in a heap in pieces may find no room for. The mark that
+    says so (`_roomy`) is the first placeholder, or, with no growth, a slot of the
+    room the table has."""
+    if getattr(obj, "_roomy", False):
+        return 0
     n = len(obj.__dict__)
     for k in range(len(_SIZES) - 1):
         size = _SIZES[k]
         if size >= n:
             break
     else:
-        return 0
-    if size == 0:
+        obj._roomy = True
         return 0
     grown = _SIZES[k + 1]
     # 1 - load, before and after growing: (size - n) / size, (grown - size - 1) / grown;
     # the probes halve when the first is at most the second / sqrt(2)
-    if 2 * (size - n) ** 2 * grown ** 2 > (grown - size - 1) ** 2 * size ** 2:
+    if size == 0 or 2 * (size - n) ** 2 * grown ** 2 > (grown - size - 1) ** 2 * size ** 2:
+        obj._roomy = True          # (a full table always grows above: there is a slot)
         return 0
-    added = 0
+    obj._roomy = True
+    added = 1
     i = 0
     while added < size + 1 - n:  # one more than fits: the table grows
         name = "_room%d" % i

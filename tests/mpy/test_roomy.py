@@ -1,5 +1,7 @@
 # rtp.roomy: placeholder attributes that make an instance's attribute table grow once
 # when that at least halves the probes of a lookup that misses.
+import gc
+
 from check import eq
 from rtp.roomy import roomy
 
@@ -21,8 +23,25 @@ def test_a_nearly_full_table_grows():
     eq(roomy(b), 9, "placeholders added")
     eq(len(b.__dict__), 128, "attributes")
     eq(b.a0 + b.a118, 118, "the object's own attributes unchanged")
-    eq(b._room8, None, "a placeholder")
+    eq((b._roomy, b._room7), (True, None), "the mark (the first placeholder) and the rest")
     eq(roomy(b), 0, "a second call adds nothing (128 of 167 slots)")
+
+
+def test_again_on_the_same_object_it_copies_no_table():
+    # obj.__dict__ copies the table: 167 slots of two words, 1.3 KB on 32 bits; a
+    # call's media start calls roomy on objects the line made roomy at boot
+    for n in (119, 74):            # grown, and left as it was
+        b = bag(n)
+        roomy(b)
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            eq(roomy(b), 0, "again")
+            grew = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        assert grew < 128, "%d attributes: %d bytes allocated" % (n, grew)
 
 
 def test_growth_only_where_it_halves_a_miss():
