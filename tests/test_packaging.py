@@ -59,20 +59,25 @@ def test_board_manifests_name_every_module_and_nothing_else():
     assert ("include", "$(PORT_DIR)/boards/manifest.py") in frozen.external
 
 
-def test_sim_manifests_name_the_firmware_and_the_sims_modules():
-    """The sim's manifest (which its frozen unix build includes) holds what `ata build`
-    puts in the sim's tree: every firmware module but main.py, every lib package, the
-    sim's board module and its virtual hardware."""
+@pytest.mark.parametrize("board", ["sim", "rp2_ag1171"])
+def test_other_board_manifests_name_the_firmware_and_the_boards_modules(board):
+    """The sim's and the RP2040's manifests (the sim's frozen unix build includes its
+    own) hold what `ata build` puts in the board's tree: every firmware module but
+    main.py, every lib package (firmware/manifest.py, shared), and the board's own
+    modules (the sim's virtual hardware; the RP2040's PIO programs)."""
+    folder = ROOT / "boards" / board
     want = set(device_modules(ROOT / "firmware")) - {"main.py"}
-    want |= set(device_modules(SIM))
+    want |= set(device_modules(folder))
     for pkg in manifest.packages():
         want |= {pkg + "/" + f for f in device_modules(ROOT / "lib" / pkg)}
-    for path in (SIM / "manifest.py", SIM / "frozen" / "manifest.py"):
+    paths = [folder / "manifest.py"] + ([SIM / "frozen" / "manifest.py"] if board == "sim" else [])
+    for path in paths:
         m = manifest.evaluate(path)
         assert not m.missing, m.missing
         assert set(m.files) == want, set(m.files) ^ want
-    frozen = manifest.evaluate(SIM / "frozen" / "manifest.py")
-    assert ("include", "$(MPY_DIR)/extmod/asyncio") in frozen.external   # the unix port's
+    if board == "sim":
+        frozen = manifest.evaluate(SIM / "frozen" / "manifest.py")
+        assert ("include", "$(MPY_DIR)/extmod/asyncio") in frozen.external   # the unix port's
 
 
 def test_frozen_board_definition_is_complete():
