@@ -4,6 +4,24 @@
 import gc
 
 
+class InPieces:
+    """`with InPieces(piece):` the body runs in a heap fragmented by fragment(piece);
+    on leaving it the heap is whole again."""
+
+    def __init__(self, piece):
+        self.piece = piece
+        self.held = None
+
+    def __enter__(self):
+        self.held = fragment(self.piece)
+        return self
+
+    def __exit__(self, *exc):
+        self.held = None
+        gc.collect()
+        return False
+
+
 def fragment(piece):
     """Fill the heap with `piece`-byte blocks and every gap left with one-block tuples,
     then free every other block: the free heap is in holes of about `piece` bytes

@@ -3,11 +3,10 @@
 # and gets a new SSRC and sequence; a renewed session starts where the heap has no
 # room for a new one (its ring, buffers and attribute table are kept); and a call's
 # first packets are read where the heap has no piece for a receive buffer.
-import gc
 import time
 
 from check import eq
-from heap_pieces import fragment, no_piece
+from heap_pieces import InPieces, no_piece
 from rtp import RtpSession, AUDIO, EMPTY
 from rtp.roomy import roomy
 from rtp.session import RX_BUF
@@ -81,8 +80,7 @@ def test_a_renewed_session_starts_where_the_heap_has_no_room_for_a_new_one():
     s = RtpSession("127.0.0.1", free_port())
     roomy(s)                    # as callctl makes its spare: the table grown at boot
     roomy(s.jb)
-    held = fragment(512)       # holes of 512 bytes: no ring, buffer or table fits
-    try:
+    with InPieces(512):         # holes of 512 bytes: no ring, buffer or table fits
         s.renew(free_port())
         s.open()
         r = Raw(s.local_port)
@@ -100,9 +98,6 @@ def test_a_renewed_session_starts_where_the_heap_has_no_room_for_a_new_one():
                                  "the test proved nothing")
         except MemoryError:
             pass
-    finally:
-        held = None
-        gc.collect()
 
 
 def test_a_calls_first_packets_come_where_the_heap_has_no_piece_for_a_receive_buffer():
@@ -110,22 +105,20 @@ def test_a_calls_first_packets_come_where_the_heap_has_no_piece_for_a_receive_bu
     s.open()
     r = Raw(s.local_port)
     out = bytearray(F)
-    held = fragment(1024)      # holes of 1 KB: no RX_BUF-sized read fits
     try:
-        assert no_piece(RX_BUF), "the heap was not fragmented: the test proves nothing"
-        r.send(700, 16000, fill=0x33)       # queued before the SDP names its source
-        time.sleep_ms(10)
-        s.set_remote("127.0.0.1", r.port)   # connects and sweeps the queue
-        for k in range(1, 5):   # the next packets: their size is being learned
-            r.send(700 + k, 16000 + k * F, fill=0x33)
-        time.sleep_ms(20)
-        s.receive()
-        st = s.stats()
-        eq((st["received"], st["rx_errors"]), (5, 0), "received in a heap in pieces")
-        heard = [out[0] for _ in range(10) if s.pull(out) == AUDIO]
-        assert heard and set(heard) == {0x33}, heard
+        with InPieces(1024):    # holes of 1 KB: no RX_BUF-sized read fits
+            assert no_piece(RX_BUF), "the heap was not fragmented: the test proves nothing"
+            r.send(700, 16000, fill=0x33)       # queued before the SDP names its source
+            time.sleep_ms(10)
+            s.set_remote("127.0.0.1", r.port)   # connects and sweeps the queue
+            for k in range(1, 5):   # the next packets: their size is being learned
+                r.send(700 + k, 16000 + k * F, fill=0x33)
+            time.sleep_ms(20)
+            s.receive()
+            st = s.stats()
+            eq((st["received"], st["rx_errors"]), (5, 0), "received in a heap in pieces")
+            heard = [out[0] for _ in range(10) if s.pull(out) == AUDIO]
+            assert heard and set(heard) == {0x33}, heard
     finally:
-        held = None
-        gc.collect()
         s.close()
         r.close()

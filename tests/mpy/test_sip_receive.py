@@ -5,11 +5,10 @@
 # that has no room is dropped without stopping the queue; a short one needs only the
 # short peek, a longer one the length its headers announce (a wrong or a missing one
 # still reads it whole); the user agent counts such a drop and handles the next one.
-import gc
 import socket
 
 from check import eq
-from heap_pieces import fragment, no_piece
+from heap_pieces import InPieces, no_piece
 
 from sip.wire import PEEK_BYTES, peer_of, receive
 from test_rtp_send import _addr, free_port
@@ -76,12 +75,23 @@ def test_oversize_cut_to_the_buffer_and_the_next_intact():
         a.close()
 
 
-def test_works_where_the_heap_has_no_buffer_sized_piece():
+def _in_pieces(piece, run):
+    """run(rx, to, a): a receiving socket, its address and a sender, in a heap
+    fragmented into holes of about `piece` bytes (made before: what run sends)."""
     rx, to = _pair()
     a, _ = _sender()
-    long_one, short_one = b"L" * 5000, b"R" * 1400    # made while the heap is whole
-    held = fragment(4096)       # half the heap free, in 4 KB holes
     try:
+        with InPieces(piece):
+            run(rx, to, a)
+    finally:
+        rx.close()
+        a.close()
+
+
+def test_works_where_the_heap_has_no_buffer_sized_piece():
+    long_one, short_one = b"L" * 5000, b"R" * 1400    # made while the heap is whole
+
+    def run(rx, to, a):
         a.sendto(long_one, to)
         a.sendto(short_one, to)
         a.sendto(short_one, to)
@@ -94,28 +104,18 @@ def test_works_where_the_heap_has_no_buffer_sized_piece():
         eq(data, short_one, "received in a fragmented heap")
         # the heap really is in pieces: what recvfrom(BUF) needs is not there
         assert no_piece(BUF), "the heap was not fragmented, the test proved nothing"
-    finally:
-        held = None
-        gc.collect()
-        rx.close()
-        a.close()
+    _in_pieces(4096, run)       # half the heap free, in 4 KB holes
 
 
 def test_a_short_one_needs_only_the_short_peek():
-    rx, to = _pair()
-    a, _ = _sender()
     short_one = b"S" * (PEEK_BYTES[0] - 1)   # a REGISTER's 200, a 100 Trying
-    held = fragment(PEEK_BYTES[0] + 256)     # holes between the two peeks' sizes
-    try:
+
+    def run(rx, to, a):
         assert no_piece(PEEK_BYTES[1]), "the heap was not fragmented: proves nothing"
         a.sendto(short_one, to)
         data, _ = receive(rx, BUF)
         eq(data, short_one, "received where no longer peek fits")
-    finally:
-        held = None
-        gc.collect()
-        rx.close()
-        a.close()
+    _in_pieces(PEEK_BYTES[0] + 256, run)     # holes between the two peeks' sizes
 
 
 def _sip(body_len, announce=None, name=b"Content-Length", pad=700):
@@ -129,22 +129,16 @@ def _sip(body_len, announce=None, name=b"Content-Length", pad=700):
 
 
 def test_a_longer_one_asks_for_its_announced_length_and_no_more():
-    rx, to = _pair()
-    a, _ = _sender()
     full, compact = _sip(800), _sip(780, name=b"l")      # ~1.6 KB each
-    held = fragment(1800)       # holes hold the message, not the longer peek
-    try:
+
+    def run(rx, to, a):
         assert no_piece(PEEK_BYTES[1]), "the heap was not fragmented: proves nothing"
         for msg in (full, compact):
             assert PEEK_BYTES[0] < len(msg) < 1800
             a.sendto(msg, to)
             data, _ = receive(rx, BUF)
             eq(data, msg, "a %d-byte message in a heap without a 2 KB piece" % len(msg))
-    finally:
-        held = None
-        gc.collect()
-        rx.close()
-        a.close()
+    _in_pieces(1800, run)       # holes hold the message, not the longer peek
 
 
 def test_a_wrong_or_missing_length_still_reads_the_datagram_whole():

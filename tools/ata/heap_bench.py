@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import paths
+from . import build, paths
 
 TRACE_MS = 100
 BAR = 128 * 1024          # x64, live heap in a call, image excluded (issue 9)
@@ -68,7 +68,7 @@ def est32_romfs(live, held, lines=1):
 def image(board="sim", arch=None):
     """The board's ROMFS image, built now (for `arch` instead of the board's own: the
     sim for a 32-bit unix MicroPython is x86)."""
-    img = paths.BUILD / "boards" / ((board + "-" + arch if arch else board) + ".romfs")
+    img = build.romfs_path(build.tree_name(board, arch))
     r = subprocess.run([str(paths.VENV_BIN / "ata"), "build", "--board", board, "--romfs"]
                        + (["--arch", arch] if arch else []), capture_output=True, text=True)
     if r.returncode or not img.exists():
@@ -419,7 +419,7 @@ def run(log=print):
 
 def run_other(micropython, arch, frozen, log=print):
     """The sim on a MicroPython of one's own (a 32-bit unix build, say; docs/bench-heap.md,
-    The heap on 32 bits, measured): its code from the ROMFS image built for `arch`, or
+    On 32 bits, measured): its code from the ROMFS image built for `arch`, or
     frozen into the binary (boards/sim/frozen/manifest.py). One call measured with the
     heap trace, then the least heap budget for it. Returns (text, within ESP32_HEAP)."""
     work = pathlib.Path(tempfile.mkdtemp(prefix="ata-heap-"))
