@@ -37,7 +37,13 @@ def soonest(now, best, t):
 
 class ClientTx:
     """One request we sent; on_response(tx, msg) for each response passed up,
-    on_timeout(tx) when timer B/F fires."""
+    on_timeout(tx) when timer B/F fires.
+
+    After its final response a transaction lingers (timers D, K, RFC 6026's 64*T1) only
+    to absorb retransmissions, and then keeps only what it answers them with: the
+    request (parsed and encoded) goes, and so do the callbacks unless the final was an
+    INVITE's 2xx (whose retransmissions go up until the call releases it). On a board back-to-back calls overlap their predecessors'
+    lingering transactions, so each one's leftovers are heap the next call needs."""
 
     def __init__(self, layer, req, addr, peer, on_response, on_timeout, timeout_ms):
         self.layer = layer
@@ -56,6 +62,7 @@ class ClientTx:
         self.dead_at = time.ticks_add(now, timeout_ms or 64 * T1)
         self.end_at = None
         self.ack = None
+        self.reack = None          # (bytes, addr): 2xx retransmissions' ACK once released
         self.final = 0
         self.cancelled = False     # CANCEL sent (or wanted): ends by 64*T1 whatever comes
 
@@ -79,10 +86,10 @@ class ClientTx:
         st = msg.status
         now = time.ticks_ms()
         if self.state in (_COMPLETED, _TERMINATED):
+            # absorb: re-ACK a non-2xx final, not passed up. A 2xx on a branch already
+            # answered >= 300 is dropped: a proxy sends one final response per branch.
             if self.invite and self.ack is not None and st >= 300:
-                self.layer.send(self.ack, self.addr)   # absorb: re-ACK, not passed up
-            elif self.invite and st < 300 and st >= 200:
-                self._up(msg)
+                self.layer.send(self.ack, self.addr)
             return
         if st < 200:
             if self.state == _CALLING:
@@ -115,11 +122,24 @@ class ClientTx:
         else:
             self.state = _COMPLETED
             self.end_at = time.ticks_add(now, T4)          # timer K
+        self.req = self.data = None        # no retransmission of the request from here
         self._up(msg)
+        if self.state == _COMPLETED:       # nothing more is passed up (see above)
+            self.on_response = self.on_timeout = None
+
+    def release(self, reack=None):
+        """The user agent is done with this INVITE (its call ended after the final
+        response): 2xx retransmissions are answered with `reack` (bytes, addr), the ACK
+        the call last sent, and no longer reach the call, which can go."""
+        if self.final:
+            self.on_response = self.on_timeout = None
+            self.reack = reack
 
     def _up(self, msg):
         if self.on_response:
             self.on_response(self, msg)
+        elif self.reack is not None and 200 <= msg.status < 300:
+            self.layer.send(self.reack[0], self.reack[1])
 
     def tick(self, now):
         if self.end_at is not None and _due(now, self.end_at):
@@ -196,6 +216,7 @@ class ServerTx:
         else:
             self.state = _COMPLETED
             self.end_at = time.ticks_add(now, 64 * T1)     # timer J
+            self.req = None    # only `last` answers its retransmissions (ClientTx's note)
         return True
 
     def next_ms(self, now, best):
@@ -217,8 +238,10 @@ class ServerTx:
             self.retx_at = None
             self.dead_at = None
             self.end_at = time.ticks_add(time.ticks_ms(), T4)   # timer I
-            if self.on_ack:
-                self.on_ack(self, ack)
+            cb = self.on_ack
+            self.on_ack = self.on_no_ack = None    # the call need not outlive timer I here
+            if cb:
+                cb(self, ack)
 
     def tick(self, now):
         if self.end_at is not None and _due(now, self.end_at):

@@ -86,3 +86,82 @@ def test_next_ms_follows_every_timer():
     eq(400 < ms <= 500, True, "timer G: T1 (%r ms)" % ms)
     layer.tick(time.ticks_add(time.ticks_ms(), 40000))   # past H, K: all gone
     eq(layer.next_ms(time.ticks_ms()), None, "every transaction ended: no timer")
+
+
+def _request(method, branch):
+    req = M.Message(method, "sip:1002@127.0.0.1")
+    req.branch = branch
+    req.cseq_method = method
+    req.cseq_num = 1
+    req.call_id = "c-" + branch
+    for k, v in (("via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + branch),
+                 ("from", "<sip:1001@127.0.0.1>;tag=a"), ("to", "<sip:1002@127.0.0.1>"),
+                 ("call-id", req.call_id), ("cseq", "1 " + method)):
+        req.add(k, v)
+    return req
+
+
+def _answer(req, status):
+    r = M.Message(status=status, reason="X")
+    r.branch = req.branch
+    r.cseq_method = req.cseq_method
+    for k in ("via", "from", "call-id", "cseq"):
+        r.add(k, req.get(k))
+    r.add("to", req.get("to") + ";tag=b")
+    return r
+
+
+def test_a_finished_transaction_keeps_only_what_answers_retransmissions():
+    # After its final response a transaction lingers (timers D, K, 64*T1) to absorb
+    # retransmissions; what it holds then is heap a back-to-back call needs.
+    sent = []
+    layer = TxLayer(lambda data, addr: sent.append(data))
+    up = []
+    hear = lambda tx, msg: up.append(msg.status)     # noqa: E731
+    # a non-INVITE: request and callbacks go with the final; a repeat is absorbed
+    bye = layer.request(_request("BYE", "z9hG4bKb1"), ("127.0.0.1", 5060), hear, hear)
+    bye.receive(_answer(bye.req, 200))
+    eq((bye.req, bye.data, bye.on_response, bye.on_timeout), (None,) * 4, "BYE after 200")
+    bye.receive(_answer(_request("BYE", "z9hG4bKb1"), 200))
+    eq(up, [200], "the repeated 200 is not passed up")
+    # an INVITE answered 407: the ACK stays (re-sent for a repeated 407), the rest goes
+    inv = layer.request(_request("INVITE", "z9hG4bKi1"), ("127.0.0.1", 5060), hear, hear)
+    first = _request("INVITE", "z9hG4bKi1")
+    inv.receive(_answer(first, 407))
+    eq((inv.req, inv.data, inv.on_response), (None,) * 3, "INVITE after 407")
+    eq(inv.ack is not None and inv.ack.startswith(b"ACK "), True, "its ACK is kept")
+    n = len(sent)
+    inv.receive(_answer(first, 407))
+    eq((len(sent), sent[-1]), (n + 1, inv.ack), "a repeated 407 is ACKed again")
+    inv.receive(_answer(first, 200))
+    eq((len(sent), up), (n + 1, [200, 407]), "a 2xx on a branch answered 407: dropped")
+    # an INVITE answered 200: its repeats go up to the call until the call releases it
+    ok = layer.request(_request("INVITE", "z9hG4bKi2"), ("127.0.0.1", 5060), hear, hear)
+    second = _request("INVITE", "z9hG4bKi2")
+    ok.receive(_answer(second, 200))
+    eq((ok.req, ok.data), (None, None), "INVITE after 200: the request goes")
+    ok.receive(_answer(second, 200))
+    eq(up, [200, 407, 200, 200], "a repeated 2xx goes up (the call re-ACKs it)")
+    ok.release((b"ACK sip:1002@127.0.0.1 SIP/2.0\r\n\r\n", ("127.0.0.1", 5060)))
+    eq((ok.on_response, ok.on_timeout), (None, None), "released: no call held")
+    n = len(sent)
+    ok.receive(_answer(second, 200))
+    eq((len(sent), sent[-1][:4], len(up)), (n + 1, b"ACK ", 4),
+       "after release the transaction re-ACKs the 2xx itself")
+    # a server transaction: a non-INVITE keeps its answer, not the request
+    stx = layer.new_server(M.parse(INVITE.replace(b"INVITE", b"OPTIONS")), ("127.0.0.1", 5062))
+    stx.respond(_answer(stx.req, 200))
+    eq(stx.req, None, "OPTIONS answered: the request goes")
+    n = len(sent)
+    stx.retransmitted()
+    eq((len(sent), sent[-1]), (n + 1, stx.last), "its answer is repeated")
+    # an INVITE's callbacks are called for its ACK once and then dropped
+    stx = layer.new_server(M.parse(INVITE.replace(b"z9hG4bKh1", b"z9hG4bKh9")),
+                           ("127.0.0.1", 5062))
+    acks = []
+    stx.on_ack = lambda tx, ack: acks.append(ack)
+    stx.on_no_ack = lambda tx: acks.append("none")
+    stx.respond(_answer(stx.req, 200))
+    stx.ack_received("ack")
+    stx.ack_received("again")
+    eq((acks, stx.on_ack, stx.on_no_ack), (["ack"], None, None), "one on_ack, then none")
