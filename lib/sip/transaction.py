@@ -123,9 +123,11 @@ class ClientTx:
             self.state = _COMPLETED
             self.end_at = time.ticks_add(now, T4)          # timer K
         self.req = self.data = None        # no retransmission of the request from here
-        self._up(msg)
-        if self.state == _COMPLETED:       # nothing more is passed up (see above)
-            self.on_response = self.on_timeout = None
+        try:
+            self._up(msg, True)
+        finally:
+            if self.state == _COMPLETED:   # nothing more is passed up (see above)
+                self.on_response = self.on_timeout = None
 
     def release(self, reack=None):
         """The user agent is done with this INVITE (its call ended after the final
@@ -135,9 +137,17 @@ class ClientTx:
             self.on_response = self.on_timeout = None
             self.reack = reack
 
-    def _up(self, msg):
+    def _up(self, msg, final=False):
         if self.on_response:
-            self.on_response(self, msg)
+            try:
+                self.on_response(self, msg)
+            except Exception:
+                # The user agent could not act on its final response (no heap for the
+                # challenged INVITE's retry, say): the request is given up as if never
+                # answered, so its call fails at once instead of waiting for ever.
+                if final and self.on_timeout:
+                    self.on_timeout(self)
+                raise
         elif self.reack is not None and 200 <= msg.status < 300:
             self.layer.send(self.reack[0], self.reack[1])
 

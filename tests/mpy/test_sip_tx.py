@@ -2,7 +2,7 @@
 # raise on every tick, forever: timer H with a route set that could not be used).
 import time
 
-from check import eq
+from check import eq, raises
 
 from sip import message as M
 from sip.transaction import TxLayer
@@ -165,3 +165,19 @@ def test_a_finished_transaction_keeps_only_what_answers_retransmissions():
     stx.ack_received("ack")
     stx.ack_received("again")
     eq((acks, stx.on_ack, stx.on_no_ack), (["ack"], None, None), "one on_ack, then none")
+
+
+def test_a_final_response_the_user_agent_cannot_act_on_fails_its_request():
+    # Handling a 407 means building and sending the INVITE again; with no heap for it
+    # the call used to wait for ever (the transaction ended silently by timer D).
+    layer = TxLayer(lambda data, addr: None)
+    gave_up = []
+
+    def no_room(tx, msg):
+        raise MemoryError("allocating 853 bytes")
+    for status in (407, 200, 180):
+        req = _request("INVITE", "z9hG4bKf%d" % status)
+        tx = layer.request(req, ("127.0.0.1", 5060), no_room, gave_up.append)
+        raises(MemoryError, tx.receive, _answer(_request("INVITE", req.branch), status))
+    eq(len(gave_up), 2, "the 407 and the 200 give their requests up, a 180 does not")
+    eq(gave_up[0].final, 407, "the 407's first")
