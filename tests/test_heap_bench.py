@@ -7,8 +7,8 @@ from ata import heap_bench
 def _edge_at(monkeypatch, edge):
     tried = []
 
-    def completes(workdir, budget, img, log=print, micropython=None):
-        tried.append(budget)
+    def completes(workdir, budget, img, log=print, micropython=None, calls=1):
+        tried.append(budget if calls == 1 else (budget, calls))
         return budget >= edge
     monkeypatch.setattr(heap_bench, "completes_a_call", completes)
     return tried
@@ -30,3 +30,10 @@ def test_no_least_budget_when_the_top_fails(monkeypatch, tmp_path):
     assert heap_bench.least_budget(tmp_path, 200 * 1024, 320 * 1024, tmp_path / "img",
                                  log=lambda m: None) is None
     assert tried == [320 * 1024]
+
+
+def test_least_budget_for_calls_back_to_back_runs_them_all(monkeypatch, tmp_path):
+    tried = _edge_at(monkeypatch, 0)
+    heap_bench.least_budget(tmp_path, 200 * 1024, 320 * 1024, tmp_path / "img", calls=10,
+                            log=lambda m: None)
+    assert tried and all(t[1] == 10 for t in tried), tried

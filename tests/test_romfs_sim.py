@@ -5,8 +5,8 @@ its heap) plus a budget, registers at Kamailio and completes a call with baresip
 
 Budgets, live heap on x64 without the image (docs/bench-heap.md, `ata bench --only heap`):
 - CALL_BUDGET: the call runs without the heap trace (its collections every 100 ms
-  keep the heap tidier than a board's), in 320 KB. Live heap: ~213 KB after boot,
-  ~225 KB in a call (cf659c3); the free rest comes in pieces, so a call needs more.
+  keep the heap tidier than a board's), in 320 KB. Live heap: ~204 KB after boot,
+  ~219 KB in a call (a5392ac); the free rest comes in pieces, so a call needs more.
   The least budget that passed in the bench's bisections (single runs, untraced):
   304 KB before main.py's early collections, 264 to 280 KB with them, 248 KB (and 3
   of 3 runs) since a call allocates no large block. 320 KB leaves 40 KB over the

@@ -170,8 +170,9 @@ class Call(InDialog, Refer):
             self.end_reason = detail
             self._abandon_invite()
             if self.client_tx is not None:
-                # answered: its transaction lingers 64*T1 for 2xx retransmissions and
-                # re-ACKs them itself, without holding this call (and its dialog) so long
+                # if answered, the INVITE's transaction lingers 64*T1 for 2xx
+                # retransmissions: it re-ACKs them itself from now on, and does not hold
+                # this call (and its dialog) so long
                 self.client_tx.release(self._ack)
             self.ua.remove_call(self)
         cb = self.on_state

@@ -42,8 +42,9 @@ class ClientTx:
     After its final response a transaction lingers (timers D, K, RFC 6026's 64*T1) only
     to absorb retransmissions, and then keeps only what it answers them with: the
     request (parsed and encoded) goes, and so do the callbacks unless the final was an
-    INVITE's 2xx (whose retransmissions go up until the call releases it). On a board back-to-back calls overlap their predecessors'
-    lingering transactions, so each one's leftovers are heap the next call needs."""
+    INVITE's 2xx (whose retransmissions go up until the call releases it). A call made
+    right after another runs beside the last one's lingering transactions, so what
+    they keep is heap the next call needs."""
 
     def __init__(self, layer, req, addr, peer, on_response, on_timeout, timeout_ms):
         self.layer = layer

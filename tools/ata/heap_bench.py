@@ -8,7 +8,9 @@ time two, at once):
 - from the .mpy tree (`ata build`: build/boards/sim/, bytecode loaded into the heap,
   as from a board's filesystem);
 - from the ROMFS image with two FXS ports configured (config "ports"), line 1 in a
-  call with baresip 1002 and line 2 with 1003 at the same time (row romfs2).
+  call with baresip 1002 and line 2 with 1003 at the same time (row romfs2);
+- from the ROMFS image, BACK_TO_BACK calls in a row, each half a second after the last
+  (row romfs10): the last calls' SIP transactions linger (timer D: 32 s) beside it.
 simboot collects garbage every TRACE_MS and prints the live heap (the image buffer,
 which the unix port must hold in its heap, left out). Reported: the highest live heap
 after boot (registered, idle) and during the call (dial, talk, hang up), in bytes
@@ -32,6 +34,7 @@ GOAL = 96 * 1024
 BUDGET_TOP = 320 * 1024   # the heap budget tests/test_romfs_sim.py gives a call
 BUDGET_STEP = 8 * 1024    # the least budget is found to this
 ESP32_HEAP = 112 * 1024   # GC heap of a PSRAM-less ESP32 after Wi-Fi (issue 9)
+BACK_TO_BACK = 10         # calls in a row for the bench's back-to-back row
 # 32-bit estimate: words halve (pointers, small ints, dict slots, object headers; the
 # GC block is 4 words: 32 bytes on x64, 16 on the ESP32), byte data does not. The
 # firmware's byte data in a call, counted from the code (bytes): media frames
@@ -81,9 +84,11 @@ def samples(text, start=0, end=None):
             re.finditer(r"heap: live (\d+) max \d+", text[start:end])]
 
 
-def call_and_measure(sim, phone, far, talk_ms=3000, traced=True):
-    """With the sim registered: measure idle, make a call to 1002, talk, hang up.
-    Returns {"boot": bytes, "call": bytes} (highest live heap sampled in each phase);
+def call_and_measure(sim, phone, far, talk_ms=3000, traced=True, calls=1):
+    """With the sim registered: measure idle, make a call to 1002, talk, hang up; then
+    `calls` - 1 more back to back (dialled by DTMF, each started within a second of the
+    last hang-up, while the last ones' SIP transactions linger). Returns {"boot": bytes,
+    "call": bytes} (highest live heap sampled in each phase, all calls in "call");
     traced=False: the sim runs without the heap trace, returns {}."""
     import time
     sim.wait_log("sip: registered", 15)
@@ -95,13 +100,9 @@ def call_and_measure(sim, phone, far, talk_ms=3000, traced=True):
     phone.off_hook()
     phone.sleep_sim(400)
     phone.dial_pulse("1002")
-    far.wait_event("CALL_ESTABLISHED", 15)
-    sim.wait_log("call: confirmed", 5, start=mark)
-    phone.play_tone(1000, -10)
-    phone.sleep_sim(talk_ms)
-    phone.on_hook()
-    far.wait_event("CALL_CLOSED", 10)
-    sim.wait_log("line: call -> idle", 5, start=mark)
+    talk_and_hang_up(sim, phone, far, talk_ms, mark)
+    for _ in range(calls - 1):
+        again(sim, phone, far, talk_ms)
     time.sleep(3 * TRACE_MS / 1000)
     call = samples(sim.log_text(), mark)
     if not traced:
@@ -109,6 +110,29 @@ def call_and_measure(sim, phone, far, talk_ms=3000, traced=True):
     if not boot or not call:
         raise RuntimeError("no heap trace in the sim's log:\n" + sim.log_text()[-2000:])
     return {"boot": max(boot), "call": max(call)}
+
+
+def again(sim, phone, far, talk_ms):
+    """One more call to 1002 right after the last: off hook half a second after it
+    ended, "1002#" in DTMF, talk, hang up; raises if it does not complete."""
+    mark = len(sim.log_text())
+    phone.sleep_sim(500)
+    phone.off_hook()
+    sim.wait_log("idle -> dialtone", 5, start=mark)
+    phone.dial_dtmf("1002#", on_ms=70, off_ms=70, level_dbm0=-8)
+    talk_and_hang_up(sim, phone, far, talk_ms, mark)
+
+
+def talk_and_hang_up(sim, phone, far, talk_ms, mark):
+    """The call just dialled: answered by baresip, talk (a tone), hang up, the line
+    idle again (the sim's log read from `mark`)."""
+    far.wait_event("CALL_ESTABLISHED", 15)
+    sim.wait_log("call: confirmed", 5, start=mark)
+    phone.play_tone(1000, -10)
+    phone.sleep_sim(talk_ms)
+    phone.on_hook()
+    far.wait_event("CALL_CLOSED", 10)
+    sim.wait_log("line: call -> idle", 5, start=mark)
 
 
 def two_calls_and_measure(sim, phones, fars, talk_ms=3000):
@@ -187,14 +211,14 @@ def measure_two_lines(workdir, heapsize=None, img=None):
         kam.stop()
 
 
-def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=None):
+def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=None, calls=1):
     """kind: "romfs", "files" or "frozen". Boots the sim that way (from `img`, the
     ROMFS image, or the .mpy tree built beside it, built when None; frozen: the code
     frozen into `micropython`) against a fresh Kamailio and baresip in workdir and
     returns the figures (plus the image size for romfs). micropython: the binary
     (default the venv's). traced=False: no heap trace (its collections every
     TRACE_MS, which a board does not make, would keep the heap tidier than the
-    firmware alone does)."""
+    firmware alone does). calls: that many back to back (call_and_measure)."""
     sys.path.insert(0, str(paths.ROOT / "tests"))
     from simfix import base_config
     from ata import peers
@@ -219,7 +243,11 @@ def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=Non
                          heap_trace_ms=TRACE_MS if traced else 0, micropython=micropython,
                          **code).start()
         phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect()
-        out = call_and_measure(sim, phone, far, traced=traced)
+        try:
+            out = call_and_measure(sim, phone, far, traced=traced, calls=calls)
+        except Exception as e:  # noqa: say what the sim saw (a MemoryError, mostly)
+            raise RuntimeError("%s; the sim's first error: %s" % (
+                str(e).split("\n")[0][:120], first_error(sim.log_text()))) from e
         out["image"] = img.stat().st_size if kind == "romfs" else 0
         phone.close()
         phone = None
@@ -239,6 +267,12 @@ def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=Non
         kam.stop()
 
 
+def first_error(text):
+    """The first line of a sim's log that tells of an error, or "none"."""
+    m = re.search(r"(?m)^.*(MemoryError|Traceback|Error|crashed|no room).*$", text)
+    return m.group(0).strip() if m else "none"
+
+
 def sim_failure(rc, text):
     """Why a sim run failed, by its exit code and its log (a MemoryError, a traceback),
     or None."""
@@ -247,14 +281,15 @@ def sim_failure(rc, text):
     return None
 
 
-def completes_a_call(workdir, budget, img, log=print, micropython=None):
+def completes_a_call(workdir, budget, img, log=print, micropython=None, calls=1):
     """True if the sim from the ROMFS image `img` (None: the code frozen into
     `micropython`), under a heap limit of the image plus `budget` bytes, boots,
-    registers and completes the bench's call with nothing failing in its log."""
+    registers and completes the bench's call (and `calls` - 1 more back to back) with
+    nothing failing in its log."""
     kind, image_bytes = ("romfs", img.stat().st_size) if img else ("frozen", 0)
     try:
         measure(kind, workdir, heapsize=image_bytes + budget, traced=False, img=img,
-                micropython=micropython)
+                micropython=micropython, calls=calls)
         return True
     except Exception as e:  # noqa: any failure (a call that never came, a MemoryError) = no
         log("bench: heap budget %d KB failed: %s" % (budget // 1024, str(e).split("\n")[0]))
@@ -262,19 +297,20 @@ def completes_a_call(workdir, budget, img, log=print, micropython=None):
 
 
 def least_budget(workdir, lo, hi, img=None, step=BUDGET_STEP, log=print, micropython=None,
-                 frozen=False):
+                 frozen=False, calls=1):
     """The least heap budget (limit less the image), to `step` bytes, in which the sim
     from ROMFS completes a call: bisection between lo (below the live heap: fails) and
     hi, one run per budget. Returns (least that passed, most that failed), or None if
     hi fails. The free heap comes in pieces, so this is above the live heap. img: the
-    ROMFS image (built when None). frozen: the code frozen into `micropython` instead."""
+    ROMFS image (built when None). frozen: the code frozen into `micropython` instead.
+    calls: the least budget for that many calls back to back."""
     img = None if frozen else (img or image())
     lo, hi = lo // step, -(-hi // step)
 
     def passes(units):
         log("bench: heap budget %d KB ..." % (units * step // 1024))
         return completes_a_call(pathlib.Path(workdir) / ("b%d" % units), units * step, img,
-                                log, micropython)
+                                log, micropython, calls)
     if not passes(hi):
         return None
     while hi - lo > 1:
@@ -340,6 +376,10 @@ def run(log=print):
         log("bench: heap, sim with two ports booted from romfs, both lines in calls ...")
         rows.append(("romfs2", "ROMFS image, two ports: both lines in calls at once",
                      measure_two_lines(work / "two", img=img)))
+        log("bench: heap, sim booted from romfs, %d calls back to back ..." % BACK_TO_BACK)
+        rows.append(("romfs%d" % BACK_TO_BACK, "ROMFS image, %d calls back to back (the last "
+                     "ones' SIP transactions lingering)" % BACK_TO_BACK,
+                     measure("romfs", work / "b2b", img=img, calls=BACK_TO_BACK)))
         log("bench: heap, the least heap budget in which the sim from ROMFS completes "
             "a call ...")
         least = least_budget(work / "budget", rows[0][2]["call"], BUDGET_TOP, img, log=log)
@@ -353,7 +393,7 @@ def run(log=print):
     lines = ["ata bench: GC heap of the firmware on the sim (x64 unix port), live bytes "
              "after gc.collect() every %d ms, image buffer excluded; see docs/bench-heap.md" % TRACE_MS,
              "",
-             "%-6s %12s %12s %12s %12s   %s" % ("code", "after boot", "in call(s)",
+             "%-7s %12s %12s %12s %12s   %s" % ("code", "after boot", "in call(s)",
                                               "32-bit boot", "32-bit call", "held as")]
     lines.append("-" * len(lines[-1]))
     def e32(kind, live):
@@ -361,7 +401,7 @@ def run(log=print):
         return est32(live, n) if kind == "files" else est32_romfs(live, held, n)
 
     for kind, what, f in rows:
-        lines.append("%-6s %9.1f KB %9.1f KB %9.1f KB %9.1f KB   %s" % (
+        lines.append("%-7s %9.1f KB %9.1f KB %9.1f KB %9.1f KB   %s" % (
             kind, f["boot"] / k, f["call"] / k, e32(kind, f["boot"]) / k,
             e32(kind, f["call"]) / k, what))
     rom = rows[0][2]
@@ -417,21 +457,23 @@ def run(log=print):
     return "\n".join(lines) + "\n", ok
 
 
-def run_other(micropython, arch, frozen, log=print):
+def run_other(micropython, arch, frozen, log=print, calls=1):
     """The sim on a MicroPython of one's own (a 32-bit unix build, say; docs/bench-heap.md,
     On 32 bits, measured): its code from the ROMFS image built for `arch`, or
-    frozen into the binary (boards/sim/frozen/manifest.py). One call measured with the
-    heap trace, then the least heap budget for it. Returns (text, within ESP32_HEAP)."""
+    frozen into the binary (boards/sim/frozen/manifest.py). One call (or `calls` back to
+    back) measured with the heap trace, then the least heap budget for it. Returns
+    (text, within ESP32_HEAP)."""
     work = pathlib.Path(tempfile.mkdtemp(prefix="ata-heap-"))
     kind = "frozen" if frozen else "romfs"
     try:
         # x64 is the sim's own arch: its image as `ata build --romfs` makes it
         img = None if frozen else image(arch=None if arch == "x64" else arch)
-        log("bench: heap, sim on %s, code %s (%s), one call ..." % (micropython, kind, arch))
-        f = measure(kind, work / kind, img=img, micropython=micropython)
-        log("bench: heap, the least heap budget in which it completes a call ...")
+        log("bench: heap, sim on %s, code %s (%s), %d call(s) ..." % (micropython, kind, arch,
+                                                                       calls))
+        f = measure(kind, work / kind, img=img, micropython=micropython, calls=calls)
+        log("bench: heap, the least heap budget in which it completes them ...")
         least = least_budget(work / "budget", f["call"], BUDGET_TOP, img, log=log,
-                             micropython=micropython, frozen=frozen)
+                             micropython=micropython, frozen=frozen, calls=calls)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     k = 1024.0
@@ -441,12 +483,15 @@ def run_other(micropython, arch, frozen, log=print):
              "",
              "after boot: %.1f KB; in a call: %.1f KB (the sim's virtual hardware included)" % (
                  f["boot"] / k, f["call"] / k)]
+    what = "a call" if calls == 1 else "%d calls back to back" % calls
+    if calls > 1:
+        lines[-1] = lines[-1].replace("in a call", "in %s" % what)
     if least is None:
-        lines.append("least heap budget for a call: none up to %d KB" % (BUDGET_TOP // 1024))
+        lines.append("least heap budget for %s: none up to %d KB" % (what, BUDGET_TOP // 1024))
     else:
-        lines.append("least heap budget for a call (one run each, to %d KB): %d KB passed, %d KB "
-                     "failed; %.2f x the live heap in a call" % (
-                         BUDGET_STEP // 1024, least[0] // 1024, least[1] // 1024,
+        lines.append("least heap budget for %s (one run each, to %d KB): %d KB passed, %d KB "
+                     "failed; %.2f x the live heap in them" % (
+                         what, BUDGET_STEP // 1024, least[0] // 1024, least[1] // 1024,
                          least[0] / f["call"]))
     fits = least is not None and least[0] <= ESP32_HEAP
     lines.append("a PSRAM-less ESP32 has ~%d KB of GC heap after Wi-Fi: %s" % (
@@ -464,11 +509,15 @@ def main(argv=None):
                     "code is (x86 for a 32-bit build; the image is built for it)")
     ap.add_argument("--frozen", action="store_true", help="with --micropython: the firmware is "
                     "frozen into it (boards/sim/frozen/manifest.py)")
+    ap.add_argument("--calls", type=int, default=1, help="with --micropython: that many calls "
+                    "back to back (each while the last ones' SIP transactions linger)")
     a = ap.parse_args(argv)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     if a.micropython:
-        text, ok = run_other(str(pathlib.Path(a.micropython).resolve()), a.arch, a.frozen, log)
-        name = "bench-heap-%s%s.txt" % (a.arch, "-frozen" if a.frozen else "")
+        text, ok = run_other(str(pathlib.Path(a.micropython).resolve()), a.arch, a.frozen, log,
+                             a.calls)
+        name = "bench-heap-%s%s%s.txt" % (a.arch, "-frozen" if a.frozen else "",
+                                          "-calls%d" % a.calls if a.calls > 1 else "")
     else:
         text, ok = run(log=log)
         name = "bench-heap.txt"
