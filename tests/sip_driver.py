@@ -117,6 +117,18 @@ def command(ua, cmd):
             raise RuntimeError("injected")
         call_mod.Call.incoming = staticmethod(raising)
         return {"ok": True}
+    if c == "no_room_for_retry":
+        # the next challenged INVITE's retry finds no heap (MemoryError), once
+        from sip import call as call_mod
+        orig_send = call_mod.Call._send_invite
+
+        def no_room(self, auth, cseq):
+            if auth:
+                call_mod.Call._send_invite = orig_send
+                raise MemoryError("injected: no room for the INVITE")
+            return orig_send(self, auth, cseq)
+        call_mod.Call._send_invite = no_room
+        return {"ok": True}
     if c == "busy":
         ua.busy = bool(cmd.get("value", True))
         return {"busy": ua.busy}

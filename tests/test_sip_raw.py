@@ -106,6 +106,23 @@ def test_an_ended_call_is_not_held_by_its_lingering_transactions(peer):
         assert lingering - left < LINGER_MAX
 
 
+def test_a_challenge_the_ua_has_no_room_to_answer_fails_the_call_at_once(peer):
+    """Out of heap while handling the 407 (the retry INVITE not built): the call fails
+    (408, so the line plays its tone) instead of waiting for ever, and the next goes."""
+    with _ua(peer) as ua:
+        ua.cmd("no_room_for_retry")
+        ua.cmd("invite", target="1002")
+        first = peer.expect(lambda m: m.method == "INVITE")
+        peer.send(response_to(first, 407, "Proxy Authentication Required", "px",
+                              'Proxy-Authenticate: Digest realm="pbx", nonce="n"\r\n'),
+                  first.addr)
+        assert peer.expect(lambda m: m.method == "ACK").get("call-id") == first.get("call-id")
+        ev = ua.wait_state("failed", call=0, timeout=5)
+        assert ev["detail"] == 408, ev
+        assert ua.status()["counters"]["errors"] == 1      # the handler's MemoryError
+        _call_and_hang_up(ua, peer, 1)
+
+
 def test_200_retransmitted_until_ack_and_invite_retransmission_absorbed(peer):
     with _ua(peer) as ua:
         pai = 'P-Asserted-Identity: "Alice Smith" <sip:+4930123@pbx.example>\r\n'

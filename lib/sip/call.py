@@ -169,10 +169,11 @@ class Call(InDialog, Refer):
         if state in ("ended", "failed"):
             self.end_reason = detail
             self._abandon_invite()
-            if self.client_tx is not None:
-                # if answered, the INVITE's transaction lingers 64*T1 for 2xx
-                # retransmissions: it re-ACKs them itself from now on, and does not hold
-                # this call (and its dialog) so long
+            if self.client_tx is not None and self._ack is not None:
+                # answered and ACKed: the INVITE's transaction lingers 64*T1 for 2xx
+                # retransmissions, re-ACKs them itself from now on, and does not hold
+                # this call (and its dialog) so long. A 2xx never ACKed (its handling
+                # failed) still goes to the call, which ACKs it and ends it with BYE.
                 self.client_tx.release(self._ack)
             self.ua.remove_call(self)
         cb = self.on_state
