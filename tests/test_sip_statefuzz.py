@@ -32,10 +32,13 @@ pytestmark = pytest.mark.interop
 CC_DRIVER = str(ROOT / "tests" / "sip_cc_driver.py")
 COUNT = int(os.environ.get("SIP_FUZZ_COUNT", "10000"))
 BATCHES = 5
-# The heap after the second batch is the baseline: the first two are the warm-up
-# (interned strings, tables at their busiest size, first-use buffers: +6-10 KB over a
-# warm-up call, seed-dependent, measured flat after them). Every later batch must end
-# within HEAP_DRIFT of it: a leak of 20 bytes per call would show (~200 calls per batch).
+# The first batches are the warm-up (interned strings, tables at their busiest size,
+# first-use buffers: +6-10 KB over a warm-up call, seed-dependent). The plateau comes in
+# the second batch, or for some seeds the third (seed 1485235088: 255.5, 256.3, 259.1,
+# 259.9, 260.5 KB; then at 5,000 datagrams a batch 258.5, 259.6, 259.6, 261.0, 259.0:
+# flat), so the baseline is the higher of those two, and the last two batches must end
+# within HEAP_DRIFT of it: a leak of 20 bytes a call (~200 calls a batch) adds 8 KB by
+# the last.
 HEAP_DRIFT = 4 * 1024
 HEAP_SLACK = 16 * 1024        # the sim: its second round against its first
 
@@ -76,8 +79,8 @@ def test_stateful_fuzz_callctl_unix_port(capsys):
             errs = _errors(proc)
             assert st["counters"]["errors"] == 0 and not errs, (
                 "seed %d batch %d: %r %r" % (seed, b, st["counters"], errs[:5]))
-            assert b < 2 or heap <= heaps[1] + HEAP_DRIFT, "seed %d: heap grows %r (after " \
-                "the warm-up call: %d)" % (seed, heaps, warm)
+            assert b < 3 or heap <= max(heaps[1], heaps[2]) + HEAP_DRIFT, "seed %d: heap " \
+                "grows %r (after the warm-up call: %d)" % (seed, heaps, warm)
             alive(proc, fz, peer)
             settle(proc, fz)
         st = proc.status()
