@@ -477,22 +477,20 @@ def run_other(micropython, arch, frozen, log=print, calls=1):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     k = 1024.0
+    what = "a call" if calls == 1 else "%d calls back to back" % calls
     lines = ["ata bench: GC heap of the firmware on the sim, MicroPython %s (code %s, %s), "
              "live bytes after gc.collect() every %d ms%s; see docs/bench-heap.md" % (
                  micropython, kind, arch, TRACE_MS, "" if frozen else ", image buffer excluded"),
              "",
-             "after boot: %.1f KB; in a call: %.1f KB (the sim's virtual hardware included)" % (
-                 f["boot"] / k, f["call"] / k)]
-    what = "a call" if calls == 1 else "%d calls back to back" % calls
-    if calls > 1:
-        lines[-1] = lines[-1].replace("in a call", "in %s" % what)
+             "after boot: %.1f KB; in %s: %.1f KB (the sim's virtual hardware included)" % (
+                 f["boot"] / k, what, f["call"] / k)]
     if least is None:
         lines.append("least heap budget for %s: none up to %d KB" % (what, BUDGET_TOP // 1024))
     else:
         lines.append("least heap budget for %s (one run each, to %d KB): %d KB passed, %d KB "
-                     "failed; %.2f x the live heap in them" % (
+                     "failed; %.2f x the live heap in %s" % (
                          what, BUDGET_STEP // 1024, least[0] // 1024, least[1] // 1024,
-                         least[0] / f["call"]))
+                         least[0] / f["call"], what))
     fits = least is not None and least[0] <= ESP32_HEAP
     lines.append("a PSRAM-less ESP32 has ~%d KB of GC heap after Wi-Fi: %s" % (
         ESP32_HEAP // 1024, "within it" if fits else "over it"))
