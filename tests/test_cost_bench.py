@@ -84,3 +84,16 @@ def test_a_dump_without_totals_is_an_error(tmp_path):
 def test_esp32_load():
     # 100 k instructions x 2 cycles in a 20 ms frame at 240 MHz: 200 k of 4.8 M cycles
     assert abs(cost_bench.esp32_load(100_000, 240) - 200_000 / 4_800_000) < 1e-12
+
+
+def test_the_sim_runs_under_callgrind_with_the_shim(tmp_path):
+    # The bench's sim must start through wrapper(): its micropython is the script that
+    # runs valgrind with the shim (a sim made first and pointed there after ran the
+    # plain binary: no callgrind, no costhook, the bench waited for ever).
+    cg = tmp_path / "callgrind"
+    cg.mkdir()
+    sim = cost_bench.sim_under_callgrind({"sip": {}}, tmp_path, cg, profile=True)
+    script = open(sim.micropython).read()
+    assert "valgrind --tool=callgrind" in script, script
+    assert str(cost_bench.SHIM) + " --profile" in script, script
+    assert os.access(sim.micropython, os.X_OK)

@@ -53,6 +53,13 @@ def wrapper(workdir, profile):
     return str(path)
 
 
+def sim_under_callgrind(cfg, workdir, cg, profile):
+    """The sim (not started) whose micropython is wrapper()'s: callgrind and the shim."""
+    from ata.sim import SimProcess
+    return SimProcess(cfg, run_dir=pathlib.Path(workdir) / "sim",
+                      micropython=wrapper(cg, profile))
+
+
 def dumps(workdir):
     """Instructions of each dump (callgrind.out.PID.N in order N), from its totals line."""
     out = []
@@ -91,7 +98,6 @@ def one_run(workdir, profile, windows=WINDOWS, log=print):
     from simfix import base_config
     from ata import peers
     from ata.phone import VirtualPhone
-    from ata.sim import SimProcess
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cg = workdir / "callgrind"
@@ -99,19 +105,14 @@ def one_run(workdir, profile, windows=WINDOWS, log=print):
     kam = peers.Kamailio(workdir / "kamailio")
     kam.start()
     far = sim = phone = None
-    real = paths.MICROPYTHON
     try:
         wav = workdir / "far.wav"
         peers.write_tone_wav(wav, seconds=120, freq_hz=440)
         far = peers.Baresip(workdir / "baresip", "1002", "secret2", kam.port, audio_wav=wav)
         far.start()
         cfg = base_config(kam.port)
-        sim = SimProcess(cfg, run_dir=workdir / "sim")
-        paths.MICROPYTHON = wrapper(cg, profile)     # SimProcess.start reads it
-        try:
-            sim.start(wait_ready=False)
-        finally:
-            paths.MICROPYTHON = real
+        sim = sim_under_callgrind(cfg, workdir, cg, profile)
+        sim.start(wait_ready=False)
         sim.wait_log("sip: registered", BOOT_TIMEOUT_S)
         phone = VirtualPhone("127.0.0.1", cfg["sim"]["phone_port"]).connect(timeout=60)
         per_window_s = 60 + max(windows) * FRAME_S * 100
@@ -138,6 +139,9 @@ def one_run(workdir, profile, windows=WINDOWS, log=print):
             reports["call"].append(window(sim, "call", n, per_window_s))
         phone.on_hook()
         far.wait_event("CALL_CLOSED", 60)
+    except Exception as e:
+        tail = sim.log_text()[-3000:] if sim else ""
+        raise RuntimeError("%s; the sim's log ends:\n%s" % (e, tail)) from e
     finally:
         if phone:
             phone.close()
