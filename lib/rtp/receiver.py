@@ -141,14 +141,26 @@ def _read_one(s, sock):
     the queue (this one only: the stream read stops once n bytes came). So a read asks
     the heap for a few hundred bytes, not for RX_BUF in one piece, which a call in a
     heap in pieces could not get (docs/bench-heap.md). An empty or a longer datagram
-    is read whole (recvfrom allocates); one longer than MAX_PACKET is not copied."""
-    if _PEEK:
-        data, src = sock.recvfrom(_PEEK_BYTES, _PEEK)
-        n = len(data)
-        if 0 < n < _PEEK_BYTES:
-            sock.readinto(s._rx, n)
-            return n, src
-    data, src = sock.recvfrom(_RX_BUF)
+    is read whole (recvfrom allocates); one longer than MAX_PACKET is not copied.
+    When the heap has not even the peek's bytes in one piece, the datagram is dropped
+    unread and counted in rx_errors: (-1, None). A lost packet is what the jitter
+    buffer and the concealer are for; a MemoryError would end the call."""
+    try:
+        if _PEEK:
+            data, src = sock.recvfrom(_PEEK_BYTES, _PEEK)
+            n = len(data)
+            if 0 < n < _PEEK_BYTES:
+                sock.readinto(s._rx, n)
+                return n, src
+        data, src = sock.recvfrom(_RX_BUF)
+    except MemoryError:
+        data = None
+        # a 1-byte read into a kept buffer takes the whole datagram off the queue
+        # without allocating; None: nothing was queued after all
+        if sock.readinto(s._one, 1) is None:
+            raise OSError(11)   # EAGAIN, as recvfrom says it
+        s.rx_errors += 1
+        return -1, None
     n = len(data)
     if n <= MAX_PACKET:
         s._rx[:n] = data  # a whole object on the right: a memmove, no allocation
@@ -156,8 +168,8 @@ def _read_one(s, sock):
 
 
 def _recv(s):
-    """While the sizes are being learned: one datagram, filed; 1, or -1 when none is
-    queued or on an error (counted)."""
+    """While the sizes are being learned: one datagram, filed; 1, 0 when it was
+    dropped for want of heap, or -1 when none is queued or on an error (counted)."""
     if not ready(s._poll):
         return -1
     try:
@@ -165,6 +177,8 @@ def _recv(s):
     except OSError:
         s.rx_errors += 1
         return -1
+    if n < 0:
+        return 0    # dropped for want of heap (counted): the next one may fit
     if n > MAX_PACKET:  # (cut at RX_BUF if longer still)
         s.oversize += 1
     else:
@@ -186,6 +200,8 @@ def _candidates(s, sock):
             n, a = _read_one(s, sock)
         except OSError:
             break
+        if n < 0:
+            continue
         pt = data[1] & 0x7F
         if (n < 12 or n > MAX_PACKET or (data[0] & 0xC0) != 0x80
                 or (pt != s.pt and pt != s.dtmf_pt)):
@@ -227,6 +243,8 @@ def sweep(s, a):
             n, src = _read_one(s, s.sock)
         except OSError:
             break
+        if n < 0:
+            continue    # dropped unread for want of heap (counted)
         if addr_parts(src) != want:
             s.strangers += 1
         elif n > MAX_PACKET:

@@ -281,3 +281,36 @@ def test_stranger_drop_without_allocation():
 def test_stranger_drop_without_allocation_symmetric_mode():
     # Symmetric RTP allowed, but the SDP source is sending: no candidate look-ups.
     _stranger_spray_locked(symmetric=True)
+
+
+def test_no_room_to_read_drops_the_datagram_not_the_call():
+    # While the packet sizes are learned, and in the sweep at set-up, a datagram is
+    # peeked at (recvfrom allocates 512 bytes). In a heap with no such piece the
+    # datagram is dropped unread and counted, the queue moves on, and no MemoryError
+    # reaches the call; with heap again the next one is read.
+    from heap_pieces import InPieces, no_piece
+    from rtp import receiver
+    a, b = pair()
+    fr = bytearray(F)
+    with InPieces(256):
+        assert no_piece(512), "the heap has a 512-byte piece"
+        a.send(fr)
+        a.send(fr)
+        time.sleep_ms(10)
+        got = b.receive()
+        dropped = b.rx_errors
+        for _ in range(3):
+            a.send(fr)
+        time.sleep_ms(10)
+        receiver.sweep(b, b._dest)
+        swept = b.rx_errors
+        time.sleep_ms(10)
+        left = b.receive()
+    eq(got, 0, "nothing read without heap")
+    eq(dropped, 2, "both queued datagrams dropped and counted")
+    eq(swept, 5, "the sweep drops what it cannot read")
+    eq(left, 0, "and leaves nothing queued")
+    a.send(fr)
+    time.sleep_ms(10)
+    eq(b.receive(), 1, "the next datagram read once there is heap")
+    close_all(a, b)
