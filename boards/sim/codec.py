@@ -4,6 +4,7 @@ from vmachine import Timer, clock
 
 FRAME_MS = 20
 FRAME_BYTES = 320
+_SILENCE = bytes(FRAME_BYTES)
 
 
 class SimCodec:
@@ -35,7 +36,7 @@ class SimCodec:
         if self.tx is not None:
             out = self._out
             if not self.tx._move(out):
-                out[:] = bytes(FRAME_BYTES)   # nothing queued: the line is silent
+                out[:] = _SILENCE   # nothing queued: the line is silent (a copy, no new object)
                 self.underruns += 1
             self.link.send_audio(t_us, out)
         if self.rx is not None:

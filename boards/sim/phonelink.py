@@ -24,7 +24,14 @@ class PhoneLink:
         self._hook_level = 0          # on-hook while no phone is plugged in
         self._hook_schedule = []      # [(t_us, level)] in time order
         self.hook_pin = None          # the SHK pin told each change (vmachine Pin.irq)
-        self._mic = []
+        # The phone's audio, at most _MIC_FIFO_FRAMES ahead: frames read into kept
+        # buffers (a ring), so the link allocates no frame every 20 ms. A chip's I2S
+        # DMA allocates nothing; allocations here would trigger collections (main.py's
+        # threshold) that a board never makes, in the sim's figures (docs/bench-cost.md).
+        self._mic_ring = [bytearray(FRAME_BYTES) for _ in range(_MIC_FIFO_FRAMES + 1)]
+        self._mic_first = 0           # ring index of the oldest queued frame
+        self._mic_n = 0               # frames queued
+        self._head = bytearray(3)
         self.out_pins = []
         self.frames_in = 0
         self.frames_out = 0
@@ -58,7 +65,14 @@ class PhoneLink:
         return sched[0][0] if sched else None
 
     def take_mic_frame(self):
-        return self._mic.pop(0) if self._mic else _SILENCE
+        """The oldest queued frame of the phone's audio (valid until the next frame is
+        read: the codec copies it at once), or silence."""
+        if not self._mic_n:
+            return _SILENCE
+        frame = self._mic_ring[self._mic_first]
+        self._mic_first = (self._mic_first + 1) % len(self._mic_ring)
+        self._mic_n -= 1
+        return frame
 
     def send_audio(self, t_us, frame):
         # One message buffer, made once (the stream copies what the socket does not
@@ -107,7 +121,7 @@ class PhoneLink:
         self.writer = None
         # An unplugged phone is an on-hook phone.
         self._hook_schedule = [(clock.real_us(), 0)]
-        self._mic = []
+        self._mic_n = 0
         if self.hook_pin is not None:
             self.hook_pin.source_moved()
 
@@ -122,9 +136,15 @@ class PhoneLink:
         for pin in self.out_pins:
             self._pin_changed(pin, pin.value(), now)
         try:
+            head = self._head
             while True:
-                head = await reader.readexactly(3)
-                kind, n = struct.unpack(">BH", head)
+                await _fill(reader, head)
+                kind, n = head[0], (head[1] << 8) | head[2]
+                if kind == MSG_AUDIO and n == FRAME_BYTES:
+                    await _fill(reader, self._mic_slot())
+                    self._mic_n += 1     # queued once whole (the codec may take one meanwhile)
+                    self.frames_in += 1
+                    continue
                 body = await reader.readexactly(n) if n else b""
                 self._handle(kind, body)
         except (OSError, EOFError, ValueError) as e:
@@ -136,13 +156,18 @@ class PhoneLink:
         except OSError:
             pass
 
+    def _mic_slot(self):
+        """The ring's buffer after the queued frames, for the next one from the phone;
+        the oldest queued frame is dropped when _MIC_FIFO_FRAMES are. The ring holds one
+        more, so the buffer being read into is never one the codec may take."""
+        ring = self._mic_ring
+        if self._mic_n >= _MIC_FIFO_FRAMES:
+            self._mic_first = (self._mic_first + 1) % len(ring)
+            self._mic_n -= 1
+        return ring[(self._mic_first + self._mic_n) % len(ring)]
+
     def _handle(self, kind, body):
-        if kind == MSG_AUDIO and len(body) == FRAME_BYTES:
-            if len(self._mic) >= _MIC_FIFO_FRAMES:
-                self._mic.pop(0)
-            self._mic.append(body)
-            self.frames_in += 1
-        elif kind == MSG_HOOK and len(body) % 5 == 0:
+        if kind == MSG_HOOK and len(body) % 5 == 0:
             now = clock.real_us()
             sched = self._hook_schedule
             base = max(now, sched[-1][0]) if sched else now
@@ -154,3 +179,18 @@ class PhoneLink:
                 self.hook_pin.source_moved()
         else:
             self.log("phone: bad message kind=%d len=%d" % (kind, len(body)))
+
+
+async def _fill(reader, buf):
+    """Read exactly len(buf) bytes of the stream into buf (EOFError at its end)."""
+    n = len(buf)
+    got = await reader.readinto(buf) or 0
+    if got < n:
+        view = memoryview(buf)
+        while 0 < got < n:
+            more = await reader.readinto(view[got:])
+            if not more:
+                break
+            got += more
+    if got != n:
+        raise EOFError
