@@ -28,7 +28,7 @@ class PhoneLink:
         # buffers (a ring), so the link allocates no frame every 20 ms. A chip's I2S
         # DMA allocates nothing; allocations here would trigger collections (main.py's
         # threshold) that a board never makes, in the sim's figures (docs/bench-cost.md).
-        self._mic_ring = [bytearray(FRAME_BYTES) for _ in range(_MIC_FIFO_FRAMES + 1)]
+        self._mic_ring = [bytearray(FRAME_BYTES)]    # grows to the depth the queue reaches
         self._mic_first = 0           # ring index of the oldest queued frame
         self._mic_n = 0               # frames queued
         self._head = bytearray(3)
@@ -158,12 +158,17 @@ class PhoneLink:
 
     def _mic_slot(self):
         """The ring's buffer after the queued frames, for the next one from the phone;
-        the oldest queued frame is dropped when _MIC_FIFO_FRAMES are. The ring holds one
-        more, so the buffer being read into is never one the codec may take."""
+        the oldest queued frame is dropped when _MIC_FIFO_FRAMES are. The ring grows by
+        a buffer (put after the queued frames) only when every buffer holds one: a
+        phone link on loopback runs one or two frames deep, so it holds two or three
+        buffers, not seven (the sim's heap counts in docs/bench-heap.md's figures)."""
         ring = self._mic_ring
         if self._mic_n >= _MIC_FIFO_FRAMES:
             self._mic_first = (self._mic_first + 1) % len(ring)
             self._mic_n -= 1
+        if self._mic_n >= len(ring):
+            ring.insert(self._mic_first, bytearray(FRAME_BYTES))
+            self._mic_first += 1
         return ring[(self._mic_first + self._mic_n) % len(ring)]
 
     def _handle(self, kind, body):
