@@ -37,3 +37,30 @@ def test_least_budget_for_calls_back_to_back_runs_them_all(monkeypatch, tmp_path
     heap_bench.least_budget(tmp_path, 200 * 1024, 320 * 1024, tmp_path / "img", calls=10,
                             log=lambda m: None)
     assert tried and all(t[1] == 10 for t in tried), tried
+
+
+def test_runs_at_one_budget_report_each_outcome(monkeypatch, tmp_path):
+    # --at KB --runs N: the single runs near the edge, each with its outcome, and how
+    # many completed all their calls
+    seen = []
+
+    def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=None,
+                calls=1):
+        seen.append((kind, heapsize, traced, calls))
+        if len(seen) == 2:
+            raise RuntimeError("baresip: no CALL_ESTABLISHED; the sim's first error: "
+                               "sip: a datagram dropped; 6 of 10 calls completed")
+        return {}
+    monkeypatch.setattr(heap_bench, "measure", measure)
+    text = heap_bench.runs_at("BIN", "x86", True, 112 * 1024, 3, 10, log=lambda m: None)
+    assert seen == [("frozen", 112 * 1024, False, 10)] * 3, seen
+    assert "3 runs: 2 completed them all" in text, text
+    assert "run 2: failed: baresip: no CALL_ESTABLISHED" in text and "6 of 10" in text, text
+    assert text.count("all 10 calls completed") == 2, text
+
+
+def test_calls_completed_counts_calls_back_to_idle():
+    log = ("[1.0] line: dialing -> call\n[4.0] line: call -> idle\n"
+           "[5.0] line: dialing -> call\n[5.1] line: call -> reorder\n"
+           "[6.0] line: reorder -> idle\n")
+    assert heap_bench.calls_completed(log) == 1

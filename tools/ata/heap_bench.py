@@ -246,8 +246,10 @@ def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=Non
         try:
             out = call_and_measure(sim, phone, far, traced=traced, calls=calls)
         except Exception as e:  # noqa: say what the sim saw (a MemoryError, mostly)
-            raise RuntimeError("%s; the sim's first error: %s" % (
-                str(e).split("\n")[0][:120], first_error(sim.log_text()))) from e
+            text = sim.log_text()
+            raise RuntimeError("%s; the sim's first error: %s; %d of %d calls completed" % (
+                str(e).split("\n")[0][:120], first_error(text), calls_completed(text),
+                calls)) from e
         out["image"] = img.stat().st_size if kind == "romfs" else 0
         phone.close()
         phone = None
@@ -271,6 +273,11 @@ def first_error(text):
     """The first line of a sim's log that tells of an error, or "none"."""
     m = re.search(r"(?m)^.*(MemoryError|Traceback|Error|crashed|no room).*$", text)
     return m.group(0).strip() if m else "none"
+
+
+def calls_completed(text):
+    """How many calls in a sim's log went from talking back to idle."""
+    return text.count("line: call -> idle")
 
 
 def sim_failure(rc, text):
@@ -497,6 +504,34 @@ def run_other(micropython, arch, frozen, log=print, calls=1):
     return "\n".join(lines) + "\n", fits
 
 
+def runs_at(micropython, arch, frozen, budget, runs, calls, log=print):
+    """`runs` single runs of `calls` calls back to back under one heap budget (limit
+    less the image), without the heap trace, as the bisection runs them: how often
+    they all complete near the edge, where single runs differ. Returns the text."""
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ata-heap-"))
+    kind = "frozen" if frozen else "romfs"
+    lines = []
+    passed = 0
+    try:
+        img = None if frozen else image(arch=None if arch == "x64" else arch)
+        size = img.stat().st_size if img else 0
+        for i in range(runs):
+            log("bench: heap budget %d KB, run %d of %d ..." % (budget // 1024, i + 1, runs))
+            try:
+                measure(kind, work / ("r%d" % i), heapsize=size + budget, traced=False,
+                        img=img, micropython=micropython, calls=calls)
+                passed += 1
+                lines.append("run %d: all %d calls completed" % (i + 1, calls))
+            except Exception as e:  # noqa: any failure is a result here
+                lines.append("run %d: failed: %s" % (i + 1, str(e).split("\n")[0]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    head = ("ata bench: %d calls back to back under a heap budget of %d KB, MicroPython %s "
+            "(code %s, %s), %d runs: %d completed them all" % (
+                calls, budget // 1024, micropython, kind, arch, runs, passed))
+    return "\n".join([head, ""] + lines) + "\n"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="ata bench --only heap", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=None, help="table file (default build/bench-heap.txt, "
@@ -509,8 +544,16 @@ def main(argv=None):
                     "frozen into it (boards/sim/frozen/manifest.py)")
     ap.add_argument("--calls", type=int, default=1, help="with --micropython: that many calls "
                     "back to back (each while the last ones' SIP transactions linger)")
+    ap.add_argument("--at", type=int, metavar="KB", help="with --micropython: no bisection; "
+                    "--runs single runs under this heap budget, each with its outcome")
+    ap.add_argument("--runs", type=int, default=3, help="with --at: how many (default 3)")
     a = ap.parse_args(argv)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if a.micropython and a.at:
+        text = runs_at(str(pathlib.Path(a.micropython).resolve()), a.arch, a.frozen,
+                       a.at * 1024, a.runs, a.calls, log)
+        print(text, end="", flush=True)
+        return 0
     if a.micropython:
         text, ok = run_other(str(pathlib.Path(a.micropython).resolve()), a.arch, a.frozen, log,
                              a.calls)
