@@ -154,7 +154,6 @@ def _read_one(s, sock):
                 return n, src
         data, src = sock.recvfrom(_RX_BUF)
     except MemoryError:
-        data = None
         # a 1-byte read into a kept buffer takes the whole datagram off the queue
         # without allocating; None: nothing was queued after all
         if sock.readinto(s._one, 1) is None:

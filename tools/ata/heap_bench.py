@@ -288,19 +288,26 @@ def sim_failure(rc, text):
     return None
 
 
-def completes_a_call(workdir, budget, img, log=print, micropython=None, calls=1):
-    """True if the sim from the ROMFS image `img` (None: the code frozen into
+def failure_at(workdir, budget, img, micropython=None, calls=1):
+    """None if the sim from the ROMFS image `img` (None: the code frozen into
     `micropython`), under a heap limit of the image plus `budget` bytes, boots,
     registers and completes the bench's call (and `calls` - 1 more back to back) with
-    nothing failing in its log."""
+    nothing failing in its log; else the first line of what failed (untraced)."""
     kind, image_bytes = ("romfs", img.stat().st_size) if img else ("frozen", 0)
     try:
         measure(kind, workdir, heapsize=image_bytes + budget, traced=False, img=img,
                 micropython=micropython, calls=calls)
-        return True
+        return None
     except Exception as e:  # noqa: any failure (a call that never came, a MemoryError) = no
-        log("bench: heap budget %d KB failed: %s" % (budget // 1024, str(e).split("\n")[0]))
-        return False
+        return str(e).split("\n")[0]
+
+
+def completes_a_call(workdir, budget, img, log=print, micropython=None, calls=1):
+    """True if failure_at finds nothing failing (logged when it does)."""
+    why = failure_at(workdir, budget, img, micropython, calls)
+    if why is not None:
+        log("bench: heap budget %d KB failed: %s" % (budget // 1024, why))
+    return why is None
 
 
 def least_budget(workdir, lo, hi, img=None, step=BUDGET_STEP, log=print, micropython=None,
@@ -464,6 +471,12 @@ def run(log=print):
     return "\n".join(lines) + "\n", ok
 
 
+def image_for(arch):
+    """The sim's ROMFS image for a MicroPython of `arch` (x64 is the sim's own arch:
+    its image as `ata build --romfs` makes it)."""
+    return image(arch=None if arch == "x64" else arch)
+
+
 def run_other(micropython, arch, frozen, log=print, calls=1):
     """The sim on a MicroPython of one's own (a 32-bit unix build, say; docs/bench-heap.md,
     On 32 bits, measured): its code from the ROMFS image built for `arch`, or
@@ -473,8 +486,7 @@ def run_other(micropython, arch, frozen, log=print, calls=1):
     work = pathlib.Path(tempfile.mkdtemp(prefix="ata-heap-"))
     kind = "frozen" if frozen else "romfs"
     try:
-        # x64 is the sim's own arch: its image as `ata build --romfs` makes it
-        img = None if frozen else image(arch=None if arch == "x64" else arch)
+        img = None if frozen else image_for(arch)
         log("bench: heap, sim on %s, code %s (%s), %d call(s) ..." % (micropython, kind, arch,
                                                                        calls))
         f = measure(kind, work / kind, img=img, micropython=micropython, calls=calls)
@@ -513,17 +525,15 @@ def runs_at(micropython, arch, frozen, budget, runs, calls, log=print):
     lines = []
     passed = 0
     try:
-        img = None if frozen else image(arch=None if arch == "x64" else arch)
-        size = img.stat().st_size if img else 0
+        img = None if frozen else image_for(arch)
         for i in range(runs):
             log("bench: heap budget %d KB, run %d of %d ..." % (budget // 1024, i + 1, runs))
-            try:
-                measure(kind, work / ("r%d" % i), heapsize=size + budget, traced=False,
-                        img=img, micropython=micropython, calls=calls)
+            why = failure_at(work / ("r%d" % i), budget, img, micropython, calls)
+            if why is None:
                 passed += 1
                 lines.append("run %d: all %d calls completed" % (i + 1, calls))
-            except Exception as e:  # noqa: any failure is a result here
-                lines.append("run %d: failed: %s" % (i + 1, str(e).split("\n")[0]))
+            else:
+                lines.append("run %d: failed: %s" % (i + 1, why))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     head = ("ata bench: %d calls back to back under a heap budget of %d KB, MicroPython %s "
