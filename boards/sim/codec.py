@@ -40,4 +40,5 @@ class SimCodec:
                 self.underruns += 1
             self.link.send_audio(t_us, out)
         if self.rx is not None:
+            self.link.pump()      # the phone's reply to the last frame is in by now
             self.rx._move(self.link.take_mic_frame())

@@ -31,7 +31,11 @@ class PhoneLink:
         self._mic_ring = [bytearray(FRAME_BYTES)]    # grows to the depth the queue reaches
         self._mic_first = 0           # ring index of the oldest queued frame
         self._mic_n = 0               # frames queued
-        self._head = bytearray(3)
+        self._head = bytearray(3)     # a message's kind and length, read from the phone
+        self._sock = None             # the phone's socket (None: no phone)
+        self._rx_buf = self._head     # what pump() is filling: a header or a message's body
+        self._rx_got = 0              # bytes of it read so far
+        self._rx_kind = 0             # the kind of the message whose body it is
         self.out_pins = []
         self.frames_in = 0
         self.frames_out = 0
@@ -94,12 +98,9 @@ class PhoneLink:
         w = self.writer
         if w is None:
             return
-        try:
-            w.write(msg)
-        except OSError:
+        if not _wrote(w, msg):
             self._drop()
-            return
-        if w.out_buf:             # the socket took part of it: _flush drains the rest
+        elif w.out_buf:           # the socket took part of it: _flush drains the rest
             self._pending.set()
 
     async def _flush(self):
@@ -119,6 +120,9 @@ class PhoneLink:
         if self.writer is not None:
             self.log("phone: disconnected")
         self.writer = None
+        s, self._sock = self._sock, None
+        if s is not None:
+            s.close()
         # An unplugged phone is an on-hook phone.
         self._hook_schedule = [(clock.real_us(), 0)]
         self._mic_n = 0
@@ -128,33 +132,79 @@ class PhoneLink:
     async def _serve(self, reader, writer):
         if self.writer is not None:
             self.log("phone: second connection refused")
-            writer.close()
+            writer.s.close()
             return
         self.writer = writer
+        self._sock = writer.s     # read without blocking by pump(), at each codec tick
+        self._rx_buf = self._head
+        self._rx_got = 0
+        self._rx_kind = 0
         self.log("phone: connected")
         now = clock.real_us()
         for pin in self.out_pins:
             self._pin_changed(pin, pin.value(), now)
-        try:
-            head = self._head
-            while True:
-                await _fill(reader, head)
-                kind, n = head[0], (head[1] << 8) | head[2]
-                if kind == MSG_AUDIO and n == FRAME_BYTES:
-                    await _fill(reader, self._mic_slot())
-                    self._mic_n += 1     # queued once whole (the codec may take one meanwhile)
-                    self.frames_in += 1
-                    continue
-                body = await reader.readexactly(n) if n else b""
-                self._handle(kind, body)
-        except (OSError, EOFError, ValueError) as e:
-            self.log("phone: link closed (%r)" % (e,))
-        if self.writer is writer:
-            self._drop()
-        try:
-            writer.close()
-        except OSError:
+
+    def pump(self):
+        """Take in what the phone has sent, without blocking: called by the codec at
+        each 20 ms tick, before it takes a frame of the phone's audio (the phone sends
+        one in reply to each frame it gets, so it is here by the next tick). No task
+        waits on the socket: an asyncio stream read makes a coroutine, an I/O queue
+        entry and a poll registration for every message, ~0.7 KB a frame that a chip's
+        I2S DMA does not allocate (docs/bench-cost.md). A hook schedule is taken up to
+        a tick late; the phone learns when it starts from the ack. (Small functions:
+        MicroPython puts a call's frame on the heap when it needs over 11 words.)"""
+        while self._sock is not None and self._read_part():
             pass
+
+    def _read_part(self):
+        """One read into what is being filled; False when nothing more has come."""
+        buf = self._rx_buf
+        got = self._rx_got
+        # a partial read (rare on loopback) goes on into the rest of the buffer
+        n = _read(self._sock, memoryview(buf)[got:] if got else buf)
+        if n is None:
+            return False
+        if n <= 0:
+            self._closed(n)
+            return False
+        got += n
+        if got < len(buf):
+            self._rx_got = got
+        else:
+            self._rx_got = 0
+            self._received(buf)
+        return True
+
+    def _closed(self, n):
+        self.log("phone: link closed (%s)" % ("end of stream" if n == 0 else "socket error"))
+        self._drop()
+
+    def _received(self, buf):
+        """A header or a body read whole: queue or handle it, and say what comes next."""
+        head = self._head
+        if buf is head:
+            kind, n = head[0], (head[1] << 8) | head[2]
+            if kind == MSG_AUDIO and n == FRAME_BYTES:
+                self._rx_buf = self._mic_slot()
+            elif n:
+                self._rx_buf = bytearray(n)
+            else:
+                self._message(kind, b"")
+                return
+            self._rx_kind = kind
+            return
+        self._rx_buf = head
+        if self._rx_kind == MSG_AUDIO and len(buf) == FRAME_BYTES:
+            self._mic_n += 1          # queued once whole
+            self.frames_in += 1
+        else:
+            self._message(self._rx_kind, bytes(buf))
+
+    def _message(self, kind, body):
+        try:
+            self._handle(kind, body)
+        except ValueError as e:       # the codec's tick runs this: it must not raise
+            self.log("phone: bad message kind=%d (%r)" % (kind, e))
 
     def _mic_slot(self):
         """The ring's buffer after the queued frames, for the next one from the phone;
@@ -186,16 +236,20 @@ class PhoneLink:
             self.log("phone: bad message kind=%d len=%d" % (kind, len(body)))
 
 
-async def _fill(reader, buf):
-    """Read exactly len(buf) bytes of the stream into buf (EOFError at its end)."""
-    n = len(buf)
-    got = await reader.readinto(buf) or 0
-    if got < n:
-        view = memoryview(buf)
-        while 0 < got < n:
-            more = await reader.readinto(view[got:])
-            if not more:
-                break
-            got += more
-    if got != n:
-        raise EOFError
+def _wrote(stream, msg):
+    """stream.write(msg); False if the socket failed (the phone went away)."""
+    try:
+        stream.write(msg)
+    except OSError:
+        return False
+    return True
+
+
+def _read(sock, buf):
+    """sock.readinto(buf) without blocking: the bytes read, None if nothing has come, 0
+    at the stream's end, -1 if the socket failed (`except OSError as e` would put this
+    frame on the heap)."""
+    try:
+        return sock.readinto(buf)
+    except OSError:
+        return -1

@@ -188,7 +188,12 @@ class _Engine:
         self.sleep_until = None       # host us the task sleeps until (None: not in its timed sleep)
         self.model = None             # TIMING[...]; None: ideal
         self.rand = None
-        self.queue = []               # soft callbacks scheduled: [run_at_us, timer]
+        # Soft callbacks scheduled, in run order: when each runs, and its timer (two
+        # lists, not a [run_at_us, timer] pair per callback: the engine allocates
+        # nothing per period, as a chip's scheduler queue does not)
+        self.queue_at = []
+        self.queue_t = []
+        self._due = []                # step's copy of the timers (kept: not a new list a pass)
         self.last_run_us = 0          # the scheduler runs its queue in order
         self.gc_at_us = 0             # the next garbage collection starts here...
         self.gc_end_us = 0            # ...and the one under way ends here
@@ -199,7 +204,8 @@ class _Engine:
         that drives the engine by hand starts each case from here."""
         self.timers[:] = []
         self.pins[:] = []
-        self.queue[:] = []
+        self.queue_at[:] = []
+        self.queue_t[:] = []
         self.last_run_us = 0
         self.gc_end_us = 0
         for k in self.stats:
@@ -217,33 +223,51 @@ class _Engine:
         return every // 2 + self.rand.below(every)
 
     def _interrupt(self, t, due):
-        """Timer t's interrupt at `due`: run it now (ideal, hard) or schedule it."""
+        """Timer t's interrupt at `due`: run it now (ideal, hard) or schedule it.
+        (The work is in small functions: MicroPython puts a call's frame on the heap
+        when it needs over 11 words, and this runs every period.)"""
         m = self.model
-        if m is None or not t.soft:
-            late = 0 if m is None or m["hard_late_us"] is None else self.rand.below(m["hard_late_us"])
-            t._run(due + late)
-            return
+        if m is None:
+            t._run(due)
+        elif t.soft:
+            self._schedule(t, due, m)
+        else:
+            self._run_hard(t, due, m["hard_late_us"])
+
+    def _run_hard(self, t, due, late_us):
+        t._run(due if late_us is None else due + self.rand.below(late_us))
+
+    def _waiting(self, due):
+        """Callbacks queued to run after `due` (still in the scheduler's queue then)."""
+        n = 0
+        for at in self.queue_at:
+            if at > due:
+                n += 1
+        return n
+
+    def _schedule(self, t, due, m):
+        """A soft callback: queued to run late, held by collections, lost if full."""
         if due >= self.gc_at_us:            # a collection starts: everything waits
             self.gc_end_us = self.gc_at_us + m["gc_us"][0] + self.rand.below(
                 m["gc_us"][1] - m["gc_us"][0])
             self.gc_at_us = self.gc_end_us + self._gc_gap()
             self.stats["gc_pauses"] += 1
-        waiting = sum(1 for q in self.queue if q[0] > due)
-        if waiting >= m["depth"]:
+        if self._waiting(due) >= m["depth"]:
             self.stats["lost"] += 1         # mp_sched_schedule: queue full
             return
         at = max(due + self.rand.below(m["late_us"]), self.last_run_us, self.gc_end_us
                  if due < self.gc_end_us else 0)
         self.last_run_us = at
-        self.queue.append([at, t])
+        self.queue_at.append(at)
+        self.queue_t.append(t)
         self.stats["scheduled"] += 1
         self.stats["late_max_us"] = max(self.stats["late_max_us"], at - due)
 
     def _run_queue(self, now):
         ran = False
-        while self.queue and self.queue[0][0] <= now:
-            at, t = self.queue.pop(0)
-            t._run(at)
+        q_at = self.queue_at
+        while q_at and q_at[0] <= now:
+            self.queue_t.pop(0)._run(q_at.pop(0))
             ran = True
         return ran
 
@@ -251,48 +275,98 @@ class _Engine:
         """One pass at host time now: the soft callbacks due, one period of each timer
         (or edge of each peripheral) due, the callbacks those queued. True if any ran."""
         fired = self._run_queue(now)
-        for t in list(self.timers):
-            if t.due_us <= now:
-                t._fire_once(now)
-                fired = True
-        for p in self.pins:
-            if self._pin_edges(p, now):
-                fired = True
+        if self._fire_timers(now):
+            fired = True
+        if self._fire_pins(now):
+            fired = True
         return self._run_queue(now) or fired
+
+    def _fire_pins(self, now):
+        fired = False
+        for i in range(len(self.pins)):   # (an iterator's 4 stack slots: a heap frame)
+            if self._pin_edges(self.pins[i], now):
+                fired = True
+        return fired
+
+    def _fire_timers(self, now):
+        # Over a copy (a callback may start or stop timers) kept from pass to pass and
+        # filled item by item: a slice assignment makes a slice object each time.
+        fired = False
+        for i in range(self._copy_timers()):
+            if self._fire_copied(i, now):
+                fired = True
+        return fired
+
+    def _fire_copied(self, i, now):
+        due = self._due
+        t = due[i]
+        due[i] = None
+        if t.due_us > now:
+            return False
+        t._fire_once(now)
+        return True
+
+    def _copy_timers(self):
+        timers = self.timers
+        due = self._due
+        while len(due) < len(timers):
+            due.append(None)
+        for i in range(len(timers)):
+            due[i] = timers[i]
+        return len(timers)
 
     def _pin_edges(self, pin, now):
         """Fire pin's interrupts for its source's changes up to now, in time order, each
         at its own instant: consumed one scheduled change at a time, so a hard handler
         reads the level at its change."""
         fired = False
-        ch = pin._changes
-        while True:
-            if not ch:
-                nxt = pin.source_next()
-                if nxt is None or nxt > now:
-                    return fired
-                pin.source(nxt)           # consumes it: sourced() appends it
-                if not ch:
-                    return fired
-            t, level = ch.pop(0)
-            seen = pin._seen
-            if level == seen[-1][1]:
-                continue
-            seen.append((t, level))
-            if len(seen) > 16:
-                seen.pop(0)
-            irq = pin._irq
-            if irq is not None and irq.trigger & (Pin.IRQ_RISING if level else Pin.IRQ_FALLING):
-                self._interrupt(irq, t)
+        while self._pin_changed(pin, now):
+            if self._pin_edge(pin):
                 fired = True
+        return fired
+
+    def _pin_changed(self, pin, now):
+        """A change of pin's source is due by now (taken from the source if need be).
+        Every pass asks this of every pin: a small frame, not on the heap."""
+        if pin._changes:
+            return True
+        nxt = pin.source_next()
+        if nxt is None or nxt > now:
+            return False
+        pin.source(nxt)                   # consumes it: sourced() appends it
+        return bool(pin._changes)
+
+    def _pin_edge(self, pin):
+        """The pin's next change: its interrupt if it is an edge its trigger wants."""
+        t, level = pin._changes.pop(0)
+        seen = pin._seen
+        if level == seen[-1][1]:
+            return False
+        seen.append((t, level))
+        if len(seen) > 16:
+            seen.pop(0)
+        irq = pin._irq
+        if irq is not None and irq.trigger & (Pin.IRQ_RISING if level else Pin.IRQ_FALLING):
+            self._interrupt(irq, t)
+            return True
+        return False
 
     def _next_due(self):
+        # in parts: each small enough that its call's frame is not put on the heap
+        due = self._timers_next()
+        q_at = self.queue_at
+        if q_at and (due is None or q_at[0] < due):
+            due = q_at[0]
+        return self._pins_next(due)
+
+    def _timers_next(self):
         due = None
         for t in self.timers:
             if due is None or t.due_us < due:
                 due = t.due_us
-        if self.queue and (due is None or self.queue[0][0] < due):
-            due = self.queue[0][0]
+        return due
+
+    def _pins_next(self, due):
         for p in self.pins:
             nxt = 0 if p._changes else p.source_next()
             if nxt is not None and (due is None or nxt < due):
@@ -336,13 +410,19 @@ class _Engine:
     async def _run(self):
         while True:
             now = clock.real_us()
-            if self.step(now):
-                # One period per timer per pass, then yield: after a host stall the
-                # catch-up interleaves with the tasks the callbacks woke (the media
-                # pipeline), as a real chip's interrupts would with its main loop.
-                await asyncio.sleep_ms(0)
-                continue
+            fired = self.step(now)
             due = self._next_due()
+            if fired:
+                now = clock.real_us()
+                if due is not None and due <= now:
+                    # One period per timer per pass, then yield: after a host stall
+                    # the catch-up interleaves with the tasks the callbacks woke (the
+                    # media pipeline), as a real chip's interrupts would with its main
+                    # loop. On time, straight to the timed sleep: a pass more would
+                    # be a task switch more every period (and asyncio allocates a
+                    # frame for each).
+                    await asyncio.sleep_ms(0)
+                    continue
             if due is None:               # no timer, no pin change scheduled
                 self.wake.clear()
                 await self.wake.wait()
