@@ -282,10 +282,14 @@ class _Engine:
         return self._run_queue(now) or fired
 
     def _fire_pins(self, now):
+        # by index (an iterator's 4 stack slots would put the frame on the heap), the
+        # length read each time: a handler may take its pin's irq off
         fired = False
-        for i in range(len(self.pins)):   # (an iterator's 4 stack slots: a heap frame)
+        i = 0
+        while i < len(self.pins):
             if self._pin_edges(self.pins[i], now):
                 fired = True
+            i += 1
         return fired
 
     def _fire_timers(self, now):
