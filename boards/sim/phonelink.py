@@ -131,6 +131,8 @@ class PhoneLink:
 
     async def _serve(self, reader, writer):
         if self.writer is not None:
+            self.pump()           # the last phone may have gone: its end is read here
+        if self.writer is not None:
             self.log("phone: second connection refused")
             writer.s.close()
             return
