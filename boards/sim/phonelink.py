@@ -34,8 +34,7 @@ class PhoneLink:
         self._head = bytearray(3)     # a message's kind and length, read from the phone
         self._sock = None             # the phone's socket (None: no phone)
         self._rx_buf = self._head     # what pump() is filling: a header or a message's body
-        self._rx_got = 0              # bytes of it read so far
-        self._rx_kind = 0             # the kind of the message whose body it is
+        self._rx_got = 0              # bytes of it read so far (a body's kind stays in _head)
         self.out_pins = []
         self.frames_in = 0
         self.frames_out = 0
@@ -140,7 +139,6 @@ class PhoneLink:
         self._sock = writer.s     # read without blocking by pump(), at each codec tick
         self._rx_buf = self._head
         self._rx_got = 0
-        self._rx_kind = 0
         self.log("phone: connected")
         now = clock.real_us()
         for pin in self.out_pins:
@@ -192,15 +190,13 @@ class PhoneLink:
                 self._rx_buf = bytearray(n)
             else:
                 self._message(kind, b"")
-                return
-            self._rx_kind = kind
             return
         self._rx_buf = head
-        if self._rx_kind == MSG_AUDIO and len(buf) == FRAME_BYTES:
+        if head[0] == MSG_AUDIO and len(buf) == FRAME_BYTES:
             self._mic_n += 1          # queued once whole
             self.frames_in += 1
         else:
-            self._message(self._rx_kind, bytes(buf))
+            self._message(head[0], bytes(buf))
 
     def _message(self, kind, body):
         try:

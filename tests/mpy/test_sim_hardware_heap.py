@@ -9,7 +9,6 @@
 # return, so heap_lock and gc.mem_alloc() miss them, but each one counts towards the
 # threshold).
 import micropython
-import socket
 import struct
 
 import vmachine
@@ -17,41 +16,19 @@ from vmachine import I2S, Pin, Timer, engine
 from codec import SimCodec
 from phonelink import PhoneLink, MSG_AUDIO, MSG_HOOK, FRAME_BYTES
 from check import eq
+from phonerig import listening, plug
 
 _PERIOD_US = 20_000
 
 
 def _connected_link():
     """A PhoneLink with a phone on a real loopback TCP connection: (link, phone socket)."""
-    import asyncio
-    srv, addr = _listening()
-    phone = socket.socket()
-    phone.connect(addr)
-    side, _ = srv.accept()
-    srv.close()
-    side.setblocking(False)
+    srv, addr = listening()
     link = PhoneLink("127.0.0.1", 0, log=lambda m: None)
-    stream = asyncio.StreamWriter(side, {})
     try:
-        link._serve(stream, stream).send(None)    # no awaits: it completes at once
-    except StopIteration:
-        pass
-    return link, phone
-
-
-def _listening():
-    """A listening TCP socket on a free loopback port (the unix port has no
-    getsockname to ask which port 0 gave): (socket, address)."""
-    for port in range(43100, 43400):
-        srv = socket.socket()
-        addr = socket.getaddrinfo("127.0.0.1", port)[0][-1]
-        try:
-            srv.bind(addr)
-            srv.listen(1)
-            return srv, addr
-        except OSError:
-            srv.close()
-    raise OSError("no free port")
+        return link, plug(link, srv, addr)
+    finally:
+        srv.close()
 
 
 class _Board:
