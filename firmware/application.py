@@ -223,6 +223,8 @@ async def boot(path, **ctx):
     """Config (or safe mode until there is one), then the ATA. ctx: main.py's (see
     _CTX)."""
     _CTX.update(ctx)
+    import iowait
+    iowait.install()                    # no heap frame at each task switch
     import board
     import safemode
     cfg, reason = safemode.load(path, board.check_config, log)

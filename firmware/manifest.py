@@ -9,6 +9,6 @@ for name in ("dsp", "ota", "rtp", "sip", "slic"):
     require(name, library="ata")
 
 for name in ("alert", "application", "callctl", "cfgports", "cidcw", "clip", "conference",
-             "config", "console", "country", "digitmap", "flashcall", "fxsport", "hook", "line",
-             "media", "mwi", "safemode", "supervisor", "waiting"):
+             "config", "console", "country", "digitmap", "flashcall", "fxsport", "hook",
+             "iowait", "line", "media", "mwi", "safemode", "supervisor", "waiting"):
     module(name + ".py")
