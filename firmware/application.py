@@ -3,7 +3,6 @@
 # every boot) picks the code's A/B slot first, then imports this module from that
 # code (ROMFS image, frozen firmware or .mpy tree: its bytecode runs in place) and
 # runs boot() once start() has handed it main.py's context.
-import gc
 import sys
 
 NET_RETRY_MS = (1000, 60000)   # network retries: first delay, then doubling up to this
@@ -87,9 +86,11 @@ class App:
             sys.modules.pop(name, None)
         for p in self.ports:
             p.ready(ip)
-        # Started: the early collections main.py asked for end. Kept on, they would
-        # follow every allocation in a call too (measured in docs/bench-heap.md).
-        gc.threshold(-1)
+        # main.py's early collections stay on: calls back to back keep the heap in
+        # one piece with them (ten in a row on the 32-bit sim in 120 KB, where they
+        # failed after two to four without). Their cost in a call is small now that
+        # a task switch and the media wake allocate little (docs/bench-heap.md,
+        # Calls back to back; docs/bench-cost.md, fifth round).
         await sup.spawn("console", self._console)   # returns on `shutdown`
         log("console: shutting down")
         for p in self.ports:

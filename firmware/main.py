@@ -14,9 +14,9 @@ DEFAULT_CONFIG = "config.json"
 # pieces of a few KB, and a SIP datagram or a call's buffers find no piece to fit.
 # Collecting early keeps the live objects packed at the bottom and the free heap in
 # one run. A share of the heap, as a collection sweeps all of it: ~7 KB on a
-# PSRAM-less ESP32. application.py turns it off once the ports are ready (in safe
-# mode it stays on: no calls there) (measured: docs/bench-heap.md, The heap a call
-# needs).
+# PSRAM-less ESP32. It stays on after start: a call's set-up and end are bursts of
+# allocation that would strew a call's objects across the heap the same way
+# (measured: docs/bench-heap.md, The heap a call needs, Calls back to back).
 GC_SHARE = 16
 
 _T0 = time.ticks_ms()

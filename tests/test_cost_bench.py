@@ -60,6 +60,36 @@ def test_shim_reports_a_window_of_whole_frames_with_the_profiler(tmp_path):
     assert rep["part_steps"] == {"other tasks": rep["steps"]}, rep   # steps by part
 
 
+HOOK_HEAP = """
+import micropython
+import costhook
+
+def frames(n):
+    t0 = micropython.mem_total()
+    for _ in range(n):
+        costhook.frame()
+    return micropython.mem_total() - t0
+
+idle = frames(50)
+print(costhook.arm("heap", 40))
+costhook.frame()                 # the window starts
+inside = frames(30)
+print("hook bytes", idle, inside)
+"""
+
+
+def test_the_shims_frame_hook_allocates_nothing(tmp_path):
+    """The shim's per-frame hook runs in the window it measures: an allocation there
+    (a frame of over 11 words goes on the heap) would be counted as the firmware's,
+    and after a collection every such allocation searches the heap."""
+    main = tmp_path / "main.py"
+    main.write_text(HOOK_HEAP)
+    r = subprocess.run([MICROPYTHON, str(ROOT / "tools" / "ata" / "cost_boot.py"), str(main)],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, MICROPYPATH=MICROPYPATH))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "hook bytes 0 0" in r.stdout, r.stdout
+
 def test_dumps_in_order_and_the_difference_of_two_windows(tmp_path):
     for n, total in ((2, 900), (1, 300), (10, 5)):
         (tmp_path / ("cg.4242.%d" % n)).write_text(

@@ -69,6 +69,18 @@ def record_sim(phone, ms, skip_ms=0):
     return phone.recording(t + skip_ms * 1000, t + (skip_ms + ms) * 1000)
 
 
+def test_early_collections_stay_on_and_the_loop_waits_without_a_frame(pbx, ata):
+    """Once started (the console answers only then): main.py's collection threshold is
+    still set, as calls back to back need it (docs/bench-heap.md, Calls back to back),
+    and asyncio's I/O wait is iowait's, which allocates nothing per task switch."""
+    sim, _phone = ata
+    mark = len(sim.log_text())
+    sim.send("py (__import__('gc').threshold(), __import__('asyncio').core.IOQueue"
+             ".wait_io_event is __import__('iowait').wait_io_event)")
+    m = sim.wait_log(r"\((-?\d+), (True|False)\)", 5, start=mark)
+    assert int(m.group(1)) > 0, m.group(0)
+    assert m.group(2) == "True", m.group(0)
+
 def test_far_end_hang_up_plays_busy_by_cadence(pbx, ata):
     kam, far = pbx
     sim, phone = ata

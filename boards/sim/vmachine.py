@@ -586,20 +586,38 @@ class I2S:
 class Flag:
     """ThreadSafeFlag's interface for callbacks that run inside the asyncio loop, as
     the sim's do: ThreadSafeFlag on the unix port wakes its waiter only at the next
-    I/O poll, which can be far later. (A board with real interrupts uses ThreadSafeFlag.)"""
+    I/O poll, which can be far later. (A board with real interrupts uses ThreadSafeFlag.)
+    One waiter, as ThreadSafeFlag has; its wait() is one generator, as ThreadSafeFlag's
+    is on a chip (an Event's wait inside a wait of its own was two, each a search of
+    the heap for room at every media frame)."""
 
     def __init__(self):
-        self._ev = asyncio.Event()
+        self.state = False
+        self.waiter = None
 
     def set(self):
-        self._ev.set()
+        self.state = True
+        t = self.waiter
+        if t is not None:
+            self.waiter = None
+            asyncio.core._task_queue.push(t)     # clears the task's data
 
     def clear(self):
-        self._ev.clear()
+        self.state = False
+
+    def remove(self, task):
+        """Task.cancel() on the waiter: it leaves (asyncio calls its data's remove)."""
+        if self.waiter is task:
+            self.waiter = None
 
     async def wait(self):
-        await self._ev.wait()
-        self._ev.clear()
+        if not self.state:
+            if self.waiter is not None:
+                raise RuntimeError("Flag: a second waiter")
+            self.waiter = asyncio.core.cur_task
+            self.waiter.data = self              # so that cancel() can take it out
+            yield
+        self.state = False
 
 
 class WDT:
