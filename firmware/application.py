@@ -87,8 +87,8 @@ class App:
         for p in self.ports:
             p.ready(ip)
         # main.py's early collections stay on: calls back to back keep the heap in
-        # one piece with them (ten in a row on the 32-bit sim in 120 KB, where they
-        # failed after two to four without). Their cost in a call is small now that
+        # one piece with them (ten in a row on the 32-bit sim in 112 KB, where they
+        # failed after one or two without). Their cost in a call is small now that
         # a task switch and the media wake allocate little (docs/bench-heap.md,
         # Calls back to back; docs/bench-cost.md, fifth round).
         await sup.spawn("console", self._console)   # returns on `shutdown`

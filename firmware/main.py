@@ -7,17 +7,18 @@ import time
 
 VERSION = "0.1.0"
 DEFAULT_CONFIG = "config.json"
-# While the firmware starts, collect whenever a 16th of the heap free at start has
-# been allocated, not only when the heap is full. Left alone, the imports fill the
-# heap with garbage (dicts outgrown, transient strings) and the collection that
-# finally runs leaves the live objects strewn across it: the free heap then comes in
-# pieces of a few KB, and a SIP datagram or a call's buffers find no piece to fit.
-# Collecting early keeps the live objects packed at the bottom and the free heap in
-# one run. A share of the heap, as a collection sweeps all of it: ~7 KB on a
-# PSRAM-less ESP32. It stays on after start: a call's set-up and end are bursts of
-# allocation that would strew a call's objects across the heap the same way
-# (measured: docs/bench-heap.md, The heap a call needs, Calls back to back).
-GC_SHARE = 16
+# Collect whenever a 32nd of the heap free at start has been allocated, not only when
+# the heap is full. Left alone, the imports fill the heap with garbage (dicts
+# outgrown, transient strings) and the collection that finally runs leaves the live
+# objects strewn across it: the free heap then comes in pieces of a few KB, and a SIP
+# datagram or a call's buffers find no piece to fit. Collecting early keeps the live
+# objects packed at the bottom and the free heap in one run. A call's set-up and end
+# are bursts of allocation that would strew its objects the same way, so it stays on
+# after start. A share of the heap, as a collection sweeps all of it: ~3.5 KB on a
+# PSRAM-less ESP32 (a 16th held ten calls in a row on the 32-bit sim in 120 KB, a
+# 32nd in 112 KB; measured: docs/bench-heap.md, The heap a call needs, Calls back to
+# back; the cost: docs/bench-cost.md, fifth round).
+GC_SHARE = 32
 
 _T0 = time.ticks_ms()
 _OTA = []        # the slot this start runs (_Slot), chosen before the app imports
