@@ -81,6 +81,7 @@ def test_early_collections_stay_on_and_the_loop_waits_without_a_frame(pbx, ata):
     assert int(m.group(1)) > 0, m.group(0)
     assert m.group(2) == "True", m.group(0)
 
+
 def test_far_end_hang_up_plays_busy_by_cadence(pbx, ata):
     kam, far = pbx
     sim, phone = ata
