@@ -64,3 +64,19 @@ def test_calls_completed_counts_calls_back_to_idle():
            "[5.0] line: dialing -> call\n[5.1] line: call -> reorder\n"
            "[6.0] line: reorder -> idle\n")
     assert heap_bench.calls_completed(log) == 1
+
+
+def test_a_failed_run_says_what_failed_on_its_first_line():
+    # the bisection logs only the first line of a failure: it must name the error
+    # (a traceback's closing line), not just that the sim failed
+    log = ("[0.1] boot: registered\n"
+           "Traceback (most recent call last):\n"
+           '  File "sip/message.py", line 197, in encode\n'
+           "MemoryError: memory allocation failed, allocating 853 bytes\n"
+           "[3.0] line: call -> idle\n")
+    why = heap_bench.sim_failure(0, log)
+    first = why.split("\n")[0]
+    assert "exit 0" in first and "allocating 853 bytes" in first, first
+    assert heap_bench.sim_failure(0, "[0.1] boot: registered\n") is None
+    assert "exit 1" in heap_bench.sim_failure(1, "[0.1] boot\n").split("\n")[0]
+    assert heap_bench.first_error("[2.0] rtp: crashed in receive\n") == "[2.0] rtp: crashed in receive"

@@ -269,10 +269,21 @@ def measure(kind, workdir, heapsize=None, traced=True, img=None, micropython=Non
         kam.stop()
 
 
+_ERROR = re.compile(r"MemoryError|Traceback|Error|crashed|no room")
+
+
 def first_error(text):
-    """The first line of a sim's log that tells of an error, or "none"."""
-    m = re.search(r"(?m)^.*(MemoryError|Traceback|Error|crashed|no room).*$", text)
-    return m.group(0).strip() if m else "none"
+    """The first line of a sim's log that tells of an error, or "none". For a traceback,
+    the line that closes it (the exception and its message), which says what failed."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if _ERROR.search(line):
+            if line.lstrip().startswith("Traceback"):
+                for after in lines[i + 1:]:
+                    if after and not after[0].isspace():
+                        return after.strip() + " (a traceback's last line)"
+            return line.strip()
+    return "none"
 
 
 def calls_completed(text):
@@ -284,7 +295,7 @@ def sim_failure(rc, text):
     """Why a sim run failed, by its exit code and its log (a MemoryError, a traceback),
     or None."""
     if rc != 0 or "MemoryError" in text or "Traceback" in text:
-        return "the sim failed (exit %r):\n%s" % (rc, text[-3000:])
+        return "the sim failed (exit %r): %s\n%s" % (rc, first_error(text), text[-3000:])
     return None
 
 
