@@ -15,6 +15,7 @@ import argparse
 import json
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,17 +25,21 @@ from . import paths
 _Q = re.compile(r"qstr pool: n_pool=(\d+), n_qstr=(\d+), n_str_data_bytes=(\d+), n_total_bytes=(\d+)")
 
 
-def command(img, workdir, *extra):
-    """(argv, env) of the census under simboot from the ROMFS image `img`, with the
-    test config written into workdir (its cwd); extra: its options (--holders)."""
+def command(img, workdir, *extra, micropython=None):
+    """(argv, env) of the census under simboot from the ROMFS image `img` (None: the
+    code frozen into `micropython`, a unix build as docs/bench-heap.md makes one), with
+    the test config written into workdir (its cwd); extra: its options (--holders)."""
     sys.path.insert(0, str(paths.ROOT / "tests"))
     from simfix import base_config
     cfg = pathlib.Path(workdir) / "config.json"
     cfg.write_text(json.dumps(base_config()))
     env = paths.micropython_env()
     env["MICROPYPATH"] = ".frozen"
-    return [paths.MICROPYTHON, str(paths.ROOT / "tools" / "ata" / "simboot.py"),
-            "--romfs", str(img), str(paths.ROOT / "tools" / "ata" / "heap_census_mp.py"),
+    code = ["--romfs", str(img)] if img is not None else ["--frozen"]
+    if img is None:      # a frozen board keeps board.json on its filesystem (ata.sim)
+        shutil.copy(paths.ROOT / "boards" / "sim" / "board.json", pathlib.Path(workdir) / "board.json")
+    return [str(micropython or paths.MICROPYTHON), str(paths.ROOT / "tools" / "ata" / "simboot.py"),
+            *code, str(paths.ROOT / "tools" / "ata" / "heap_census_mp.py"),
             str(paths.ROOT / "firmware" / "main.py"), "--config", str(cfg), *extra], env
 
 

@@ -1,6 +1,7 @@
 """Who holds the firmware's heap: every live block of the GC heap, attributed.
 
     PYTHONPATH=tools .venv/bin/python -m ata.heap_holders      # ~15 s, no PBX needed
+    ... -m ata.heap_holders --micropython BIN --arch x86 --frozen   # a 32-bit build's heap
 
 Runs the heap census (tools/ata/heap_census_mp.py under simboot, the ROMFS image
 mounted as in `ata bench --only heap`) with `--holders`: after boot and again with a
@@ -22,8 +23,12 @@ into an allocation's first block keeps it), walking the roots in this order:
 
 A walk stops at any other root, so a module that imports another does not take it.
 What no root reaches is the VM's own: the qstr pools (allocations that hold a pool
-header) and the rest (sys.modules' table, sys.path, ...). Each heap is x64, in bytes;
-the 32-byte GC block is the unit. docs/bench-heap.md has the figures and the reading.
+header) and the rest (sys.modules' table, sys.path, ...). Figures are in bytes; the GC
+block (4 words: 32 bytes on x64, 16 on a 32-bit build) is the unit. With --micropython
+the census runs on a unix MicroPython of one's own (docs/bench-heap.md, On 32 bits,
+measured), from the ROMFS image built for its arch or, with --frozen, on the firmware
+frozen into it (then there is no image buffer, and nothing of the code's tables to
+count as kept in flash: they are). docs/bench-heap.md has the figures and the reading.
 """
 import argparse
 import collections
@@ -35,7 +40,7 @@ import sys
 import tempfile
 
 
-BLOCK = 32                                   # bytes per GC block on x64
+BLOCK = 32                                   # bytes per GC block on x64 (4 words)
 SIM_MODULES = ("board", "vmachine", "phonelink", "codec", "vesp32")   # boards/sim
 _LINE = re.compile(r"^[0-9a-f]{8}: (.*)$")
 _FREE = re.compile(r"^\s*\((\d+) lines all free\)")
@@ -58,11 +63,13 @@ def parse_map(lines):
 
 
 class Heap:
-    """The heap's bytes and block map: allocations by their first block."""
+    """The heap's bytes and block map: allocations by their first block. A block is
+    4 words on every port: 32 bytes on x64, 16 on a 32-bit build (word=4)."""
 
-    def __init__(self, start, kinds, data):
-        self.start, self.kinds = start, kinds
-        self.words = struct.unpack("<%dQ" % (len(data) // 8), data)
+    def __init__(self, start, kinds, data, word=8, romfs=True):
+        self.start, self.kinds, self.word = start, kinds, word
+        self.block_bytes = BLOCK * word // 8
+        self.words = struct.unpack("<%d%s" % (len(data) // word, "Q" if word == 8 else "I"), data)
         self.data = data
         self.size = {}                       # first block -> blocks
         i, n = 0, len(kinds)
@@ -75,12 +82,15 @@ class Heap:
                 j += 1
             self.size[i] = j - i
             i = j
+        # the ROMFS image buffer, one allocation (the unix port has no flash to map it
+        # from); a frozen build has none
+        self.image = max(self.size, key=self.size.get) if romfs else None
 
     def block(self, word):
         """The allocation a word points into the first block of, or None."""
         off = word - self.start
-        if 0 <= off < len(self.kinds) * BLOCK:
-            b = off // BLOCK
+        if 0 <= off < len(self.kinds) * self.block_bytes:
+            b = off // self.block_bytes
             if b in self.size:
                 return b
         return None
@@ -93,9 +103,13 @@ class Heap:
 
     def is_pool(self, b):
         """A qstr pool: prev, total_prev_len, alloc, len, hashes, lengths, qstrs[alloc]."""
-        w = self.words[b * 4: b * 4 + 4]
+        w, word = self.words[b * 4: b * 4 + 4], self.word
         return (self.size[b] > 1 and 0 < w[3] <= w[2] < 1 << 20
-                and self.size[b] * BLOCK >= 48 + w[2] * 8 and 0 < w[1] & ((1 << 63) - 1) < 1 << 20)
+                and self.size[b] * self.block_bytes >= word * (6 + w[2])
+                and 0 < w[1] & ((1 << (8 * word - 1)) - 1) < 1 << 20)
+
+    def bytes_of(self, b):
+        return self.size[b] * self.block_bytes
 
 
 def attribute(heap, roots, sim_types):
@@ -108,7 +122,7 @@ def attribute(heap, roots, sim_types):
     got = collections.OrderedDict()
 
     def is_sim(b):                  # a class the sim defines, or an instance of one
-        return heap.words[b * 4] in sim_types or heap.start + b * BLOCK in sim_types
+        return heap.words[b * 4] in sim_types or heap.start + b * heap.block_bytes in sim_types
 
     def walk(label, first, keep_out_sim):
         todo = [first]
@@ -117,7 +131,7 @@ def attribute(heap, roots, sim_types):
             if b in owner or (keep_out_sim and is_sim(b)):
                 continue
             owner[b] = label
-            got.setdefault(label, collections.Counter())[heap.words[b * 4]] += heap.size[b] * BLOCK
+            got.setdefault(label, collections.Counter())[heap.words[b * 4]] += heap.bytes_of(b)
             todo.extend(t for t in heap.refs(b) if t not in owner and (t not in stops or t == first))
 
     for side, label, addr in roots:
@@ -127,10 +141,9 @@ def attribute(heap, roots, sim_types):
     for b in list(heap.size):
         if b not in owner and is_sim(b):
             walk("sim: classes and instances the firmware holds", b, False)
-    image = max(heap.size, key=heap.size.get)     # the ROMFS image buffer: one allocation
-    pools = sum(heap.size[b] * BLOCK for b in heap.size if b not in owner and heap.is_pool(b))
-    rest = sum(heap.size[b] * BLOCK for b in heap.size
-               if b not in owner and b != image and not heap.is_pool(b))
+    pools = sum(heap.bytes_of(b) for b in heap.size if b not in owner and heap.is_pool(b))
+    rest = sum(heap.bytes_of(b) for b in heap.size
+               if b not in owner and b != heap.image and not heap.is_pool(b))
     return got, pools, rest, owner
 
 
@@ -152,7 +165,7 @@ def flash_kept(heap, owner, names):
         if b is None or b in seen:
             return False
         seen.add(b)
-        kept[kind] += heap.size[b] * BLOCK
+        kept[kind] += heap.bytes_of(b)
         return True
 
     def const(b):
@@ -176,7 +189,7 @@ def flash_kept(heap, owner, names):
             # names (2 bytes each), then the constants' pointers up to its end
             table = heap.block(heap.words[b * 4 + 2])
             if take(table, "name and constant tables"):
-                first = (heap.words[b * 4 + 3] - heap.start) // 8
+                first = (heap.words[b * 4 + 3] - heap.start) // heap.word
                 for k in range(max(first, table * 4), (table + heap.size[table]) * 4):
                     const(heap.block(heap.words[k]))
         elif heap.words[b * 4] == function:
@@ -216,13 +229,23 @@ def order(roots):
     return sorted(roots, key=rank)
 
 
-def run(img):
+def _address(text, word):
+    """An object's address from the id() it printed. id() gives an address below half
+    the address space as a small int, which has one bit less than a word: on a 32-bit
+    build an address in [2**30, 2**31) (where the unix port keeps its builtin types)
+    comes out less 2**31, negative."""
+    v = int(text)
+    return v + (1 << (8 * word - 1)) if v < 0 else v
+
+
+def run(img, micropython=None, word=8):
     """Boot the census with --holders; returns [(tag, Heap, roots, sim types, type
-    names, qstr pool bytes by micropython.qstr_info() just before the dump)]."""
+    names, qstr pool bytes by micropython.qstr_info() just before the dump)]. img None:
+    the code frozen into `micropython`; word: its bytes per word (4 on a 32-bit build)."""
     from .heap_census import command
     out = []
     with tempfile.TemporaryDirectory(prefix="ata-holders-") as d:
-        argv, env = command(img, d, "--holders", ",".join(SIM_MODULES))
+        argv, env = command(img, d, "--holders", ",".join(SIM_MODULES), micropython=micropython)
         p = subprocess.Popen(argv, cwd=d, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
         try:
@@ -238,7 +261,7 @@ def run(img):
                     in_map = False
                     start, kinds = parse_map(lines)
                     dump = pathlib.Path(d) / ("heap-%s.bin" % tag)
-                    p.stdin.write("%d\n%d\n%s\n" % (start, len(kinds) * BLOCK, dump))
+                    p.stdin.write("%d\n%d\n%s\n" % (start, len(kinds) * BLOCK * word // 8, dump))
                     p.stdin.flush()
                 elif line.startswith("holders: map"):
                     in_map = True
@@ -246,18 +269,19 @@ def run(img):
                     lines.append(line)
                 elif line.startswith("holders: root "):
                     side, label, addr = line.split()[2:5]
-                    roots.append((side, label.replace("~", " "), int(addr)))
+                    roots.append((side, label.replace("~", " "), _address(addr, word)))
                 elif line.startswith("holders: type "):
                     label, addr, side = line.split()[2:5]
-                    names[int(addr)] = label.replace("~", " ")
+                    addr = _address(addr, word)
+                    names[addr] = label.replace("~", " ")
                     if side == "sim":
-                        sim_types.add(int(addr))
+                        sim_types.add(addr)
                     if side != "builtin":
                         # a class is its module's code, whoever reaches it first
                         # (a Task's type is asyncio's, not the task holder's)
-                        roots.append((side, "module:" + label.rsplit(".", 1)[0], int(addr)))
+                        roots.append((side, "module:" + label.rsplit(".", 1)[0], addr))
                 elif line.startswith("holders: end"):
-                    heap = Heap(start, kinds, dump.read_bytes())
+                    heap = Heap(start, kinds, dump.read_bytes(), word, romfs=img is not None)
                     # a class lives in the heap; a builtin a sim module names does not
                     sim_types = {t for t in sim_types if heap.block(t) is not None}
                     out.append((tag, heap, roots, sim_types, names, pool))
@@ -274,8 +298,8 @@ def groups(heap, roots, sim_types):
     """({group: bytes}, {root label: Counter(type address: bytes)}, live heap less
     the image buffer, the image buffer's bytes, {block: root label})."""
     got, pools, rest, owner = attribute(heap, order(roots), sim_types)
-    image = max(heap.size.values()) * BLOCK   # the ROMFS image buffer (never reached)
-    total = sum(heap.size.values()) * BLOCK - image
+    image = heap.bytes_of(heap.image) if heap.image is not None else 0   # never reached
+    total = sum(heap.size.values()) * heap.block_bytes - image
     groups = collections.OrderedDict((g, 0) for g in (
         "firmware code (modules)", "firmware state (objects)", "asyncio",
         "the census's own (main.py's globals, config)", "sim's virtual hardware"))
@@ -299,13 +323,18 @@ def groups(heap, roots, sim_types):
 
 def report(tag, heap, roots, sim_types, names, pool=None, top=12):
     by_group, got, total, image, owner = groups(heap, roots, sim_types)
-    kept = flash_kept(heap, owner, names)
-    total_line = "live heap %d B (ROMFS image buffer of %d B left out)" % (total, image)
-    lines = ["who holds the heap: %s (ROMFS, x64), %s" % (tag.replace("-", " "), total_line)]
+    if heap.image is not None:
+        code, left = "ROMFS", " (ROMFS image buffer of %d B left out)" % image
+    else:
+        code, left = "frozen", ""
+    lines = ["who holds the heap: %s (%s, %d-bit), live heap %d B%s" % (
+        tag.replace("-", " "), code, 8 * heap.word, total, left)]
     for g, n in by_group.items():
         lines.append("  %-44s %8d" % (g, n))
-    lines.append("  of the firmware's code, a frozen build keeps in flash: %s; and the "
-                 "names (qstr pools)" % ", ".join("%s %d" % kv for kv in kept.items()))
+    if heap.image is not None:
+        kept = flash_kept(heap, owner, names)
+        lines.append("  of the firmware's code, a frozen build keeps in flash: %s; and the "
+                     "names (qstr pools)" % ", ".join("%s %d" % kv for kv in kept.items()))
     lines.append("  largest holders (type: bytes):")
     ranked = sorted(got.items(), key=lambda kv: -sum(kv[1].values()))
     for label, by_type in ranked[:top]:
@@ -321,9 +350,18 @@ def report(tag, heap, roots, sim_types, names, pool=None, top=12):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ata.heap_holders", description=__doc__.split("\n")[0])
     ap.add_argument("--top", type=int, default=12, help="holders listed (default 12)")
+    ap.add_argument("--micropython", metavar="BIN", help="on this unix MicroPython instead "
+                    "of the venv's (a 32-bit build: docs/bench-heap.md, On 32 bits, measured)")
+    ap.add_argument("--arch", default="x64", choices=("x64", "x86"),
+                    help="with --micropython: its arch (x86: 4-byte words, 16-byte blocks)")
+    ap.add_argument("--frozen", action="store_true", help="with --micropython: the firmware "
+                    "is frozen into it (boards/sim/frozen/manifest.py), no ROMFS image")
     a = ap.parse_args(argv)
-    from .heap_bench import image
-    for dump in run(image()):
+    if (a.frozen or a.arch != "x64") and not a.micropython:
+        ap.error("--frozen and --arch need --micropython")
+    from .heap_bench import image_for
+    img = None if a.frozen else image_for(a.arch)
+    for dump in run(img, a.micropython, 4 if a.arch == "x86" else 8):
         print(report(*dump, top=a.top))
     return 0
 
