@@ -122,7 +122,7 @@ def test_a_32_bit_heap_is_read_in_4_byte_words_and_16_byte_blocks():
     kinds = "hh=h" + "h"                      # blocks 0, 1-2, 3, 4
     words = [0] * (len(kinds) * 4)
     words[0], words[1] = 0x566DBB24, start + 16          # type, -> block 1
-    words[4], words[6] = 0x566DBB24, start + 48          # -> block 3 (from its 2nd word pair)
+    words[4], words[6] = 0x566DBB24, start + 48          # -> block 3 (from its third word)
     words[12] = 0x1234                                   # block 3: no pointers
     words[16] = 0x566DBB24                               # block 4: unreached
     heap = heap_holders.Heap(start, kinds, struct.pack("<%dI" % len(words), *words), word=4,

@@ -35,9 +35,11 @@ def command(img, workdir, *extra, micropython=None):
     cfg.write_text(json.dumps(base_config()))
     env = paths.micropython_env()
     env["MICROPYPATH"] = ".frozen"
-    code = ["--romfs", str(img)] if img is not None else ["--frozen"]
     if img is None:      # a frozen board keeps board.json on its filesystem (ata.sim)
         shutil.copy(paths.ROOT / "boards" / "sim" / "board.json", pathlib.Path(workdir) / "board.json")
+        code = ["--frozen"]
+    else:
+        code = ["--romfs", str(img)]
     return [str(micropython or paths.MICROPYTHON), str(paths.ROOT / "tools" / "ata" / "simboot.py"),
             *code, str(paths.ROOT / "tools" / "ata" / "heap_census_mp.py"),
             str(paths.ROOT / "firmware" / "main.py"), "--config", str(cfg), *extra], env
