@@ -90,6 +90,7 @@ def test_the_shims_frame_hook_allocates_nothing(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "hook bytes 0 0" in r.stdout, r.stdout
 
+
 def test_dumps_in_order_and_the_difference_of_two_windows(tmp_path):
     for n, total in ((2, 900), (1, 300), (10, 5)):
         (tmp_path / ("cg.4242.%d" % n)).write_text(

@@ -81,10 +81,11 @@ async def _writer(sock, got):
 
 
 def _installed(scenario):
-    """Runs the coroutine function scenario with iowait's method in IOQueue."""
+    """What the coroutine function scenario returns, run with iowait's method in
+    IOQueue (the stock one put back after)."""
     eq(iowait.install(), True, "installed")
     try:
-        asyncio.run(scenario())
+        return asyncio.run(scenario())
     finally:
         asyncio.core.IOQueue.wait_io_event = _STOCK
 

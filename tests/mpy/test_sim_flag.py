@@ -6,9 +6,9 @@
 import asyncio
 import micropython
 
-import iowait
 from vmachine import Flag
 from check import eq
+from test_iowait import _installed
 
 
 async def _set_before_wait():
@@ -96,12 +96,7 @@ async def _per_wake():
 
 
 def test_a_wake_allocates_one_generator():
-    stock = asyncio.core.IOQueue.wait_io_event
-    iowait.install()                     # as the firmware runs: task switches allocate nothing
-    try:
-        one, used = asyncio.run(_per_wake())
-    finally:
-        asyncio.core.IOQueue.wait_io_event = stock
+    one, used = _installed(_per_wake)    # as the firmware runs: task switches allocate nothing
     if one <= 0:
         raise AssertionError("a wait() allocated nothing: the count is blind")
     if used > _CYCLES * one:

@@ -40,7 +40,7 @@ import sys
 import tempfile
 
 
-BLOCK = 32                                   # bytes per GC block on x64 (4 words)
+BLOCK_WORDS = 4                              # a GC block: 32 bytes on x64, 16 on 32 bits
 SIM_MODULES = ("board", "vmachine", "phonelink", "codec", "vesp32")   # boards/sim
 _LINE = re.compile(r"^[0-9a-f]{8}: (.*)$")
 _FREE = re.compile(r"^\s*\((\d+) lines all free\)")
@@ -68,7 +68,7 @@ class Heap:
 
     def __init__(self, start, kinds, data, word=8, romfs=True):
         self.start, self.kinds, self.word = start, kinds, word
-        self.block_bytes = BLOCK * word // 8
+        self.block_bytes = BLOCK_WORDS * word
         self.words = struct.unpack("<%d%s" % (len(data) // word, "Q" if word == 8 else "I"), data)
         self.data = data
         self.size = {}                       # first block -> blocks
@@ -261,7 +261,7 @@ def run(img, micropython=None, word=8):
                     in_map = False
                     start, kinds = parse_map(lines)
                     dump = pathlib.Path(d) / ("heap-%s.bin" % tag)
-                    p.stdin.write("%d\n%d\n%s\n" % (start, len(kinds) * BLOCK * word // 8, dump))
+                    p.stdin.write("%d\n%d\n%s\n" % (start, len(kinds) * BLOCK_WORDS * word, dump))
                     p.stdin.flush()
                 elif line.startswith("holders: map"):
                     in_map = True
